@@ -1,0 +1,159 @@
+"""The ``qwqchat`` command: the TUI with no subcommand, headless subcommands otherwise.
+
+Every error a user can cause ends here as one line on stderr and an exit code
+(0 ok, 1 runtime failure, 2 bad usage or bad input, 130 stopped by Ctrl+C).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import List, Optional
+
+from . import config as config_mod
+from . import paths
+from .errors import BadInput, QwqError
+
+PROG = "qwqchat"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _engine_options() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(add_help=False)
+    g = p.add_argument_group("model")
+    g.add_argument("--model", metavar="PATH", help="GGUF file (default: QWQCHAT_MODEL, then the config file)")
+    g.add_argument("--ctx", type=int, metavar="N", help="context size in tokens (default 32768, capped at the model's)")
+    g.add_argument("--kv-cache", choices=config_mod.KV_TYPES, help="KV-cache type (q8_0 halves its memory)")
+    g.add_argument("--yarn", action="store_true", default=None, help="YaRN long context (up to 4x the native context)")
+    g.add_argument("--threads", type=int, metavar="N", help="CPU threads (default: all physical cores)")
+    g.add_argument("--gpu-layers", type=int, metavar="N", help="layers to offload (default: all when the build has a GPU)")
+    return p
+
+
+def _sampling_options() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(add_help=False)
+    g = p.add_argument_group("sampling (defaults: QwQ's recommended values)")
+    g.add_argument("--system", metavar="TEXT", help="system prompt for a new conversation")
+    g.add_argument("--max-tokens", type=int, metavar="N")
+    g.add_argument("--temperature", type=float, metavar="F")
+    g.add_argument("--top-p", type=float, metavar="F")
+    g.add_argument("--top-k", type=int, metavar="N")
+    g.add_argument("--min-p", type=float, metavar="F")
+    g.add_argument("--presence-penalty", type=float, metavar="F", help="0-2; raise it against loops")
+    g.add_argument("--seed", type=int, metavar="N")
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    engine, sampling = _engine_options(), _sampling_options()
+    parser = _Parser(prog=PROG, parents=[engine],
+                     description="Chat with a local reasoning model (QwQ-32B). With no command, opens the terminal UI.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
+
+    ask = sub.add_parser("ask", parents=[engine, sampling], help="ask one question, stream the answer")
+    ask.add_argument("prompt", nargs="?", help="the prompt (default: read stdin)")
+    ask.add_argument("--chat", type=int, metavar="ID", help="continue conversation ID")
+    ask.add_argument("--hide-reasoning", action="store_true", help="do not print the thinking")
+    ask.add_argument("--no-save", action="store_true", help="do not save the exchange")
+    ask.add_argument("--json", action="store_true", help="print one JSON object at the end instead of streaming")
+
+    lst = sub.add_parser("list", help="list conversations, newest first")
+    lst.add_argument("--json", action="store_true")
+    lst.add_argument("-n", "--limit", type=int, metavar="N")
+
+    show = sub.add_parser("show", help="print a conversation")
+    show.add_argument("id", type=int)
+    show.add_argument("--no-reasoning", action="store_true")
+
+    search = sub.add_parser("search", help="full-text search over titles, answers and reasoning")
+    search.add_argument("query")
+    search.add_argument("--json", action="store_true")
+
+    rm = sub.add_parser("rm", help="delete a conversation")
+    rm.add_argument("id", type=int, nargs="+")
+
+    exp = sub.add_parser("export", help="export a conversation to Markdown (or JSON)")
+    exp.add_argument("id", type=int, nargs="?")
+    exp.add_argument("--all", action="store_true", help="export every conversation into -o DIR")
+    exp.add_argument("-o", "--output", metavar="PATH", help="file (or folder with --all); default stdout")
+    exp.add_argument("--no-reasoning", action="store_true", help="leave the thinking out")
+    exp.add_argument("--json", action="store_true", help="lossless JSON (for qwqchat import)")
+
+    imp = sub.add_parser("import", help="import a conversation exported with --json")
+    imp.add_argument("file")
+
+    sub.add_parser("paths", help="print where config, data and logs live")
+    return parser
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("qwqchat")
+    except Exception:
+        return "unknown"
+
+
+def _setup_logging() -> None:
+    try:
+        handler = logging.StreamHandler(paths.open_private(paths.log_dir() / "qwqchat.log"))
+    except OSError:
+        return
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("qwqchat")
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        _setup_logging()
+        return _dispatch(args)
+    except QwqError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"{PROG}: stopped", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
+        except OSError:
+            pass
+        return 0
+    except OSError as exc:
+        print(f"{PROG}: error: {exc.strerror or exc}{': ' + str(exc.filename) if exc.filename else ''}",
+              file=sys.stderr)
+        return 1
+    except Exception as exc:  # a bug: one line for the user, the traceback to the log
+        logging.getLogger("qwqchat").error("unexpected error\n%s", traceback.format_exc())
+        print(f"{PROG}: internal error: {exc.__class__.__name__}: {exc} (details in {paths.log_dir()})",
+              file=sys.stderr)
+        return 1
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from . import commands
+
+    handler = {
+        None: commands.tui, "ask": commands.ask, "list": commands.list_, "show": commands.show,
+        "search": commands.search, "rm": commands.rm, "export": commands.export,
+        "import": commands.import_, "paths": commands.show_paths,
+    }[args.command]
+    return handler(args)

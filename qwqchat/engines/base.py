@@ -1,0 +1,147 @@
+"""What every engine takes and yields.
+
+An engine's ``stream()`` yields ``ReasoningDelta`` / ``AnswerDelta`` pieces as
+they are produced, maybe a ``HistoryTrimmed`` first, and always ends with one
+``TurnDone`` carrying the whole result.  Callers (CLI, UI, store) only ever see
+these types, whichever engine produced them.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict, dataclass, field, fields
+from typing import Dict, Iterator, List, Optional, Protocol, Union
+
+# QwQ-32B model card: temperature 0.6, top_p 0.95, top_k 20-40, min_p 0, no
+# repetition penalty, presence_penalty 0-2 against endless loops.
+@dataclass
+class Sampling:
+    temperature: float = 0.6
+    top_p: float = 0.95
+    top_k: int = 40
+    min_p: float = 0.0
+    presence_penalty: float = 0.0
+    max_tokens: Optional[int] = None
+    seed: Optional[int] = None
+
+    def __post_init__(self) -> None:
+        from ..errors import BadInput
+
+        if not 0.0 <= self.presence_penalty <= 2.0:
+            raise BadInput(f"presence penalty must be between 0 and 2, not {self.presence_penalty}")
+        if self.temperature < 0:
+            raise BadInput(f"temperature must be >= 0, not {self.temperature}")
+        if not 0.0 < self.top_p <= 1.0:
+            raise BadInput(f"top_p must be in (0, 1], not {self.top_p}")
+        if self.top_k < 0:
+            raise BadInput(f"top_k must be >= 0, not {self.top_k}")
+        if not 0.0 <= self.min_p <= 1.0:
+            raise BadInput(f"min_p must be in [0, 1], not {self.min_p}")
+        if self.max_tokens is not None and self.max_tokens < 1:
+            raise BadInput(f"max tokens must be >= 1, not {self.max_tokens}")
+
+    def to_dict(self) -> Dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Optional[Dict]) -> "Sampling":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in (data or {}).items() if k in names})
+
+    def merged(self, **overrides) -> "Sampling":
+        """A copy with the non-None overrides applied."""
+        data = self.to_dict()
+        data.update({k: v for k, v in overrides.items() if v is not None})
+        return Sampling(**data)
+
+
+@dataclass
+class Stats:
+    prompt_tokens: int = 0
+    prompt_tokens_evaluated: int = 0
+    reasoning_tokens: int = 0
+    answer_tokens: int = 0
+    ttft_s: Optional[float] = None
+    thinking_s: float = 0.0
+    total_s: float = 0.0
+    decode_tokens_per_s: Optional[float] = None
+    context_used: int = 0
+    context_size: int = 0
+    dropped_turns: int = 0
+
+    def to_dict(self) -> Dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Optional[Dict]) -> "Stats":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in (data or {}).items() if k in names})
+
+
+@dataclass
+class Message:
+    """One message as sent to a model (reasoning is never sent)."""
+
+    role: str
+    content: str
+
+
+@dataclass
+class ReasoningDelta:
+    text: str
+
+
+@dataclass
+class AnswerDelta:
+    text: str
+
+
+@dataclass
+class HistoryTrimmed:
+    """The oldest turns did not fit the context and were left out of the prompt."""
+
+    dropped_turns: int
+
+
+FINISH_REASONS = ("stop", "length", "cancelled", "error")
+
+
+@dataclass
+class TurnResult:
+    reasoning: str = ""
+    answer: str = ""
+    finish_reason: str = "stop"
+    stats: Stats = field(default_factory=Stats)
+    error: Optional[str] = None
+    unclosed_thinking: bool = False
+
+
+@dataclass
+class TurnDone:
+    result: TurnResult
+
+
+Event = Union[ReasoningDelta, AnswerDelta, HistoryTrimmed, TurnDone]
+
+
+class Engine(Protocol):
+    """The contract the CLI and UI rely on."""
+
+    name: str
+
+    def load(self) -> None:
+        """Do the slow part (load weights, reach the server); raises QwqError."""
+
+    def describe(self) -> str:
+        """Where it runs, for a status line: "CUDA · all layers", "CPU", a host."""
+
+    @property
+    def context_size(self) -> int: ...
+
+    def stream(
+        self,
+        messages: List[Message],
+        sampling: Sampling,
+        cancel: Optional[threading.Event] = None,
+    ) -> Iterator[Event]:
+        """Answer the last user message; always ends with exactly one TurnDone."""

@@ -1,0 +1,24 @@
+"""Pick and configure the engine the settings ask for."""
+
+from __future__ import annotations
+
+from ..config import Config
+from ..errors import BadInput
+from .base import Engine
+
+
+def no_model_message() -> str:
+    from ..paths import config_path
+
+    return ("no model configured: pass --model FILE.gguf, set QWQCHAT_MODEL, "
+            f"or put model = \"/path/to/file.gguf\" in {config_path()}")
+
+
+def build_engine(cfg: Config) -> Engine:
+    """The engine the settings ask for (not loaded yet: call ``load()``)."""
+    if not cfg.model:
+        raise BadInput(no_model_message())
+    from .llama import LlamaEngine
+
+    return LlamaEngine(cfg.model, ctx=cfg.ctx, kv_cache=cfg.kv_cache, yarn=cfg.yarn,
+                       threads=cfg.threads, gpu_layers=cfg.gpu_layers)

@@ -1,0 +1,334 @@
+"""The in-process engine: a GGUF model run through llama-cpp-python.
+
+One ``Llama`` object lives as long as the engine, so llama.cpp's KV cache
+keeps the longest common prefix between turns and a follow-up evaluates only
+the new tokens.  Generation goes through ``Llama.generate`` (not the chat
+completion layer, which costs ~6 % of decode speed) with the GGUF's own chat
+template rendered by llama-cpp-python's Jinja formatter.
+"""
+
+from __future__ import annotations
+
+import codecs
+import collections
+import ctypes
+import logging
+import os
+import random
+import threading
+import time
+from pathlib import Path
+from typing import Deque, Iterator, List, Optional, Tuple
+
+from .. import gguf_header, paths
+from ..errors import ModelError, QwqError
+from ..reasoning import OPEN, REASONING, ReasoningSplitter
+from .base import (AnswerDelta, Event, HistoryTrimmed, Message, ReasoningDelta, Sampling, Stats,
+                   TurnDone, TurnResult)
+
+log = logging.getLogger("qwqchat.engine")
+
+DEFAULT_CTX = 32768
+DEFAULT_REPLY_ROOM = 8192  # tokens kept free for the reply when max_tokens is not set
+PENALTY_WINDOW = 1024  # tokens presence_penalty looks back over (llama.cpp's default is 64)
+
+CHATML = (
+    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
+# -- llama.cpp's log goes to a file, never to the terminal ---------------------
+_log_lock = threading.Lock()
+_log_file = None
+_recent: Deque[str] = collections.deque(maxlen=200)
+_callback = None
+
+
+def _install_log_sink() -> None:
+    global _callback, _log_file
+    import llama_cpp
+
+    with _log_lock:
+        if _callback is not None:
+            return
+        try:
+            _log_file = paths.open_private(paths.llama_log_path())
+        except OSError:
+            _log_file = None
+
+        @llama_cpp.llama_log_callback
+        def sink(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
+            line = text.decode("utf-8", "replace")
+            _recent.append(line)
+            if _log_file is not None:
+                try:
+                    _log_file.write(line)
+                    if line.endswith("\n"):
+                        _log_file.flush()
+                except (OSError, ValueError):
+                    pass
+
+        _callback = sink  # keep a reference: ctypes callbacks must outlive their use
+        llama_cpp.llama_log_set(sink, ctypes.c_void_p(0))
+
+
+def physical_cores() -> int:
+    """Physical cores (hyper-threads slow llama.cpp down); falls back to logical."""
+    try:
+        cores = set()
+        phys = core = None
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("physical id"):
+                    phys = line.split(":")[1].strip()
+                elif line.startswith("core id"):
+                    core = line.split(":")[1].strip()
+                elif not line.strip() and core is not None:
+                    cores.add((phys, core))
+                    phys = core = None
+        if core is not None:
+            cores.add((phys, core))
+        if cores:
+            return len(cores)
+    except OSError:
+        pass
+    return max(1, (os.cpu_count() or 2) // 2)
+
+
+def _diagnose_load_failure(path: Path, info: gguf_header.GGUFInfo, ctx: int) -> QwqError:
+    recent = "".join(_recent).lower()
+    if "unknown model architecture" in recent or "unknown architecture" in recent:
+        return ModelError(f"{path}: this llama.cpp build does not support the "
+                          f"'{info.architecture}' architecture; upgrade llama-cpp-python")
+    if "not within the file bounds" in recent or "truncated" in recent or "unexpectedly reached end" in recent:
+        return ModelError(f"{path} is truncated or damaged; download it again")
+    if any(s in recent for s in ("failed to allocate", "out of memory", "cannot allocate", "unable to allocate",
+                                 "mmap failed", "failed to mmap", "cudamalloc failed")):
+        return QwqError(f"not enough memory to load {path.name} with a {ctx:,}-token context; "
+                        "try a smaller quant, --ctx, --kv-cache q8_0 or fewer --gpu-layers")
+    last = next((l.strip() for l in reversed(_recent) if l.strip()), "no reason given")
+    return ModelError(f"llama.cpp could not load {path}: {last}")
+
+
+class LlamaEngine:
+    def __init__(self, model_path: str | os.PathLike, *, ctx: int = DEFAULT_CTX, kv_cache: str = "f16",
+                 yarn: bool = False, threads: Optional[int] = None, gpu_layers: Optional[int] = None) -> None:
+        self.path = Path(model_path).expanduser()
+        self.name = self.path.stem
+        self.requested_ctx = ctx
+        self.kv_cache = kv_cache
+        self.yarn = yarn
+        self.threads = threads or physical_cores()
+        self.gpu_layers = gpu_layers
+        self.info: Optional[gguf_header.GGUFInfo] = None
+        self.llm = None
+        self._formatter = None
+        self._backend = "CPU"
+        self._offloaded = 0
+        self._lock = threading.Lock()  # one generation at a time on one KV cache
+
+    # -- loading ----------------------------------------------------------
+    def load(self) -> None:
+        info = gguf_header.read(self.path)  # clear errors for missing, dir, not GGUF, truncated
+        self.info = info
+        import llama_cpp
+
+        _install_log_sink()
+        native = info.context_length or DEFAULT_CTX
+        limit = native * 4 if self.yarn else native
+        n_ctx = max(256, min(self.requested_ctx, limit))
+        gpu = bool(llama_cpp.llama_supports_gpu_offload())
+        layers = self.gpu_layers if self.gpu_layers is not None else (-1 if gpu else 0)
+        if not gpu:
+            layers = 0
+        kv_type = {"f16": None, "q8_0": llama_cpp.GGML_TYPE_Q8_0, "q4_0": llama_cpp.GGML_TYPE_Q4_0}[self.kv_cache]
+        kwargs = dict(
+            n_ctx=n_ctx, n_gpu_layers=layers, n_threads=self.threads, n_threads_batch=self.threads,
+            flash_attn=bool(gpu or kv_type is not None), last_n_tokens_size=PENALTY_WINDOW, verbose=False,
+        )
+        if kv_type is not None:
+            kwargs.update(type_k=kv_type, type_v=kv_type)
+        if self.yarn:
+            kwargs.update(rope_scaling_type=llama_cpp.LLAMA_ROPE_SCALING_TYPE_YARN, rope_freq_scale=0.25,
+                          yarn_orig_ctx=native)
+        log.info("loading %s with %s", self.path, kwargs)
+        _recent.clear()
+        try:
+            self.llm = llama_cpp.Llama(str(self.path), **kwargs)
+        except (ValueError, RuntimeError, OSError) as exc:
+            log.warning("load failed: %s", exc)
+            raise _diagnose_load_failure(self.path, info, n_ctx) from None
+        except MemoryError:
+            raise QwqError(f"not enough memory to load {self.path.name}") from None
+
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        model = self.llm._model
+        eos_id, bos_id = self.llm.token_eos(), self.llm.token_bos()
+        self._formatter = Jinja2ChatFormatter(
+            template=info.chat_template or CHATML,
+            eos_token=model.token_get_text(eos_id) if eos_id != -1 else "",
+            bos_token=model.token_get_text(bos_id) if bos_id != -1 else "",
+            add_generation_prompt=True,
+        )
+        n_layers = (info.block_count or 0) + 1  # + the output layer, as llama.cpp counts
+        self._offloaded = 0 if layers == 0 else (n_layers if layers < 0 else min(layers, n_layers))
+        system = llama_cpp.llama_print_system_info().decode("utf-8", "replace")
+        backend = next((b for b in ("CUDA", "Metal", "Vulkan", "ROCm", "SYCL") if b.upper() in system.upper()),
+                       "GPU")
+        if self._offloaded:
+            where = "all layers" if self._offloaded >= n_layers else f"{self._offloaded}/{n_layers} layers"
+            self._backend = f"{backend} · {where}"
+        else:
+            self._backend = "CPU"
+
+    def describe(self) -> str:
+        return self._backend
+
+    @property
+    def context_size(self) -> int:
+        return self.llm.n_ctx() if self.llm else 0
+
+    def close(self) -> None:
+        if self.llm is not None:
+            self.llm.close()
+            self.llm = None
+
+    # -- prompts ------------------------------------------------------------
+    def render(self, messages: List[Message]) -> Tuple[str, List[int]]:
+        """The prompt text and tokens for these messages, by the model's own template."""
+        result = self._formatter(messages=[{"role": m.role, "content": m.content} for m in messages])
+        tokens = self.llm.tokenize(result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True)
+        return result.prompt, tokens
+
+    def fit(self, messages: List[Message], sampling: Sampling) -> Tuple[str, List[int], int]:
+        """Leave out the oldest turns until prompt + room for the reply fit the context.
+
+        Never drops the system prompt or the new message.  Returns the prompt,
+        its tokens and how many turns were dropped.
+        """
+        n_ctx = self.context_size
+        room = sampling.max_tokens or min(DEFAULT_REPLY_ROOM, n_ctx // 4)
+        system = [m for m in messages[:1] if m.role == "system"]
+        body = messages[len(system):]
+        dropped = 0
+        while True:
+            prompt, tokens = self.render(system + body)
+            if len(tokens) + room <= n_ctx or len(body) <= 1:
+                break
+            # drop the oldest turn: a prompt and the answer that followed it
+            cut = 2 if len(body) > 2 and body[0].role == "user" and body[1].role == "assistant" else 1
+            body = body[cut:]
+            dropped += 1
+        if len(tokens) >= n_ctx - 16:
+            raise QwqError(f"the message is {len(tokens):,} tokens; it does not fit the "
+                           f"{n_ctx:,}-token context (raise --ctx or shorten it)")
+        return prompt, tokens, dropped
+
+    def _cached_prefix(self, tokens: List[int]) -> int:
+        """How many prompt tokens llama.cpp will reuse from its KV cache (mirrors ``generate``)."""
+        cached = self.llm._input_ids
+        n = 0
+        for a, b in zip(cached, tokens):
+            if a != b:
+                break
+            n += 1
+        if n == len(tokens):
+            return n if len(cached) == len(tokens) else n - 1
+        return n
+
+    # -- generation ----------------------------------------------------------
+    def stream(self, messages: List[Message], sampling: Sampling,
+               cancel: Optional[threading.Event] = None) -> Iterator[Event]:
+        with self._lock:
+            yield from self._stream(messages, sampling, cancel or threading.Event())
+
+    def _stream(self, messages: List[Message], sampling: Sampling, cancel: threading.Event) -> Iterator[Event]:
+        started = time.perf_counter()
+        result = TurnResult()
+        stats = result.stats
+        stats.context_size = self.context_size
+        try:
+            prompt, tokens, dropped = self.fit(messages, sampling)
+        except QwqError as exc:
+            result.finish_reason, result.error = "error", str(exc)
+            stats.total_s = time.perf_counter() - started
+            yield TurnDone(result)
+            return
+        if dropped:
+            stats.dropped_turns = dropped
+            yield HistoryTrimmed(dropped)
+        stats.prompt_tokens = len(tokens)
+        stats.prompt_tokens_evaluated = len(tokens) - max(0, self._cached_prefix(tokens))
+        budget = self.context_size - len(tokens)
+        if sampling.max_tokens:
+            budget = min(budget, sampling.max_tokens)
+
+        splitter = ReasoningSplitter(starts_in_reasoning=prompt.rstrip().endswith(OPEN))
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        reasoning: List[str] = []
+        answer: List[str] = []
+        llm = self.llm
+        vocab = llm._model.vocab
+        import llama_cpp
+
+        is_eog = llama_cpp.llama_vocab_is_eog
+        llm.set_seed(sampling.seed if sampling.seed is not None else random.getrandbits(31))
+        generated = arrivals = 0
+        first_at = last_at = thought_at = None
+        finish = "length"
+        gen = llm.generate(tokens, top_k=sampling.top_k, top_p=sampling.top_p, min_p=sampling.min_p,
+                           temp=sampling.temperature, repeat_penalty=1.0,
+                           presence_penalty=sampling.presence_penalty, reset=True)
+        try:
+            for token in gen:
+                now = time.perf_counter()
+                if first_at is None:
+                    first_at = now
+                    stats.ttft_s = now - started
+                last_at = now
+                arrivals += 1
+                if is_eog(vocab, token):
+                    finish = "stop"
+                    break
+                generated += 1
+                if splitter.in_reasoning:
+                    stats.reasoning_tokens += 1
+                else:
+                    stats.answer_tokens += 1
+                text = decoder.decode(llm.detokenize([token], special=False))
+                for kind, piece in splitter.feed(text) if text else ():
+                    if kind == REASONING:
+                        reasoning.append(piece)
+                        yield ReasoningDelta(piece)
+                    else:
+                        if thought_at is None:
+                            thought_at = time.perf_counter()
+                        answer.append(piece)
+                        yield AnswerDelta(piece)
+                if cancel.is_set():
+                    finish = "cancelled"
+                    break
+                if generated >= budget:
+                    finish = "length"
+                    break
+        except Exception as exc:  # llama.cpp failed mid-reply: keep what we have
+            log.exception("generation failed")
+            finish, result.error = "error", f"generation failed: {exc}"
+        finally:
+            gen.close()
+        for kind, piece in splitter.feed(decoder.decode(b"", final=True)) + splitter.flush():
+            (reasoning if kind == REASONING else answer).append(piece)
+            yield ReasoningDelta(piece) if kind == REASONING else AnswerDelta(piece)
+
+        end = time.perf_counter()
+        result.reasoning, result.answer = "".join(reasoning), "".join(answer)
+        result.finish_reason = finish
+        result.unclosed_thinking = splitter.unclosed and bool(result.reasoning)
+        if splitter.saw_reasoning:
+            stats.thinking_s = (thought_at or end) - started
+        stats.total_s = end - started
+        if arrivals > 1 and last_at > first_at:
+            stats.decode_tokens_per_s = (arrivals - 1) / (last_at - first_at)
+        stats.context_used = len(tokens) + generated
+        yield TurnDone(result)

@@ -1,0 +1,72 @@
+"""Where qwqchat keeps its files.
+
+``QWQCHAT_HOME`` puts data, config and logs under one folder (tests and
+scripts use it); otherwise the platform's usual user directories.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+APP = "qwqchat"
+
+
+def _home() -> Path | None:
+    home = os.environ.get("QWQCHAT_HOME")
+    return Path(home).expanduser() if home else None
+
+
+def _private_dir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    try:
+        os.chmod(path, 0o700)
+    except OSError:
+        pass
+    return path
+
+
+def data_dir() -> Path:
+    home = _home()
+    if home:
+        return _private_dir(home)
+    import platformdirs
+
+    return _private_dir(Path(platformdirs.user_data_dir(APP)))
+
+
+def config_dir() -> Path:
+    home = _home()
+    if home:
+        return _private_dir(home)
+    import platformdirs
+
+    return _private_dir(Path(platformdirs.user_config_dir(APP)))
+
+
+def log_dir() -> Path:
+    home = _home()
+    if home:
+        return _private_dir(home / "logs")
+    import platformdirs
+
+    return _private_dir(Path(platformdirs.user_log_dir(APP)))
+
+
+def db_path() -> Path:
+    return data_dir() / "qwqchat.db"
+
+
+def config_path() -> Path:
+    return config_dir() / "config.toml"
+
+
+def llama_log_path() -> Path:
+    return log_dir() / "llama.log"
+
+
+def open_private(path: Path, mode: str = "a"):
+    """Open a text file that only the user can read (0600), creating it if needed."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if mode == "a" else os.O_TRUNC)
+    fd = os.open(path, flags, 0o600)
+    return os.fdopen(fd, mode, encoding="utf-8", errors="replace")
