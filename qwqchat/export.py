@@ -59,7 +59,7 @@ def _date(ts: float) -> str:
 
 
 def to_markdown(conv: Conversation, reasoning: bool = True) -> str:
-    lines = [f"# {conv.title}", ""]
+    lines = [f"# {_neutralise_html(conv.title)}", ""]
     meta = [f"- **Model:** {conv.model or 'unknown'}", f"- **Date:** {_date(conv.created)}"]
     if conv.settings:
         meta.append("- **Sampling:** " + ", ".join(f"{k} {v}" for k, v in conv.settings.items()

@@ -8,6 +8,7 @@ header and skips arrays, which is all the engine, the fit estimate and
 
 from __future__ import annotations
 
+import errno
 import mmap
 import os
 import struct
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Optional
 
-from .errors import ModelError
+from .errors import ModelError, QwqError
 
 MAGIC = b"GGUF"
 _SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?",
@@ -95,6 +96,8 @@ def read(path: os.PathLike | str) -> GGUFInfo:
     except PermissionError:
         raise ModelError(f"cannot read {path}: permission denied") from None
     except OSError as exc:
+        if exc.errno == errno.ENOMEM:
+            raise QwqError(f"not enough memory to open {path.name}") from None
         raise ModelError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 

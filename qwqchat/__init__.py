@@ -1,0 +1,4 @@
+"""qwqchat: a terminal chat app for local reasoning models such as QwQ-32B."""
+import logging
+
+logging.getLogger("qwqchat").addHandler(logging.NullHandler())

