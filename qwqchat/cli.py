@@ -58,7 +58,7 @@ def _sampling_options() -> argparse.ArgumentParser:
 
 def build_parser() -> argparse.ArgumentParser:
     engine, sampling = _engine_options(), _sampling_options()
-    parser = _Parser(prog=PROG, parents=[engine],
+    parser = _Parser(prog=PROG, parents=[engine, sampling],
                      description="Chat with a local reasoning model (QwQ-32B). With no command, opens the terminal UI.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")

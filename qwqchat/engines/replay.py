@@ -1,0 +1,96 @@
+"""An engine that replays a recorded raw model stream, for UI tests, benchmarks and demos.
+
+It sends the recorded chunks through the same splitter as the real engines,
+so the UI sees exactly what a QwQ stream produces (no opening ``<think>``,
+then ``</think>``, then a Markdown answer).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Callable, Iterable, Iterator, List, Optional
+
+from ..reasoning import REASONING, ReasoningSplitter
+from .base import AnswerDelta, Event, Message, ReasoningDelta, Sampling, Stats, TurnDone, TurnResult
+
+
+class ReplayEngine:
+    def __init__(self, chunks: Iterable[str], *, name: str = "replay", delay: float = 0.0,
+                 load_delay: float = 0.0, context_size: int = 32768, stats: Optional[Stats] = None,
+                 load_error: Optional[Exception] = None, pace: Optional[Callable[[int], None]] = None) -> None:
+        self.chunks: List[str] = list(chunks)
+        self.name = name
+        self.delay = delay
+        self.load_delay = load_delay
+        self._context = context_size
+        self.fixed_stats = stats
+        self.load_error = load_error
+        self.pace = pace  # called with the chunk index before each chunk (benchmarks pace the replay)
+        self.requests: List[List[Message]] = []
+        self.loaded = False
+
+    def load(self) -> None:
+        if self.load_delay:
+            time.sleep(self.load_delay)
+        if self.load_error:
+            raise self.load_error
+        self.loaded = True
+
+    def describe(self) -> str:
+        return "replay"
+
+    @property
+    def context_size(self) -> int:
+        return self._context
+
+    def stream(self, messages: List[Message], sampling: Sampling,
+               cancel: Optional[threading.Event] = None) -> Iterator[Event]:
+        self.requests.append(list(messages))
+        started = time.perf_counter()
+        splitter = ReasoningSplitter(starts_in_reasoning=True)
+        reasoning: List[str] = []
+        answer: List[str] = []
+        stats = Stats(context_size=self._context, prompt_tokens=sum(len(m.content) // 4 for m in messages))
+        finish = "stop"
+        limit = sampling.max_tokens or len(self.chunks)
+        for i, chunk in enumerate(self.chunks):
+            if cancel is not None and cancel.is_set():
+                finish = "cancelled"
+                break
+            if i >= limit:
+                finish = "length"
+                break
+            if self.pace:
+                self.pace(i)
+            elif self.delay:
+                time.sleep(self.delay)
+            if splitter.in_reasoning:
+                stats.reasoning_tokens += 1
+            else:
+                stats.answer_tokens += 1
+            for kind, text in splitter.feed(chunk):
+                if kind == REASONING:
+                    reasoning.append(text)
+                    yield ReasoningDelta(text)
+                else:
+                    if not answer:
+                        stats.thinking_s = time.perf_counter() - started
+                    answer.append(text)
+                    yield AnswerDelta(text)
+        for kind, text in splitter.flush():
+            (reasoning if kind == REASONING else answer).append(text)
+            yield ReasoningDelta(text) if kind == REASONING else AnswerDelta(text)
+        stats.total_s = time.perf_counter() - started
+        stats.prompt_tokens_evaluated = stats.prompt_tokens
+        stats.context_used = stats.prompt_tokens + stats.reasoning_tokens + stats.answer_tokens
+        if self.fixed_stats is not None:
+            stats = self.fixed_stats
+        result = TurnResult("".join(reasoning), "".join(answer), finish, stats,
+                            unclosed_thinking=splitter.unclosed and bool(reasoning))
+        yield TurnDone(result)
+
+
+def tokens_of(text: str, size: int = 4) -> List[str]:
+    """Cut text into token-sized chunks (about 4 characters, as BPE tokens average)."""
+    return [text[i:i + size] for i in range(0, len(text), size)]

@@ -1,0 +1,465 @@
+"""The qwqchat Textual app: sidebar, conversation, prompt, status line.
+
+It drives the core and nothing else: the engine runs in a worker thread
+(``TurnStream``), the store saves as text arrives, and the app only applies
+coalesced batches to widgets.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Iterable, Optional
+
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, ListView
+
+from .. import config as config_mod
+from .. import export as export_mod
+from ..engines.base import Engine, Sampling
+from ..errors import QwqError
+from ..store import Conversation, Store
+from .messages import ModelFailed, ModelLoaded, StreamBatch
+from .screens.dialogs import Ask, Confirm
+from .screens.help import HelpScreen
+from .screens.settings import SettingsScreen
+from .streamer import TurnStream
+from .widgets.conversation import ConversationView
+from .widgets.prompt import PromptBox
+from .widgets.sidebar import Sidebar
+from .widgets.status_line import StatusLine
+from .widgets.turn import AssistantTurn, UserMessage
+
+WIDE = 120  # columns from which the reasoning sits beside the answer
+EMPTY_HINT = ("Ask anything. QwQ thinks before it answers: its reasoning streams on the left "
+              "and folds to one line when the answer starts.\nF1 lists every key.")
+
+
+class QwqChatApp(App):
+    CSS_PATH = "app.tcss"
+    TITLE = "qwqchat"
+    BINDINGS = [
+        Binding("escape", "stop", "Stop"),
+        Binding("ctrl+n", "new_chat", "New chat"),
+        Binding("ctrl+r", "regenerate", "Regenerate"),
+        Binding("ctrl+e", "edit_last", "Edit last prompt", show=False),
+        Binding("ctrl+t", "toggle_reasoning", "Fold thinking"),
+        Binding("ctrl+g", "toggle_all_reasoning", "Fold all", show=False),
+        Binding("ctrl+y", "copy_answer", "Copy answer", show=False),
+        Binding("ctrl+k", "copy_code", "Copy code", show=False),
+        Binding("ctrl+s", "export", "Export"),
+        Binding("f2", "rename", "Rename", show=False),
+        Binding("ctrl+d", "delete", "Delete chat", show=False),
+        Binding("f3", "settings", "Settings", show=False),
+        Binding("ctrl+b", "toggle_sidebar", "Sidebar", show=False),
+        Binding("ctrl+f", "filter", "Find chat", show=False),
+        Binding("f1,question_mark", "help", "Help"),
+    ]
+    ACTIONS = [  # (action, title, help) for the command palette and the help screen
+        ("stop", "Stop generating", "Esc"),
+        ("new_chat", "New chat", "Ctrl+N"),
+        ("regenerate", "Regenerate the last reply", "Ctrl+R"),
+        ("edit_last", "Edit the last prompt and resend", "Ctrl+E"),
+        ("toggle_reasoning", "Fold/unfold the focused turn's thinking", "Ctrl+T"),
+        ("toggle_all_reasoning", "Fold/unfold every turn's thinking", "Ctrl+G"),
+        ("copy_answer", "Copy the focused (or last) answer", "Ctrl+Y"),
+        ("copy_code", "Copy the last code block of the focused (or last) answer", "Ctrl+K"),
+        ("export", "Export this chat to Markdown", "Ctrl+S"),
+        ("rename", "Rename this chat", "F2"),
+        ("delete", "Delete this chat", "Ctrl+D"),
+        ("settings", "Chat settings (system prompt, sampling)", "F3"),
+        ("toggle_sidebar", "Show/hide the chat list", "Ctrl+B"),
+        ("filter", "Find a chat (full-text)", "Ctrl+F"),
+        ("help", "Keys and help", "F1 or ?"),
+    ]
+
+    def __init__(self, cfg: config_mod.Config, store: Store, engine: Optional[Engine] = None,
+                 engine_error: Optional[str] = None, clock=time.monotonic, export_dir: Optional[Path] = None,
+                 save_theme: bool = True) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.store = store
+        self.engine = engine
+        self.engine_error = engine_error
+        self.engine_ready = False
+        self.clock = clock
+        self.export_dir = export_dir
+        self.save_theme = save_theme
+        self.conversation: Optional[Conversation] = None
+        self.stream: Optional[TurnStream] = None
+        self.streaming_turn: Optional[AssistantTurn] = None
+        self._pending_send = False
+        self._load_started = clock()
+        if cfg.theme and cfg.theme in self.available_themes:
+            self.theme = cfg.theme
+
+    # -- layout --------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="main"):
+            yield Sidebar(lambda: self.store, id="sidebar")
+            with Vertical(id="chat"):
+                view = ConversationView(id="conversation")
+                view.keep_open = self.cfg.keep_reasoning_open
+                view.clock = self.clock
+                yield view
+                yield PromptBox(id="prompt")
+                yield StatusLine(id="status")
+        yield Footer()
+
+    @property
+    def view(self) -> ConversationView:
+        return self.query_one(ConversationView)
+
+    @property
+    def prompt(self) -> PromptBox:
+        return self.query_one(PromptBox)
+
+    @property
+    def status(self) -> StatusLine:
+        return self.query_one(StatusLine)
+
+    async def on_mount(self) -> None:
+        self._apply_width(self.size.width)
+        await self.view.show(None, EMPTY_HINT)
+        self.prompt.focus()
+        self.theme_changed_signal.subscribe(self, self._remember_theme)
+        if self.engine is None:
+            self.status.show(model="no model", error=self.engine_error)
+        else:
+            self.status.show(model=self.engine.name, activity="loading model…")
+            self.set_interval(0.5, self._tick_loading, name="loading")
+            self._load_model()
+
+    def on_resize(self, event) -> None:
+        self._apply_width(event.size.width)
+
+    def _apply_width(self, width: int) -> None:
+        self.query_one("#conversation").set_class(width >= WIDE, "-wide")
+
+    def _remember_theme(self, theme) -> None:
+        if self.save_theme:
+            try:
+                config_mod.save_keys({"theme": theme.name})
+            except (QwqError, OSError) as exc:
+                self.notify(f"could not save the theme: {exc}", severity="warning")
+
+    # -- the model -------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="load")
+    def _load_model(self) -> None:
+        try:
+            self.engine.load()
+        except QwqError as exc:
+            self.post_message(ModelFailed(str(exc)))
+        except Exception as exc:  # never a traceback on screen
+            self.post_message(ModelFailed(f"{exc.__class__.__name__}: {exc}"))
+        else:
+            self.post_message(ModelLoaded())
+
+    def _tick_loading(self) -> None:
+        if not self.engine_ready and not self.engine_error:
+            spin = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"[int(self.clock() * 10) % 10]
+            self.status.show(activity=f"{spin} loading model… {self.clock() - self._load_started:.0f} s")
+
+    async def on_model_loaded(self, _: ModelLoaded) -> None:
+        self.engine_ready = True
+        self._stop_timer("loading")
+        self.status.show(where=self.engine.describe(), context_size=self.engine.context_size, activity="ready")
+        if self._pending_send:
+            self._pending_send = False
+            await self._start_turn()
+
+    def on_model_failed(self, message: ModelFailed) -> None:
+        self.engine_error = message.error
+        self._stop_timer("loading")
+        self.status.show(activity="", error=message.error)
+        self.notify(message.error, title="The model did not load", severity="error", timeout=15)
+        if self._pending_send:
+            self._pending_send = False
+
+    def _stop_timer(self, name: str) -> None:
+        for timer in list(getattr(self, "_timers", [])):
+            if getattr(timer, "name", None) == name:
+                timer.stop()
+
+    # -- sending -----------------------------------------------------------------
+    def _sampling(self) -> Sampling:
+        if self.conversation and self.conversation.settings:
+            return Sampling.from_dict(self.conversation.settings)
+        return self.cfg.sampling
+
+    async def on_prompt_box_submitted(self, message: PromptBox.Submitted) -> None:
+        await self.send(message.text)
+
+    async def send(self, text: str) -> None:
+        text = text.strip()
+        if not text:
+            return
+        if self.stream is not None:
+            self.notify("Still answering: press Esc to stop it first", severity="warning")
+            return
+        if self.engine is None or self.engine_error:
+            self.notify(self.engine_error or "no model", title="Cannot send", severity="error")
+            return
+        if self.conversation is None:
+            cid = self.store.create_conversation(model=self.engine.name, system_prompt=self.cfg.system_prompt,
+                                                 settings=self.cfg.sampling.to_dict())
+            self.conversation = self.store.get(cid)
+        mid = self.store.add_user_message(self.conversation.id, text)
+        self.prompt.remember(text)
+        self.prompt.text = ""
+        await self.view.add_user(text, mid)
+        self.query_one(Sidebar).refresh_list(select=self.conversation.id)
+        if self.engine_ready:
+            await self._start_turn()
+        else:
+            self._pending_send = True
+            self.notify("Sent as soon as the model has loaded", timeout=3)
+
+    async def _start_turn(self) -> None:
+        self.streaming_turn = await self.view.add_reply()
+        self.stream = TurnStream(self, self.engine, self.store, self.conversation.id, self._sampling())
+        self.status.show(activity="thinking…")
+        self.run_worker(self.stream.run, thread=True, group="turn", exit_on_error=False)
+
+    async def on_stream_batch(self, message: StreamBatch) -> None:
+        stream, batch = message.stream, message.batch
+        turn = self.streaming_turn if stream is self.stream else None
+        try:
+            if batch.dropped_turns:
+                self.notify(f"{batch.dropped_turns} oldest turn(s) left out to fit the context", timeout=5)
+            pieces = batch.reasoning_pieces + batch.answer_pieces
+            if pieces and stream.first_piece_at is None:
+                stream.first_piece_at = self.clock()
+            stream.reasoning_pieces += batch.reasoning_pieces
+            stream.answer_pieces += batch.answer_pieces
+            if turn is not None and turn.is_attached:
+                await turn.add("".join(batch.reasoning), "".join(batch.answer), batch.reasoning_pieces)
+            if batch.result is None:
+                elapsed = self.clock() - (stream.first_piece_at or self.clock())
+                total = stream.reasoning_pieces + stream.answer_pieces
+                rate = f" · {total / elapsed:.1f} tok/s" if elapsed > 0.2 else ""
+                phase = "answering" if stream.answer_pieces else "thinking"
+                self.status.show(activity=f"{phase}{rate}")
+                return
+            await self._finish_turn(stream, turn, batch.result)
+        finally:
+            stream.mark_applied()
+
+    async def _finish_turn(self, stream: TurnStream, turn: Optional[AssistantTurn], result) -> None:
+        if stream is self.stream:
+            self.stream = None
+            self.streaming_turn = None
+        same_chat = self.conversation is not None and self.conversation.id == stream.conversation_id
+        if same_chat:
+            self.conversation = self.store.get(stream.conversation_id)
+        if turn is not None and turn.is_attached:
+            await turn.finish(result, self.conversation.messages[-1] if same_chat else None)
+        s = result.stats
+        rate = f" · {s.decode_tokens_per_s:.1f} tok/s" if s.decode_tokens_per_s else ""
+        self.status.show(context_used=s.context_used or self.status.context_used, activity=f"{result.finish_reason}{rate}")
+        if result.finish_reason == "error":
+            self.notify(result.error or "generation failed", severity="error", timeout=10)
+        self.query_one(Sidebar).refresh_list(select=self.conversation.id if self.conversation else None)
+
+    # -- opening chats -------------------------------------------------------------
+    async def on_sidebar_opened(self, message: Sidebar.Opened) -> None:
+        await self.open_conversation(message.conversation_id)
+
+    async def open_conversation(self, conversation_id: Optional[int]) -> None:
+        if self.stream is not None and self.stream.conversation_id != conversation_id:
+            self.streaming_turn = None  # it keeps streaming into the store in the background
+        self.conversation = self.store.get(conversation_id) if conversation_id else None
+        await self.view.show(self.conversation, EMPTY_HINT)
+        if self.stream is not None and self.conversation and self.stream.conversation_id == self.conversation.id:
+            last = self.view.last_turn()
+            if last is not None and last.message is not None and last.message.streaming:
+                await last.remove()
+                self.streaming_turn = await self.view.add_reply()
+        used = 0
+        if self.conversation:
+            for m in reversed(self.conversation.messages):
+                if m.stats and m.stats.context_used:
+                    used = m.stats.context_used
+                    break
+        self.status.show(context_used=used)
+        self.prompt.focus()
+
+    # -- actions -----------------------------------------------------------------------
+    def action_stop(self) -> None:
+        if self.stream is not None:
+            self.stream.stop()
+            self.status.show(activity="stopping…")
+
+    async def action_new_chat(self) -> None:
+        await self.open_conversation(None)
+        self.query_one("#chat-list", ListView).index = None
+
+    def _target_turn(self) -> Optional[AssistantTurn]:
+        focused = self.focused
+        while focused is not None and not isinstance(focused, AssistantTurn):
+            focused = focused.parent
+        return focused if isinstance(focused, AssistantTurn) else self.view.last_turn()
+
+    def action_toggle_reasoning(self) -> None:
+        turn = self._target_turn()
+        if turn is not None:
+            turn.toggle_reasoning()
+
+    def action_toggle_all_reasoning(self) -> None:
+        turns = [t for t in self.view.turns() if t.fold.display]
+        if turns:
+            collapse = not all(t.fold.collapsed for t in turns)
+            for t in turns:
+                t.fold.collapsed = collapse
+
+    def action_copy_answer(self) -> None:
+        turn = self._target_turn()
+        if turn is None or not turn.answer.text:
+            self.notify("No answer to copy", severity="warning")
+            return
+        self.copy_to_clipboard(turn.answer.text)
+        self.notify("Answer copied")
+
+    def action_copy_code(self) -> None:
+        turn = self._target_turn()
+        blocks = turn.answer.code_blocks() if turn is not None else []
+        if not blocks:
+            self.notify("No code block in this answer", severity="warning")
+            return
+        self.copy_to_clipboard(blocks[-1])
+        self.notify("Code block copied")
+
+    def _idle_chat(self, what: str) -> bool:
+        if self.conversation is None:
+            self.notify(f"Nothing to {what} yet", severity="warning")
+            return False
+        if self.stream is not None and self.stream.conversation_id == self.conversation.id:
+            self.notify("Still answering: press Esc to stop it first", severity="warning")
+            return False
+        return True
+
+    async def action_regenerate(self) -> None:
+        if not self._idle_chat("regenerate"):
+            return
+        messages = self.conversation.messages
+        if not messages or messages[-1].role != "assistant":
+            self.notify("No reply to regenerate", severity="warning")
+            return
+        if self.engine is None or self.engine_error or not self.engine_ready:
+            self.notify(self.engine_error or "The model is still loading", severity="warning")
+            return
+        self.store.delete_message(messages[-1].id)
+        last = self.view.last_turn()
+        if last is not None:
+            await last.remove()
+        self.conversation = self.store.get(self.conversation.id)
+        await self._start_turn()
+
+    async def action_edit_last(self) -> None:
+        if not self._idle_chat("edit"):
+            return
+        messages = self.conversation.messages
+        users = [i for i, m in enumerate(messages) if m.role == "user"]
+        if not users:
+            return
+        at = users[-1]
+        for m in messages[at:]:
+            self.store.delete_message(m.id)
+        text = messages[at].content
+        widgets = list(self.view.query_children(UserMessage))
+        if widgets:
+            last_user = widgets[-1]
+            for w in list(self.view.children)[list(self.view.children).index(last_user):]:
+                await w.remove()
+        self.conversation = self.store.get(self.conversation.id)
+        self.prompt.text = text
+        self.prompt.move_cursor(self.prompt.document.end)
+        self.prompt.focus()
+
+    def action_export(self) -> None:
+        if self.conversation is None:
+            self.notify("Nothing to export yet", severity="warning")
+            return
+        conv = self.store.get(self.conversation.id)
+        slug = re.sub(r"[^a-z0-9]+", "-", conv.title.lower()).strip("-")[:40] or "chat"
+        folder = self.export_dir or Path.cwd()
+        path = folder / f"qwqchat-{conv.id}-{slug}.md"
+        try:
+            tmp = path.with_name(path.name + ".part")
+            tmp.write_text(export_mod.to_markdown(conv), encoding="utf-8")
+            tmp.replace(path)
+        except OSError as exc:
+            self.notify(f"Could not write {path}: {exc.strerror or exc}", severity="error")
+            return
+        self.notify(f"Exported to {path}", title="Export", timeout=8)
+
+    def action_rename(self) -> None:
+        if self.conversation is None:
+            self.notify("Nothing to rename yet", severity="warning")
+            return
+
+        def done(title: Optional[str]) -> None:
+            if title and title.strip():
+                self.store.rename(self.conversation.id, title)
+                self.conversation = self.store.get(self.conversation.id)
+                self.query_one(Sidebar).refresh_list(select=self.conversation.id)
+
+        self.push_screen(Ask("Rename chat", self.conversation.title), done)
+
+    def action_delete(self) -> None:
+        if not self._idle_chat("delete"):
+            return
+
+        async def done(yes: Optional[bool]) -> None:
+            if yes:
+                self.store.delete(self.conversation.id)
+                await self.open_conversation(None)
+                self.query_one(Sidebar).refresh_list()
+                self.notify("Chat deleted")
+
+        self.push_screen(Confirm(f"Delete “{self.conversation.title}”? This cannot be undone."), done)
+
+    def action_settings(self) -> None:
+        system = (self.conversation.system_prompt if self.conversation else self.cfg.system_prompt) or ""
+
+        def done(result) -> None:
+            if not result:
+                return
+            system_prompt, sampling = result
+            if self.conversation is None:
+                self.cfg.system_prompt = system_prompt or None
+                self.cfg.sampling = sampling
+            else:
+                self.store.update_settings(self.conversation.id, system_prompt=system_prompt,
+                                           settings=sampling.to_dict())
+                self.conversation = self.store.get(self.conversation.id)
+            self.notify("Settings saved")
+
+        self.push_screen(SettingsScreen(system, self._sampling()), done)
+
+    def action_toggle_sidebar(self) -> None:
+        sidebar = self.query_one(Sidebar)
+        sidebar.display = not sidebar.display
+
+    def action_filter(self) -> None:
+        sidebar = self.query_one(Sidebar)
+        sidebar.display = True
+        self.query_one("#chat-filter").focus()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen([(keys, title) for _, title, keys in self.ACTIONS]))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        for action, title, keys in self.ACTIONS:
+            yield SystemCommand(title, f"{keys}", getattr(self, f"action_{action}"))
+        yield from super().get_system_commands(screen)
+
+    async def action_quit(self) -> None:
+        if self.stream is not None:
+            self.stream.stop()  # the worker saves the partial reply and ends within a token
+        self.exit()

@@ -1,0 +1,20 @@
+"""Start the TUI from parsed command-line arguments."""
+
+from __future__ import annotations
+
+import argparse
+
+from .. import config as config_mod
+from ..engines.factory import build_engine, no_model_message
+from ..store import Store
+
+
+def run_app(args: argparse.Namespace) -> int:
+    cfg = config_mod.with_flags(config_mod.load(), args)
+    store = Store()  # a database we cannot use stops here with its one-line reason
+    engine = build_engine(cfg) if cfg.model else None
+    from .app import QwqChatApp
+
+    app = QwqChatApp(cfg, store, engine, None if engine else no_model_message())
+    app.run()
+    return app.return_code or 0

@@ -1,0 +1,39 @@
+"""F1 / ?: every key the app answers to."""
+
+from __future__ import annotations
+
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Static
+
+PROMPT_KEYS = [
+    ("Enter", "Send the prompt"),
+    ("Ctrl+J (or Alt+Enter)", "New line in the prompt"),
+    ("Up / Down", "Recall earlier prompts (in an empty prompt box)"),
+    ("Click a code block", "Copy that code block"),
+    ("Click “Thinking…/Thought for…”", "Fold or unfold that turn's reasoning"),
+    ("Ctrl+P", "Command palette: every action, and themes"),
+]
+
+
+class HelpScreen(ModalScreen):
+    BINDINGS = [Binding("escape,q,f1,question_mark", "dismiss", "Close")]
+
+    def __init__(self, bindings) -> None:
+        super().__init__()
+        self._bindings = bindings
+
+    def compose(self):
+        with VerticalScroll(id="help"):
+            yield Static("qwqchat — keys", id="help-title")
+            yield DataTable(id="help-keys", show_cursor=False, zebra_stripes=True)
+            yield Static("Esc closes this screen.", id="help-footer")
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_columns("Key", "Action")
+        for key, action in PROMPT_KEYS:
+            table.add_row(key, action)
+        for key, action in self._bindings:
+            table.add_row(key, action)

@@ -1,0 +1,52 @@
+"""The final answer, rendered as Markdown and streamed through ``MarkdownStream``."""
+
+from __future__ import annotations
+
+from typing import List, Optional
+
+from textual.widgets import Markdown
+from textual.widgets._markdown import MarkdownFence, MarkdownStream
+
+from ...text import printable
+
+
+class Answer(Markdown):
+    """Markdown that grows; a click on a code block copies that block."""
+
+    def __init__(self, text: str = "", **kwargs) -> None:
+        super().__init__(printable(text), **kwargs)
+        self._parts: List[str] = [printable(text)] if text else []
+        self._stream: Optional[MarkdownStream] = None
+
+    @property
+    def text(self) -> str:
+        return "".join(self._parts)
+
+    async def append_text(self, text: str) -> None:
+        text = printable(text)
+        if not text:
+            return
+        self._parts.append(text)
+        if self._stream is None:
+            self._stream = Markdown.get_stream(self)
+        await self._stream.write(text)
+
+    async def finish(self) -> None:
+        """Stop streaming and re-render once: fixes fences that stream in blank (textual #6518)."""
+        if self._stream is not None:
+            await self._stream.stop()
+            self._stream = None
+        await self.update(self.text)
+
+    def code_blocks(self) -> List[str]:
+        return [fence.code for fence in self.query(MarkdownFence)]
+
+    def on_click(self, event) -> None:
+        widget = event.widget
+        while widget is not None and widget is not self:
+            if isinstance(widget, MarkdownFence):
+                self.app.copy_to_clipboard(widget.code)
+                self.app.notify("Code block copied")
+                event.stop()
+                return
+            widget = widget.parent

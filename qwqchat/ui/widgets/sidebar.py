@@ -1,0 +1,77 @@
+"""Conversations, newest first, with a filter box backed by the store's full-text search."""
+
+from __future__ import annotations
+
+import time
+from typing import List, Optional
+
+from textual.containers import Vertical
+from textual.content import Content
+from textual.message import Message
+from textual.widgets import Input, Label, ListItem, ListView
+
+from ...text import printable
+
+
+def age(ts: float, now: Optional[float] = None) -> str:
+    d = max(0.0, (now or time.time()) - ts)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if d >= size:
+            return f"{int(d // size)}{unit}"
+    return "now"
+
+
+class ChatItem(ListItem):
+    def __init__(self, conversation_id: int, title: str, updated: float, snippet: str = "") -> None:
+        self.conversation_id = conversation_id
+        text = Content.assemble((printable(title), "bold"), "  ", (age(updated), "dim"))
+        if snippet:
+            text = Content.assemble(text, "\n", (printable(snippet)[:80], "italic dim"))
+        super().__init__(Label(text))
+
+
+class Sidebar(Vertical):
+    class Opened(Message):
+        def __init__(self, conversation_id: int) -> None:
+            super().__init__()
+            self.conversation_id = conversation_id
+
+    def __init__(self, store_getter, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._store = store_getter
+
+    def compose(self):
+        yield Input(placeholder="Filter chats (full text)", id="chat-filter")
+        yield ListView(id="chat-list")
+
+    def on_mount(self) -> None:
+        self.refresh_list()
+
+    def refresh_list(self, select: Optional[int] = None) -> None:
+        store = self._store()
+        if store is None:
+            return
+        query = self.query_one("#chat-filter", Input).value.strip()
+        if query:
+            items: List[ChatItem] = [ChatItem(h.conversation_id, h.title, h.updated, h.snippet)
+                                     for h in store.search(query)]
+        else:
+            items = [ChatItem(c.id, c.title, c.updated) for c in store.list_conversations(limit=500)]
+        view = self.query_one("#chat-list", ListView)
+        view.clear()
+        view.extend(items)
+        if select is not None:
+            for i, item in enumerate(items):
+                if item.conversation_id == select:
+                    view.index = i
+                    break
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.refresh_list()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.query_one("#chat-list", ListView).focus()
+
+    def on_list_view_selected(self, event: ListView.Selected) -> None:
+        if isinstance(event.item, ChatItem):
+            self.post_message(self.Opened(event.item.conversation_id))

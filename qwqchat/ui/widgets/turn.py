@@ -1,0 +1,141 @@
+"""One exchange on screen: the prompt, then the reasoning pane beside (or above) the answer."""
+
+from __future__ import annotations
+
+import time
+from typing import Optional
+
+from textual.containers import Vertical
+from textual.content import Content
+from textual.widgets import Collapsible, Static
+
+from ...engines.base import Stats, TurnResult
+from ...export import stats_line, thought_summary
+from ...store import StoredMessage
+from ...text import printable
+from .answer import Answer
+from .reasoning_pane import ReasoningPane
+
+
+class UserMessage(Static):
+    def __init__(self, text: str, message_id: Optional[int] = None) -> None:
+        super().__init__(Content(printable(text)))
+        self.message_id = message_id
+        self.prompt_text = text
+
+
+class ReasoningFold(Collapsible):
+    """The collapsible thinking; a folded pane is only built when first opened."""
+
+    def __init__(self, text: str, title: str, collapsed: bool) -> None:
+        self.pane: Optional[ReasoningPane] = None if collapsed else ReasoningPane(text)
+        self._pending_text = text if collapsed else ""
+        super().__init__(*([self.pane] if self.pane else []), title=title, collapsed=collapsed)
+
+    def _watch_collapsed(self, collapsed: bool) -> None:
+        super()._watch_collapsed(collapsed)
+        self.set_class(collapsed, "-folded")
+        if not collapsed and self.pane is None and self.is_mounted:
+            self.pane = ReasoningPane(self._pending_text)
+            self._pending_text = ""
+            self.query_one(Collapsible.Contents).mount(self.pane)
+
+    def append(self, text: str) -> None:
+        if self.pane is None:
+            self._pending_text += text
+        else:
+            self.pane.append(text)
+
+
+class AssistantTurn(Vertical, can_focus=True):
+    """A reply: streaming or finished. Focus it (click) to aim toggle/copy keys at it."""
+
+    def __init__(self, message: Optional[StoredMessage] = None, keep_open: bool = False,
+                 clock=time.monotonic) -> None:
+        super().__init__()
+        self.message = message
+        self.keep_open = keep_open
+        self.clock = clock
+        self.started = clock()
+        self.streaming = message is None
+        self.reasoning_pieces = 0
+        reasoning = message.reasoning if message else ""
+        stats = message.stats if message else None
+        if self.streaming:
+            title, collapsed = self._thinking_title(0), False
+        else:
+            title, collapsed = thought_summary(stats, reasoning), not keep_open
+        self.fold = ReasoningFold(reasoning, title, collapsed)
+        self.fold.display = self.streaming or bool(reasoning)
+        self.answer = Answer(message.content if message else "")
+        self.note = Static("", classes="turn-note")
+        self._set_note(message)
+
+    def compose(self):
+        yield self.fold
+        with Vertical(classes="answer-column"):
+            yield self.answer
+            yield self.note
+
+    # -- while streaming ---------------------------------------------------
+    def _thinking_title(self, pieces: int) -> str:
+        return f"Thinking… {self.clock() - self.started:,.0f} s · {pieces:,} tokens"
+
+    async def add(self, reasoning: str, answer: str, reasoning_pieces: int) -> None:
+        if reasoning:
+            self.reasoning_pieces += reasoning_pieces
+            self.fold.append(reasoning)
+            self.fold.title = self._thinking_title(self.reasoning_pieces)
+        if answer:
+            if not self.answer.text and not self.fold.collapsed and not self.keep_open:
+                self.fold.collapsed = True  # the answer started: fold the thinking to one line
+            if self.fold.title.startswith("Thinking"):
+                self.fold.title = thought_summary(
+                    Stats(thinking_s=self.clock() - self.started, reasoning_tokens=self.reasoning_pieces), "x")
+            await self.answer.append_text(answer)
+        if not self.reasoning_pieces and not self.answer.text:
+            return
+        self.fold.display = self.reasoning_pieces > 0
+
+    async def finish(self, result: TurnResult, message: Optional[StoredMessage] = None) -> None:
+        self.streaming = False
+        self.message = message
+        has_reasoning = bool(result.reasoning or self.reasoning_pieces)
+        self.fold.display = has_reasoning
+        if has_reasoning:
+            self.fold.title = thought_summary(result.stats, result.reasoning or "x")
+            if not self.keep_open and (self.answer.text or result.finish_reason == "stop"):
+                self.fold.collapsed = True
+        await self.answer.finish()
+        self._set_note(message, result)
+
+    def _set_note(self, message: Optional[StoredMessage], result: Optional[TurnResult] = None) -> None:
+        finish = result.finish_reason if result else (message.finish_reason if message else None)
+        answer = (result.answer if result else message.content if message else "") or self.answer.text
+        error = result.error if result else message.error if message else None
+        stats = result.stats if result else message.stats if message else None
+        lines = []
+        if finish == "error":
+            lines.append(f"⚠ {error or 'generation failed'}")
+        elif finish in ("cancelled", "interrupted", "length") and not answer:
+            lines.append({"cancelled": "Stopped while thinking — no answer",
+                          "interrupted": "Interrupted while thinking — no answer (qwqchat was closed)",
+                          "length": "Ran out of tokens while thinking — no answer"}[finish])
+        elif finish == "stop" and not answer and (result or message) and (
+                (result and result.unclosed_thinking) or not answer):
+            lines.append("The model finished without an answer")
+        elif finish == "cancelled":
+            lines.append("■ Stopped")
+        elif finish == "interrupted":
+            lines.append("■ Interrupted (qwqchat was closed)")
+        elif finish == "length":
+            lines.append("■ Cut off at the token limit")
+        if stats and finish:
+            lines.append(stats_line(stats))
+        self.note.update(Content("\n".join(lines)))
+        self.note.display = bool(lines)
+        self.set_class(finish in ("cancelled", "interrupted", "length", "error"), "-incomplete")
+
+    def toggle_reasoning(self) -> None:
+        if self.fold.display:
+            self.fold.collapsed = not self.fold.collapsed
