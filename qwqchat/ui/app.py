@@ -24,11 +24,11 @@ from .. import export as export_mod
 from ..engines.base import Engine, Sampling
 from ..errors import QwqError
 from ..store import Conversation, Store
-from .messages import ModelFailed, ModelLoaded, StreamBatch
+from .messages import ModelFailed, ModelLoaded
 from .screens.dialogs import Ask, Confirm
 from .screens.help import HelpScreen
 from .screens.settings import SettingsScreen
-from .streamer import TurnStream
+from .streamer import FRAME_S, TurnStream
 from .widgets.conversation import ConversationView
 from .widgets.prompt import PromptBox
 from .widgets.sidebar import Sidebar
@@ -47,14 +47,14 @@ class QwqChatApp(App):
         Binding("escape", "stop", "Stop"),
         Binding("ctrl+n", "new_chat", "New chat"),
         Binding("ctrl+r", "regenerate", "Regenerate"),
-        Binding("ctrl+e", "edit_last", "Edit last prompt", show=False),
+        Binding("f4", "edit_last", "Edit last prompt", show=False),
         Binding("ctrl+t", "toggle_reasoning", "Fold thinking"),
         Binding("ctrl+g", "toggle_all_reasoning", "Fold all", show=False),
-        Binding("ctrl+y", "copy_answer", "Copy answer", show=False),
-        Binding("ctrl+k", "copy_code", "Copy code", show=False),
+        Binding("ctrl+o", "copy_answer", "Copy answer", show=False),
+        Binding("f5", "copy_code", "Copy code", show=False),
         Binding("ctrl+s", "export", "Export"),
         Binding("f2", "rename", "Rename", show=False),
-        Binding("ctrl+d", "delete", "Delete chat", show=False),
+        Binding("f8", "delete", "Delete chat", show=False),
         Binding("f3", "settings", "Settings", show=False),
         Binding("ctrl+b", "toggle_sidebar", "Sidebar", show=False),
         Binding("ctrl+f", "filter", "Find chat", show=False),
@@ -64,14 +64,14 @@ class QwqChatApp(App):
         ("stop", "Stop generating", "Esc"),
         ("new_chat", "New chat", "Ctrl+N"),
         ("regenerate", "Regenerate the last reply", "Ctrl+R"),
-        ("edit_last", "Edit the last prompt and resend", "Ctrl+E"),
+        ("edit_last", "Edit the last prompt and resend", "F4"),
         ("toggle_reasoning", "Fold/unfold the focused turn's thinking", "Ctrl+T"),
         ("toggle_all_reasoning", "Fold/unfold every turn's thinking", "Ctrl+G"),
-        ("copy_answer", "Copy the focused (or last) answer", "Ctrl+Y"),
-        ("copy_code", "Copy the last code block of the focused (or last) answer", "Ctrl+K"),
+        ("copy_answer", "Copy the focused (or last) answer", "Ctrl+O"),
+        ("copy_code", "Copy the last code block of the focused (or last) answer", "F5"),
         ("export", "Export this chat to Markdown", "Ctrl+S"),
         ("rename", "Rename this chat", "F2"),
-        ("delete", "Delete this chat", "Ctrl+D"),
+        ("delete", "Delete this chat", "F8"),
         ("settings", "Chat settings (system prompt, sampling)", "F3"),
         ("toggle_sidebar", "Show/hide the chat list", "Ctrl+B"),
         ("filter", "Find a chat (full-text)", "Ctrl+F"),
@@ -95,6 +95,8 @@ class QwqChatApp(App):
         self.streaming_turn: Optional[AssistantTurn] = None
         self._pending_send = False
         self._load_started = clock()
+        self.frame_s = FRAME_S
+        self._pump_timer = None
         if cfg.theme and cfg.theme in self.available_themes:
             self.theme = cfg.theme
 
@@ -222,33 +224,38 @@ class QwqChatApp(App):
 
     async def _start_turn(self) -> None:
         self.streaming_turn = await self.view.add_reply()
-        self.stream = TurnStream(self, self.engine, self.store, self.conversation.id, self._sampling())
+        self.stream = TurnStream(self.engine, self.store, self.conversation.id, self._sampling())
         self.status.show(activity="thinking…")
         self.run_worker(self.stream.run, thread=True, group="turn", exit_on_error=False)
+        self._pump_timer = self.set_interval(self.frame_s, self._pump, name="pump")
 
-    async def on_stream_batch(self, message: StreamBatch) -> None:
-        stream, batch = message.stream, message.batch
-        turn = self.streaming_turn if stream is self.stream else None
-        try:
-            if batch.dropped_turns:
-                self.notify(f"{batch.dropped_turns} oldest turn(s) left out to fit the context", timeout=5)
-            pieces = batch.reasoning_pieces + batch.answer_pieces
-            if pieces and stream.first_piece_at is None:
-                stream.first_piece_at = self.clock()
-            stream.reasoning_pieces += batch.reasoning_pieces
-            stream.answer_pieces += batch.answer_pieces
-            if turn is not None and turn.is_attached:
-                await turn.add("".join(batch.reasoning), "".join(batch.answer), batch.reasoning_pieces)
-            if batch.result is None:
-                elapsed = self.clock() - (stream.first_piece_at or self.clock())
-                total = stream.reasoning_pieces + stream.answer_pieces
-                rate = f" · {total / elapsed:.1f} tok/s" if elapsed > 0.2 else ""
-                phase = "answering" if stream.answer_pieces else "thinking"
-                self.status.show(activity=f"{phase}{rate}")
-                return
+    async def _pump(self) -> None:
+        """Apply what the worker produced since the last frame."""
+        stream = self.stream
+        if stream is None:
+            self._pump_timer.stop()
+            return
+        batch = stream.take()
+        if not batch:
+            return
+        turn = self.streaming_turn
+        if batch.dropped_turns:
+            self.notify(f"{batch.dropped_turns} oldest turn(s) left out to fit the context", timeout=5)
+        if (batch.reasoning_pieces or batch.answer_pieces) and stream.first_piece_at is None:
+            stream.first_piece_at = self.clock()
+        stream.reasoning_pieces += batch.reasoning_pieces
+        stream.answer_pieces += batch.answer_pieces
+        if turn is not None and turn.is_attached and (batch.reasoning or batch.answer):
+            await turn.add("".join(batch.reasoning), "".join(batch.answer), batch.reasoning_pieces)
+        if batch.result is not None:
             await self._finish_turn(stream, turn, batch.result)
-        finally:
-            stream.mark_applied()
+            self._pump_timer.stop()  # last: stopping a timer cancels the callback it is running
+            return
+        elapsed = self.clock() - (stream.first_piece_at or self.clock())
+        total = stream.reasoning_pieces + stream.answer_pieces
+        rate = f" · {total / elapsed:.1f} tok/s" if elapsed > 0.2 else ""
+        phase = "answering" if stream.answer_pieces else "thinking"
+        self.status.show(activity=f"{phase}{rate}")
 
     async def _finish_turn(self, stream: TurnStream, turn: Optional[AssistantTurn], result) -> None:
         if stream is self.stream:

@@ -25,13 +25,6 @@ class Batch:
         return bool(self.reasoning or self.answer or self.dropped_turns or self.result)
 
 
-class StreamBatch(Message):
-    def __init__(self, stream, batch: Batch) -> None:
-        super().__init__()
-        self.stream = stream
-        self.batch = batch
-
-
 class ModelLoaded(Message):
     pass
 

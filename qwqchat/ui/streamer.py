@@ -1,9 +1,9 @@
-"""Run one turn in a worker thread and hand the UI coalesced batches.
+"""Run one turn in a worker thread; the UI collects what arrived at a steady frame rate.
 
-The engine never waits for the UI: events pile up in the current batch while
-the UI paints, and the next batch goes out once the UI has applied the last
-one and at most ~30 times a second.  ``post_message`` does not block, unlike
-``call_from_thread``, so generation speed is independent of painting.
+The worker only appends events to a shared batch under a lock: it never
+waits for the UI and sends no message per token.  The app takes the batch
+``FRAME_S`` apart (``take``), so painting cost is per frame, not per token,
+and a busy UI simply receives bigger batches.
 """
 
 from __future__ import annotations
@@ -13,23 +13,24 @@ import time
 from typing import Optional
 
 from ..chat import run_turn
-from ..engines.base import AnswerDelta, Engine, HistoryTrimmed, ReasoningDelta, Sampling, TurnDone
+from ..engines.base import (AnswerDelta, Engine, HistoryTrimmed, ReasoningDelta, Sampling, TurnDone,
+                            TurnResult)
 from ..store import Store
-from .messages import Batch, StreamBatch
+from .messages import Batch
 
 FRAME_S = 1 / 30
 
 
 class TurnStream:
-    def __init__(self, app, engine: Engine, store: Store, conversation_id: int, sampling: Sampling) -> None:
-        self.app = app
+    def __init__(self, engine: Engine, store: Store, conversation_id: int, sampling: Sampling) -> None:
         self.engine = engine
         self.store = store
         self.conversation_id = conversation_id
         self.sampling = sampling
         self.cancel = threading.Event()
-        self.applied = threading.Event()
-        self.applied.set()
+        self.taken = threading.Event()  # set each time the UI takes a batch (benchmarks pace on it)
+        self._lock = threading.Lock()
+        self._batch = Batch()
         self.started = time.monotonic()
         # counted by the UI as batches are applied
         self.first_piece_at: Optional[float] = None
@@ -39,37 +40,37 @@ class TurnStream:
     def stop(self) -> None:
         self.cancel.set()
 
-    def mark_applied(self) -> None:
-        """The UI has painted the last batch: the next one may go."""
-        self.applied.set()
+    def take(self) -> Batch:
+        """Everything that arrived since the last call (UI thread)."""
+        with self._lock:
+            batch, self._batch = self._batch, Batch()
+        self.taken.set()
+        return batch
 
     def run(self) -> None:
-        batch = Batch()
-        last_post = 0.0
+        """The worker thread's body: drive the turn to its end, whatever happens."""
+        result: Optional[TurnResult] = None
+        reasoning, answer = [], []
         try:
             for event in run_turn(self.engine, self.store, self.conversation_id, self.sampling, self.cancel):
-                if isinstance(event, ReasoningDelta):
-                    batch.reasoning.append(event.text)
-                    batch.reasoning_pieces += 1
-                elif isinstance(event, AnswerDelta):
-                    batch.answer.append(event.text)
-                    batch.answer_pieces += 1
-                elif isinstance(event, HistoryTrimmed):
-                    batch.dropped_turns = event.dropped_turns
-                elif isinstance(event, TurnDone):
-                    batch.result = event.result
-                    break
-                now = time.monotonic()
-                if self.applied.is_set() and now - last_post >= FRAME_S:
-                    self._post(batch)
-                    batch, last_post = Batch(), now
-        except Exception as exc:  # the store or engine broke: the UI still gets a final batch
-            from ..engines.base import TurnResult
-
-            batch.result = TurnResult("".join(batch.reasoning), "".join(batch.answer), "error",
-                                      error=str(exc) or exc.__class__.__name__)
-        self._post(batch)
-
-    def _post(self, batch: Batch) -> None:
-        self.applied.clear()
-        self.app.post_message(StreamBatch(self, batch))
+                with self._lock:
+                    b = self._batch
+                    if isinstance(event, ReasoningDelta):
+                        b.reasoning.append(event.text)
+                        b.reasoning_pieces += 1
+                        reasoning.append(event.text)
+                    elif isinstance(event, AnswerDelta):
+                        b.answer.append(event.text)
+                        b.answer_pieces += 1
+                        answer.append(event.text)
+                    elif isinstance(event, HistoryTrimmed):
+                        b.dropped_turns = event.dropped_turns
+                    elif isinstance(event, TurnDone):
+                        result = event.result
+        except Exception as exc:  # the store or the engine broke: still end the turn on screen
+            result = TurnResult("".join(reasoning), "".join(answer), "error",
+                                error=str(exc) or exc.__class__.__name__)
+        if result is None:
+            result = TurnResult("".join(reasoning), "".join(answer), "cancelled")
+        with self._lock:
+            self._batch.result = result

@@ -22,7 +22,7 @@ class HelpScreen(ModalScreen):
 
     def __init__(self, bindings) -> None:
         super().__init__()
-        self._bindings = bindings
+        self.action_rows = bindings
 
     def compose(self):
         with VerticalScroll(id="help"):
@@ -35,5 +35,5 @@ class HelpScreen(ModalScreen):
         table.add_columns("Key", "Action")
         for key, action in PROMPT_KEYS:
             table.add_row(key, action)
-        for key, action in self._bindings:
+        for key, action in self.action_rows:
             table.add_row(key, action)

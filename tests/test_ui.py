@@ -1,0 +1,380 @@
+"""Every UI flow, through Pilot, on the real app with a replayed QwQ stream."""
+
+import asyncio
+import json
+
+import pytest
+from textual.widgets import Input, ListView
+from textual.widgets._collapsible import CollapsibleTitle
+
+from qwqchat import config, paths
+from qwqchat.engines.llama import LlamaEngine
+from qwqchat.engines.replay import ReplayEngine, tokens_of
+from qwqchat.errors import ModelError
+from qwqchat.store import Store
+from qwqchat.ui.screens.dialogs import Ask, Confirm
+from qwqchat.ui.screens.help import HelpScreen
+from qwqchat.ui.screens.settings import SettingsScreen
+from qwqchat.ui.widgets.turn import AssistantTurn, UserMessage
+from uihelpers import ANSWER_AT, CHUNKS, Gate, finished, make_app, ready, send, wait_until
+
+
+def reasoning_text(turn: AssistantTurn) -> str:
+    return turn.fold.pane.text if turn.fold.pane else turn.fold._pending_text
+
+
+async def test_first_frame_before_the_model_loads_and_prompt_is_sent_after(qwq_home):
+    app = make_app(load_delay=0.6)
+    async with app.run_test(size=(140, 40)) as pilot:
+        assert not app.engine_ready
+        assert "loading model" in str(app.status.render())
+        await send(pilot, "How do I reverse a list?")
+        assert app.view.query(UserMessage)  # shown at once, sent once the model is ready
+        await wait_until(pilot, lambda: app.engine_ready, what="load")
+        await finished(pilot)
+        turn = app.view.last_turn()
+        assert "Use **slicing**" in turn.answer.text
+        assert "xs[::-1] returns a new reversed list" in reasoning_text(turn)
+        assert "</think>" not in reasoning_text(turn) + turn.answer.text
+        conv = Store().get(app.conversation.id)
+        assert conv.messages[-1].finish_reason == "stop" and conv.messages[-1].content.startswith("Use **slicing**")
+
+
+async def test_reasoning_beside_answer_when_wide_then_folds_with_summary(qwq_home):
+    gate = Gate(ANSWER_AT - 8, ANSWER_AT + 20)
+    app = make_app(pace=gate)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await ready(pilot)
+        await send(pilot, "reverse a list")
+        await gate.wait_reached()
+        await wait_until(pilot, lambda: app.streaming_turn is not None and
+                         reasoning_text(app.streaming_turn) and not app.streaming_turn.answer.text,
+                         what="thinking on screen")
+        turn = app.streaming_turn
+        assert turn.fold.title.startswith("Thinking… ") and "tokens" in turn.fold.title
+        assert not turn.fold.collapsed
+        gate.release()
+        await wait_until(pilot, lambda: turn.answer.text, what="the answer to start")
+        assert turn.fold.collapsed  # folded to one line when the answer starts
+        gate.release()
+        await finished(pilot)
+        assert turn.fold.title.startswith("Thought for ") and "tokens" in turn.fold.title
+        fold, answer = turn.fold.region, turn.answer.region
+        assert fold.x < answer.x and abs(fold.y - answer.y) <= 1  # side by side
+
+
+async def test_narrow_terminal_puts_reasoning_above_answer(qwq_home):
+    app = make_app()
+    async with app.run_test(size=(100, 40)) as pilot:
+        await ready(pilot)
+        await send(pilot, "reverse a list")
+        await finished(pilot)
+        turn = app.view.last_turn()
+        turn.fold.collapsed = False
+        await pilot.pause(0.1)
+        assert turn.fold.region.y < turn.answer.region.y and turn.fold.region.x == turn.answer.region.x
+
+
+async def test_keep_open_setting_leaves_reasoning_unfolded(qwq_home):
+    cfg = config.load()
+    cfg.keep_reasoning_open = True
+    app = make_app(cfg=cfg)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await ready(pilot)
+        await send(pilot, "q")
+        await finished(pilot)
+        assert not app.view.last_turn().fold.collapsed
+
+
+async def test_toggle_keys_and_clicking_the_title(qwq_home):
+    app = make_app()
+    async with app.run_test(size=(140, 40)) as pilot:
+        await ready(pilot)
+        for prompt in ("one", "two"):
+            await send(pilot, prompt)
+            await finished(pilot)
+        first, second = app.view.turns()
+        assert first.fold.collapsed and second.fold.collapsed
+        await pilot.press("ctrl+t")  # the last turn when none is focused
+        assert not second.fold.collapsed and first.fold.collapsed
+        await pilot.press("ctrl+g")  # all: not all folded -> fold all
+        assert first.fold.collapsed and second.fold.collapsed
+        await pilot.press("ctrl+g")
+        assert not first.fold.collapsed and not second.fold.collapsed
+        await pilot.press("ctrl+g")
+        await pilot.click(first.fold.query_one(CollapsibleTitle))
+        assert not first.fold.collapsed
+        first.focus()
+        await pilot.press("ctrl+t")
+        assert first.fold.collapsed
+
+
+async def test_escape_stops_keeps_partial_and_saves(qwq_home):
+    gate = Gate(30)
+    app = make_app(pace=gate)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await ready(pilot)
+        await send(pilot, "q")
+        await gate.wait_reached()
+        await pilot.press("escape")
+        gate.release()
+        await finished(pilot)
+        turn = app.view.last_turn()
+        assert "Stopped while thinking — no answer" in str(turn.note.render())
+        msg = Store().get(app.conversation.id).messages[-1]
+        assert msg.finish_reason == "cancelled" and msg.reasoning.startswith("Okay, so the user")
+        assert msg.reasoning == reasoning_text(turn)
+
+
+async def test_everything_streamed_is_saved_while_it_arrives(qwq_home):
+    app = make_app(delay=0.02)  # ~50 tokens/s: the reply takes several seconds
+    async with app.run_test(size=(140, 40)) as pilot:
+        await ready(pilot)
+        await send(pilot, "q")
+        store = Store()
+
+        def saved() -> int:
+            m = store.get(app.conversation.id).messages[-1]
+            return len(m.reasoning) if m.role == "assistant" and m.finish_reason is None else 0
+
+        await wait_until(pilot, lambda: saved() > 50, timeout=10, what="a partial save")
+        assert app.stream is not None  # saved while still streaming
+        app.action_stop()
+        await finished(pilot)
+
+
+async def test_regenerate_and_edit_last_prompt(qwq_home):
+    engine = ReplayEngine(CHUNKS, name="m")
+    app = make_app(engine)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await ready(pilot)
+        await send(pilot, "first prompt")
+        await finished(pilot)
+        await pilot.press("ctrl+r")
+        await finished(pilot)
+        conv = Store().get(app.conversation.id)
+        assert [m.role for m in conv.messages] == ["user", "assistant"]
+        assert len(engine.requests) == 2 and engine.requests[1][-1].content == "first prompt"
+        await pilot.press("f4")
+        assert app.prompt.text == "first prompt"
+        assert not app.view.query(UserMessage) and not app.view.turns()
+        app.prompt.text = "edited prompt"
+        await pilot.press("enter")
+        await finished(pilot)
+        conv = Store().get(app.conversation.id)
+        assert [m.content for m in conv.messages if m.role == "user"] == ["edited prompt"]
+        # history sent back holds answers only
+        await send(pilot, "follow-up")
+        await finished(pilot)
+        sent = engine.requests[-1]
+        assert all("xs[::-1] returns a new reversed list" not in m.content for m in sent)
+        assert [m.role for m in sent] == ["user", "assistant", "user"]
+
+
+async def test_model_text_is_never_markup_and_control_characters_are_harmless(qwq_home):
+    chunks = tokens_of("think [bold]x[/bold] \x1b[31mred\x1b[0m</think>Answer [red]not red[/red] \x1b]52;c;evil\x07")
+    app = make_app(ReplayEngine(chunks, name="m"))
+    async with app.run_test(size=(140, 40)) as pilot:
+        await ready(pilot)
+        await send(pilot, "q")
+        await finished(pilot)
+        turn = app.view.last_turn()
+        turn.fold.collapsed = False
+        await pilot.pause(0.05)
+        reasoning = reasoning_text(turn)
+        assert "[bold]x[/bold]" in reasoning and "\x1b" not in reasoning and "␛[31m" in reasoning
+        assert "[red]not red[/red]" in turn.answer.text and "\x1b" not in turn.answer.text
+
+
+async def test_copy_answer_and_code(qwq_home):
+    app = make_app()
+    async with app.run_test(size=(140, 40)) as pilot:
+        await ready(pilot)
+        await send(pilot, "q")
+        await finished(pilot)
+        await pilot.press("ctrl+o")
+        assert app.clipboard.startswith("Use **slicing**")
+        await pilot.press("f5")
+        assert app.clipboard.startswith("def reversed_copy(xs):")
+
+
+async def test_sidebar_filter_open_rename_delete(qwq_home):
+    app = make_app()
+    async with app.run_test(size=(140, 40)) as pilot:
+        await ready(pilot)
+        await send(pilot, "alpha question")
+        await finished(pilot)
+        await pilot.press("ctrl+n")
+        await send(pilot, "beta question")
+        await finished(pilot)
+        items = app.query_one("#chat-list", ListView).children
+        assert [i.conversation_id for i in items] == [2, 1]  # newest first
+        await pilot.press("ctrl+f")
+        await pilot.press(*"alpha")
+        await pilot.pause(0.1)
+        assert [i.conversation_id for i in app.query_one("#chat-list", ListView).children] == [1]
+        app.query_one("#chat-filter", Input).value = "idiomatic"  # only in the reasoning: matches both
+        await pilot.pause(0.1)
+        assert len(app.query_one("#chat-list", ListView).children) == 2
+        app.query_one("#chat-filter", Input).value = ""
+        await pilot.pause(0.1)
+        await app.open_conversation(1)
+        assert app.view.query(UserMessage).first().prompt_text == "alpha question"
+        await pilot.press("f2")
+        assert isinstance(app.screen, Ask)
+        app.screen.query_one(Input).value = "Renamed chat"
+        await pilot.press("enter")
+        assert Store().get(1).title == "Renamed chat"
+        await pilot.press("f8")
+        assert isinstance(app.screen, Confirm)
+        await pilot.press("escape")  # cancel keeps it
+        assert Store().exists(1)
+        await pilot.press("f8")
+        await pilot.press("y")
+        await pilot.pause(0.1)
+        assert not Store().exists(1) and app.conversation is None
+
+
+async def test_export_writes_markdown_and_shows_the_path(qwq_home, tmp_path):
+    app = make_app(export_dir=tmp_path)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await ready(pilot)
+        await send(pilot, "export me")
+        await finished(pilot)
+        await pilot.press("ctrl+s")
+        files = list(tmp_path.glob("qwqchat-1-*.md"))
+        assert len(files) == 1 and "<details>" in files[0].read_text()
+        assert any(str(files[0]) in n.message for n in app._notifications)
+
+
+async def test_settings_screen_saves_per_chat_settings(qwq_home):
+    engine = ReplayEngine(CHUNKS, name="m")
+    app = make_app(engine)
+    async with app.run_test(size=(140, 50)) as pilot:
+        await ready(pilot)
+        await send(pilot, "q")
+        await finished(pilot)
+        await pilot.press("f3")
+        screen = app.screen
+        assert isinstance(screen, SettingsScreen)
+        screen.query_one("#temperature", Input).value = "0.3"
+        screen.query_one("#max_tokens", Input).value = "12"
+        screen.query_one("#presence_penalty", Input).value = "9"  # out of range: refused, screen stays
+        screen.action_save()
+        await pilot.pause(0.05)
+        assert app.screen is screen and "presence penalty" in str(screen.query_one("#settings-error").render())
+        screen.query_one("#presence_penalty", Input).value = "1.5"
+        screen.action_save()
+        await pilot.pause(0.05)
+        conv = Store().get(app.conversation.id)
+        assert conv.settings["temperature"] == 0.3 and conv.settings["presence_penalty"] == 1.5
+        await send(pilot, "short please")
+        await finished(pilot)
+        last = Store().get(app.conversation.id).messages[-1]
+        assert last.finish_reason == "length"  # max_tokens 12 applied
+
+
+async def test_help_screen_and_command_palette_list_every_action(qwq_home):
+    app = make_app()
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.press("f1")
+        assert isinstance(app.screen, HelpScreen)
+        rows = [str(app.screen.query_one("DataTable").get_row_at(i)[1])
+                for i in range(app.screen.query_one("DataTable").row_count)]
+        for _, title, _ in app.ACTIONS:
+            assert title in rows
+        await pilot.press("escape")
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        for _, title, _ in app.ACTIONS:
+            assert title in titles
+        assert any("theme" in t.lower() for t in titles)
+
+
+async def test_prompt_keys_newline_and_recall(qwq_home):
+    app = make_app()
+    async with app.run_test(size=(140, 40)) as pilot:
+        await ready(pilot)
+        await pilot.press(*"line one")
+        await pilot.press("ctrl+j")
+        await pilot.press(*"line two")
+        assert app.prompt.text == "line one\nline two"
+        await pilot.press("enter")
+        await finished(pilot)
+        assert app.prompt.text == ""
+        await pilot.press("up")
+        assert app.prompt.text == "line one\nline two"
+        await pilot.press("down")
+        assert app.prompt.text == ""
+
+
+async def test_model_that_fails_to_load_leaves_the_app_usable(qwq_home):
+    store = Store()
+    cid = store.create_conversation()
+    store.add_user_message(cid, "an old chat")
+    app = make_app(ReplayEngine([], load_error=ModelError("model file not found: /x.gguf")))
+    async with app.run_test(size=(140, 40)) as pilot:
+        await ready(pilot)
+        assert "model file not found: /x.gguf" in str(app.status.render())
+        await app.open_conversation(cid)
+        assert app.view.query(UserMessage).first().prompt_text == "an old chat"
+        await send(pilot, "new question")
+        assert len(Store().get(cid).messages) == 1  # nothing sent, nothing lost
+
+
+async def test_theme_is_remembered(qwq_home):
+    app = make_app()
+    app.save_theme = True
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.theme = "nord"
+        await pilot.pause(0.05)
+    assert config.load().theme == "nord"
+    again = make_app(cfg=config.load())
+    assert again.theme == "nord"
+
+
+async def test_long_chat_opens_with_a_window_and_loads_earlier_turns(qwq_home):
+    store = Store()
+    cid = store.create_conversation()
+    for i in range(50):
+        store.add_user_message(cid, f"question {i}")
+        mid = store.start_reply(cid)
+        store.finish_reply(mid, "thinking " * 400, f"answer {i}\n\n" + "para " * 200, "stop")
+    app = make_app()
+    async with app.run_test(size=(140, 40)) as pilot:
+        await app.open_conversation(cid)
+        shown = len(app.view.query(UserMessage)) + len(app.view.turns())
+        assert shown == 12
+        app.view.scroll_home(animate=False)
+        await pilot.pause(0.05)
+        await pilot.click("#load-earlier")
+        await pilot.pause(0.1)
+        assert len(app.view.query(UserMessage)) + len(app.view.turns()) == 36
+
+
+async def test_view_follows_the_stream_until_the_user_scrolls_up(qwq_home):
+    app = make_app(delay=0.003)
+    async with app.run_test(size=(100, 24)) as pilot:
+        await ready(pilot)
+        await send(pilot, "q")
+        await finished(pilot)
+        view = app.view
+        assert view.max_scroll_y > 0 and view.scroll_y == view.max_scroll_y
+        view.scroll_home(animate=False)
+        await pilot.pause(0.05)
+        assert view.scroll_y == 0
+
+
+async def test_real_llama_engine_in_the_app(qwq_home, qwq_model):
+    cfg = config.load()
+    cfg.sampling = cfg.sampling.merged(max_tokens=40, seed=1)
+    app = make_app(LlamaEngine(qwq_model, ctx=2048), cfg=cfg)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_until(pilot, lambda: app.engine_ready, timeout=60, what="llama load")
+        assert "CPU" in str(app.status.render())
+        await send(pilot, "Why is the sky blue?")
+        await finished(pilot, timeout=60)
+        turn = app.view.last_turn()
+        assert reasoning_text(turn)  # QwQ template: the output starts inside the thinking
+        msg = Store().get(app.conversation.id).messages[-1]
+        assert msg.reasoning == reasoning_text(turn) and msg.stats.reasoning_tokens > 0
+        assert "Ran out of tokens while thinking" in str(turn.note.render())

@@ -1,0 +1,75 @@
+"""Helpers for driving the real app through Pilot with a replayed QwQ stream."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from pathlib import Path
+
+from qwqchat import config
+from qwqchat.engines.replay import ReplayEngine, tokens_of
+from qwqchat.store import Store
+from qwqchat.ui.app import QwqChatApp
+
+TRACE = (Path(__file__).parent / "data" / "qwq_trace.txt").read_text()
+CHUNKS = tokens_of(TRACE)
+ANSWER_AT = next(i for i, c in enumerate(CHUNKS) if "</think>" in "".join(CHUNKS[max(0, i - 3):i + 1]))
+
+
+class Gate:
+    """Pace for ReplayEngine: holds the replay at each chunk index in ``at`` until ``release()``."""
+
+    def __init__(self, *at: int) -> None:
+        self.stops = list(at)
+        self.reached = threading.Event()
+        self._open = threading.Event()
+
+    def __call__(self, index: int) -> None:
+        if self.stops and index == self.stops[0]:
+            self.reached.set()
+            self._open.wait(30)
+            self._open.clear()
+            self.reached.clear()
+            self.stops.pop(0)
+
+    def release(self) -> None:
+        self._open.set()
+
+    async def wait_reached(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, self.reached.wait, 10)
+
+
+def fixed_clock():
+    return 1000.0
+
+
+def make_app(engine=None, *, clock=fixed_clock, export_dir=None, cfg=None, store=None, **engine_kwargs):
+    if engine is None:
+        engine = ReplayEngine(CHUNKS, name="qwq-32b-q4_k_m", **engine_kwargs)
+    cfg = cfg or config.load()
+    return QwqChatApp(cfg, store or Store(), engine, clock=clock, export_dir=export_dir, save_theme=False)
+
+
+async def wait_until(pilot, predicate, timeout: float = 20.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        await pilot.pause(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def ready(pilot) -> None:
+    await wait_until(pilot, lambda: pilot.app.engine_ready or pilot.app.engine_error, what="model load")
+
+
+async def send(pilot, text: str) -> None:
+    pilot.app.prompt.text = text
+    await pilot.press("enter")
+
+
+async def finished(pilot, timeout: float = 20.0) -> None:
+    await wait_until(pilot, lambda: pilot.app.stream is None and not pilot.app._pending_send, timeout,
+                     what="the turn to finish")
+    await pilot.pause(0.05)
