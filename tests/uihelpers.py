@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from qwqchat import config
+from qwqchat.engines.base import Stats
 from qwqchat.engines.replay import ReplayEngine, tokens_of
 from qwqchat.store import Store
 from qwqchat.ui.app import QwqChatApp
@@ -20,15 +21,16 @@ ANSWER_AT = next(i for i, c in enumerate(CHUNKS) if "</think>" in "".join(CHUNKS
 class Gate:
     """Pace for ReplayEngine: holds the replay at each chunk index in ``at`` until ``release()``."""
 
-    def __init__(self, *at: int) -> None:
+    def __init__(self, *at: int, hold: float = 30) -> None:
         self.stops = list(at)
+        self.hold = hold
         self.reached = threading.Event()
         self._open = threading.Event()
 
     def __call__(self, index: int) -> None:
         if self.stops and index == self.stops[0]:
             self.reached.set()
-            self._open.wait(30)
+            self._open.wait(self.hold)
             self._open.clear()
             self.reached.clear()
             self.stops.pop(0)
@@ -38,6 +40,12 @@ class Gate:
 
     async def wait_reached(self) -> None:
         await asyncio.get_running_loop().run_in_executor(None, self.reached.wait, 10)
+
+
+# what a QwQ-32B turn of this trace reports on a GPU (fixed, so snapshots are stable)
+TRACE_STATS = Stats(prompt_tokens=41, prompt_tokens_evaluated=41, reasoning_tokens=162, answer_tokens=93,
+                    ttft_s=0.42, thinking_s=5.1, total_s=8.0, decode_tokens_per_s=31.9, context_used=296,
+                    context_size=32768)
 
 
 def fixed_clock():
@@ -73,3 +81,11 @@ async def finished(pilot, timeout: float = 20.0) -> None:
     await wait_until(pilot, lambda: pilot.app.stream is None and not pilot.app._pending_send, timeout,
                      what="the turn to finish")
     await pilot.pause(0.05)
+
+
+def reasoning_pieces_before(index: int) -> int:
+    """How many reasoning deltas the replay yields before chunk ``index``."""
+    from qwqchat.reasoning import REASONING, ReasoningSplitter
+
+    splitter = ReasoningSplitter(True)
+    return sum(1 for c in CHUNKS[:index] for kind, _ in splitter.feed(c) if kind == REASONING)

@@ -2,7 +2,9 @@
 
 It drives the core and nothing else: the engine runs in a worker thread
 (``TurnStream``), the store saves as text arrives, and the app only applies
-coalesced batches to widgets.
+coalesced batches to widgets.  Widgets and screens not on the first frame
+(turns with their Markdown, dialogs) are imported when first used, which keeps
+launch-to-first-frame close to a bare Textual app's.
 """
 
 from __future__ import annotations
@@ -20,20 +22,15 @@ from textual.screen import Screen
 from textual.widgets import Footer, ListView
 
 from .. import config as config_mod
-from .. import export as export_mod
 from ..engines.base import Engine, Sampling
 from ..errors import QwqError
 from ..store import Conversation, Store
 from .messages import ModelFailed, ModelLoaded
-from .screens.dialogs import Ask, Confirm
-from .screens.help import HelpScreen
-from .screens.settings import SettingsScreen
 from .streamer import FRAME_S, TurnStream
 from .widgets.conversation import ConversationView
 from .widgets.prompt import PromptBox
 from .widgets.sidebar import Sidebar
 from .widgets.status_line import StatusLine
-from .widgets.turn import AssistantTurn, UserMessage
 
 WIDE = 120  # columns from which the reasoning sits beside the answer
 EMPTY_HINT = ("Ask anything. QwQ thinks before it answers: its reasoning streams on the left "
@@ -41,7 +38,7 @@ EMPTY_HINT = ("Ask anything. QwQ thinks before it answers: its reasoning streams
 
 
 class QwqChatApp(App):
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses elsewhere keep the styles
     TITLE = "qwqchat"
     BINDINGS = [
         Binding("escape", "stop", "Stop"),
@@ -92,10 +89,11 @@ class QwqChatApp(App):
         self.save_theme = save_theme
         self.conversation: Optional[Conversation] = None
         self.stream: Optional[TurnStream] = None
-        self.streaming_turn: Optional[AssistantTurn] = None
+        self.streaming_turn = None  # the AssistantTurn being streamed into, while it is on screen
         self._pending_send = False
         self._load_started = clock()
         self.frame_s = FRAME_S
+        self.turns_finished = 0  # tests and benchmarks wait on it
         self._pump_timer = None
         if cfg.theme and cfg.theme in self.available_themes:
             self.theme = cfg.theme
@@ -257,7 +255,7 @@ class QwqChatApp(App):
         phase = "answering" if stream.answer_pieces else "thinking"
         self.status.show(activity=f"{phase}{rate}")
 
-    async def _finish_turn(self, stream: TurnStream, turn: Optional[AssistantTurn], result) -> None:
+    async def _finish_turn(self, stream: TurnStream, turn, result) -> None:
         if stream is self.stream:
             self.stream = None
             self.streaming_turn = None
@@ -272,6 +270,7 @@ class QwqChatApp(App):
         if result.finish_reason == "error":
             self.notify(result.error or "generation failed", severity="error", timeout=10)
         self.query_one(Sidebar).refresh_list(select=self.conversation.id if self.conversation else None)
+        self.turns_finished += 1
 
     # -- opening chats -------------------------------------------------------------
     async def on_sidebar_opened(self, message: Sidebar.Opened) -> None:
@@ -306,7 +305,9 @@ class QwqChatApp(App):
         await self.open_conversation(None)
         self.query_one("#chat-list", ListView).index = None
 
-    def _target_turn(self) -> Optional[AssistantTurn]:
+    def _target_turn(self):
+        from .widgets.turn import AssistantTurn
+
         focused = self.focused
         while focused is not None and not isinstance(focused, AssistantTurn):
             focused = focused.parent
@@ -378,6 +379,8 @@ class QwqChatApp(App):
         for m in messages[at:]:
             self.store.delete_message(m.id)
         text = messages[at].content
+        from .widgets.turn import UserMessage
+
         widgets = list(self.view.query_children(UserMessage))
         if widgets:
             last_user = widgets[-1]
@@ -392,6 +395,8 @@ class QwqChatApp(App):
         if self.conversation is None:
             self.notify("Nothing to export yet", severity="warning")
             return
+        from .. import export as export_mod
+
         conv = self.store.get(self.conversation.id)
         slug = re.sub(r"[^a-z0-9]+", "-", conv.title.lower()).strip("-")[:40] or "chat"
         folder = self.export_dir or Path.cwd()
@@ -416,6 +421,8 @@ class QwqChatApp(App):
                 self.conversation = self.store.get(self.conversation.id)
                 self.query_one(Sidebar).refresh_list(select=self.conversation.id)
 
+        from .screens.dialogs import Ask
+
         self.push_screen(Ask("Rename chat", self.conversation.title), done)
 
     def action_delete(self) -> None:
@@ -428,6 +435,8 @@ class QwqChatApp(App):
                 await self.open_conversation(None)
                 self.query_one(Sidebar).refresh_list()
                 self.notify("Chat deleted")
+
+        from .screens.dialogs import Confirm
 
         self.push_screen(Confirm(f"Delete “{self.conversation.title}”? This cannot be undone."), done)
 
@@ -447,6 +456,8 @@ class QwqChatApp(App):
                 self.conversation = self.store.get(self.conversation.id)
             self.notify("Settings saved")
 
+        from .screens.settings import SettingsScreen
+
         self.push_screen(SettingsScreen(system, self._sampling()), done)
 
     def action_toggle_sidebar(self) -> None:
@@ -459,6 +470,8 @@ class QwqChatApp(App):
         self.query_one("#chat-filter").focus()
 
     def action_help(self) -> None:
+        from .screens.help import HelpScreen
+
         self.push_screen(HelpScreen([(keys, title) for _, title, keys in self.ACTIONS]))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:

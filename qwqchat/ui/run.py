@@ -9,12 +9,16 @@ from ..engines.factory import build_engine, no_model_message
 from ..store import Store
 
 
-def run_app(args: argparse.Namespace) -> int:
+def build_app(args: argparse.Namespace):
     cfg = config_mod.with_flags(config_mod.load(), args)
     store = Store()  # a database we cannot use stops here with its one-line reason
-    engine = build_engine(cfg) if cfg.model else None
+    engine = build_engine(cfg) if cfg.model else None  # not loaded: the app loads it after its first frame
     from .app import QwqChatApp
 
-    app = QwqChatApp(cfg, store, engine, None if engine else no_model_message())
+    return QwqChatApp(cfg, store, engine, None if engine else no_model_message())
+
+
+def run_app(args: argparse.Namespace) -> int:
+    app = build_app(args)
     app.run()
     return app.return_code or 0

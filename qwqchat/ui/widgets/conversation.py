@@ -13,7 +13,6 @@ from textual.containers import VerticalScroll
 from textual.widgets import Button, Static
 
 from ...store import Conversation, StoredMessage
-from .turn import AssistantTurn, UserMessage
 
 WINDOW = 12  # messages mounted when a conversation opens
 
@@ -26,6 +25,8 @@ class ConversationView(VerticalScroll):
         self._hidden: List[StoredMessage] = []
 
     def _widget_for(self, m: StoredMessage):
+        from .turn import AssistantTurn, UserMessage  # Markdown is imported on first use, not at launch
+
         if m.role == "user":
             return UserMessage(m.content, m.id)
         return AssistantTurn(m, keep_open=self.keep_open, clock=self.clock)
@@ -62,7 +63,9 @@ class ConversationView(VerticalScroll):
             event.stop()
             await self.load_earlier()
 
-    async def add_user(self, text: str, message_id: Optional[int]) -> UserMessage:
+    async def add_user(self, text: str, message_id: Optional[int]):
+        from .turn import UserMessage
+
         for hint in self.query("#empty-hint"):
             await hint.remove()
         widget = UserMessage(text, message_id)
@@ -70,15 +73,19 @@ class ConversationView(VerticalScroll):
         self.anchor()
         return widget
 
-    async def add_reply(self) -> AssistantTurn:
+    async def add_reply(self):
+        from .turn import AssistantTurn
+
         turn = AssistantTurn(None, keep_open=self.keep_open, clock=self.clock)
         await self.mount(turn)
         self.anchor()
         return turn
 
-    def turns(self) -> List[AssistantTurn]:
+    def turns(self) -> list:
+        from .turn import AssistantTurn
+
         return list(self.query_children(AssistantTurn))
 
-    def last_turn(self) -> Optional[AssistantTurn]:
+    def last_turn(self):
         turns = self.turns()
         return turns[-1] if turns else None

@@ -15,18 +15,19 @@ from ...text import printable
 
 def age(ts: float, now: Optional[float] = None) -> str:
     d = max(0.0, (now or time.time()) - ts)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
         if d >= size:
-            return f"{int(d // size)}{unit}"
-    return "now"
+            n = int(d // size)
+            return f"{n} {unit}{'s' if n > 1 else ''} ago"
+    return "just now"
 
 
 class ChatItem(ListItem):
     def __init__(self, conversation_id: int, title: str, updated: float, snippet: str = "") -> None:
         self.conversation_id = conversation_id
-        text = Content.assemble((printable(title), "bold"), "  ", (age(updated), "dim"))
+        text = Content.assemble((printable(title), "bold"), "\n", (age(updated), "dim"))
         if snippet:
-            text = Content.assemble(text, "\n", (printable(snippet)[:80], "italic dim"))
+            text = Content.assemble(text, "  ", (printable(snippet)[:80], "italic dim"))
         super().__init__(Label(text))
 
 
