@@ -348,7 +348,7 @@ async def test_long_chat_opens_with_a_window_and_loads_earlier_turns(qwq_home):
         await pilot.pause(0.05)
         await pilot.click("#load-earlier")
         await pilot.pause(0.1)
-        assert len(app.view.query(UserMessage)) + len(app.view.turns()) == 36
+        assert len(app.view.query(UserMessage)) + len(app.view.turns()) == 18
 
 
 async def test_view_follows_the_stream_until_the_user_scrolls_up(qwq_home):

@@ -15,6 +15,7 @@ from textual.widgets import Button, Static
 from ...store import Conversation, StoredMessage
 
 WINDOW = 12  # messages mounted when a conversation opens
+EARLIER = 6  # messages mounted each time the user reaches the top
 
 
 class ConversationView(VerticalScroll):
@@ -50,7 +51,7 @@ class ConversationView(VerticalScroll):
     async def load_earlier(self) -> None:
         if not self._hidden:
             return
-        batch, self._hidden = self._hidden[-WINDOW * 2:], self._hidden[:-WINDOW * 2]
+        batch, self._hidden = self._hidden[-EARLIER:], self._hidden[:-EARLIER]
         button = self.query_one("#load-earlier", Button)
         await self.mount_all([self._widget_for(m) for m in batch], after=button)
         if self._hidden:
