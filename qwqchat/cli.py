@@ -33,12 +33,17 @@ class _Parser(argparse.ArgumentParser):
 def _engine_options() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False)
     g = p.add_argument_group("model")
-    g.add_argument("--model", metavar="PATH", help="GGUF file (default: QWQCHAT_MODEL, then the config file)")
+    g.add_argument("--model", metavar="PATH", help="GGUF file (default: QWQCHAT_MODEL, then the config file); "
+                                                   "with --endpoint, the server's model name (default: the first it lists)")
     g.add_argument("--ctx", type=int, metavar="N", help="context size in tokens (default 32768, capped at the model's)")
     g.add_argument("--kv-cache", choices=config_mod.KV_TYPES, help="KV-cache type (q8_0 halves its memory)")
     g.add_argument("--yarn", action="store_true", default=None, help="YaRN long context (up to 4x the native context)")
     g.add_argument("--threads", type=int, metavar="N", help="CPU threads (default: all physical cores)")
     g.add_argument("--gpu-layers", type=int, metavar="N", help="layers to offload (default: all when the build has a GPU)")
+    r = p.add_argument_group("remote server (OpenAI-compatible: vLLM, llama-server, Ollama, hosted)")
+    r.add_argument("--endpoint", metavar="URL", help="e.g. http://gpu-box:8000/v1")
+    r.add_argument("--api-key", metavar="KEY", help="default: QWQCHAT_API_KEY, then OPENAI_API_KEY")
+    r.add_argument("--profile", metavar="NAME", help="a [profiles.NAME] table of the config file")
     return p
 
 

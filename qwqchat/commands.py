@@ -72,7 +72,7 @@ class _Printer:
 
 def ask(args: argparse.Namespace) -> int:
     prompt = _read_prompt(args)
-    cfg = config_mod.with_flags(config_mod.load(), args)
+    cfg = config_mod.with_flags(config_mod.load(profile=args.profile), args)
     disk = Store()
     if args.chat is not None:
         conv = disk.get(args.chat)

@@ -36,6 +36,10 @@ class Config:
     sampling: Sampling = field(default_factory=Sampling)
     theme: Optional[str] = None
     keep_reasoning_open: bool = False
+    endpoint: Optional[str] = None  # an OpenAI-compatible server instead of a local file
+    remote_model: Optional[str] = None
+    api_key: Optional[str] = field(default=None, repr=False)  # memory only: never written anywhere
+    profile: Optional[str] = None
     raw: Dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> "Config":
@@ -46,8 +50,8 @@ class Config:
         return self
 
 
-def load(path: Optional[Path] = None) -> Config:
-    """Read the config file (missing is fine) and then the environment."""
+def load(path: Optional[Path] = None, profile: Optional[str] = None) -> Config:
+    """Read the config file (missing is fine), a named profile in it, then the environment."""
     path = path or paths.config_path()
     raw: Dict[str, Any] = {}
     if path.exists():
@@ -59,16 +63,41 @@ def load(path: Optional[Path] = None) -> Config:
             raise BadInput(f"cannot read config file {path}: {exc.strerror}") from None
     cfg = Config(raw=raw)
     try:
-        for key in ("model", "ctx", "kv_cache", "yarn", "threads", "gpu_layers", "system_prompt",
-                    "theme", "keep_reasoning_open"):
-            if key in raw:
-                setattr(cfg, key, raw[key])
+        _apply(cfg, raw)
         cfg.sampling = Sampling.from_dict(raw.get("sampling"))
-    except TypeError as exc:
+        if profile:
+            profiles = raw.get("profiles") or {}
+            if profile not in profiles:
+                names = ", ".join(sorted(profiles)) or "none defined"
+                raise BadInput(f"no profile {profile!r} in {path} (profiles: {names})")
+            chosen = profiles[profile]
+            if "endpoint" in chosen:  # a remote profile: its "model" is the server's model name
+                cfg.endpoint, cfg.remote_model = chosen["endpoint"], chosen.get("model")
+                chosen = {k: v for k, v in chosen.items() if k not in ("endpoint", "model")}
+            else:
+                cfg.endpoint = None
+            _apply(cfg, chosen)
+            if chosen.get("api_key_env"):
+                cfg.api_key = os.environ.get(chosen["api_key_env"]) or cfg.api_key
+            if "sampling" in chosen:
+                cfg.sampling = cfg.sampling.merged(**chosen["sampling"])
+            cfg.profile = profile
+    except (TypeError, AttributeError) as exc:
         raise BadInput(f"config file {path}: {exc}") from None
     if os.environ.get("QWQCHAT_MODEL"):
         cfg.model = os.environ["QWQCHAT_MODEL"]
+    cfg.api_key = os.environ.get("QWQCHAT_API_KEY") or os.environ.get("OPENAI_API_KEY") or cfg.api_key
     return cfg.validate()
+
+
+_KEYS = ("model", "ctx", "kv_cache", "yarn", "threads", "gpu_layers", "system_prompt", "theme",
+         "keep_reasoning_open", "endpoint", "remote_model", "api_key")
+
+
+def _apply(cfg: Config, table: Dict[str, Any]) -> None:
+    for key in _KEYS:
+        if key in table:
+            setattr(cfg, key, table[key])
 
 
 def save_keys(updates: Dict[str, Any], path: Optional[Path] = None) -> None:
@@ -96,8 +125,13 @@ def save_keys(updates: Dict[str, Any], path: Optional[Path] = None) -> None:
 
 def with_flags(cfg: Config, args: Any) -> Config:
     """Apply command-line flags (those given) on top of the file and environment."""
-    for flag, key in (("model", "model"), ("ctx", "ctx"), ("kv_cache", "kv_cache"), ("yarn", "yarn"),
-                      ("threads", "threads"), ("gpu_layers", "gpu_layers"), ("system", "system_prompt")):
+    if getattr(args, "endpoint", None):
+        cfg.endpoint = args.endpoint
+    if getattr(args, "api_key", None):
+        cfg.api_key = args.api_key
+    for flag, key in (("model", "remote_model" if cfg.endpoint else "model"), ("ctx", "ctx"),
+                      ("kv_cache", "kv_cache"), ("yarn", "yarn"), ("threads", "threads"),
+                      ("gpu_layers", "gpu_layers"), ("system", "system_prompt")):
         value = getattr(args, flag, None)
         if value is not None:
             setattr(cfg, key, value)

@@ -378,3 +378,28 @@ async def test_real_llama_engine_in_the_app(qwq_home, qwq_model):
         msg = Store().get(app.conversation.id).messages[-1]
         assert msg.reasoning == reasoning_text(turn) and msg.stats.reasoning_tokens > 0
         assert "Ran out of tokens while thinking" in str(turn.note.render())
+
+
+async def test_remote_engine_in_the_app_reasoning_beside_answer_and_faults_in_the_chat(qwq_home):
+    from qwqchat.engines.remote import RemoteEngine
+    from sse_server import ScriptedServer, chunk
+
+    with ScriptedServer() as server:
+        server.script = [chunk(reasoning_content="Six times seven"), chunk(reasoning_content=" is 42."),
+                         chunk(content="**42**", finish="stop")]
+        app = make_app(RemoteEngine(server.url))
+        async with app.run_test(size=(140, 40)) as pilot:
+            await ready(pilot)
+            status = str(app.status.render())
+            assert f"127.0.0.1:{server.port}" in status and "Qwen/QwQ-32B" in status
+            await send(pilot, "6*7?")
+            await finished(pilot)
+            turn = app.view.last_turn()
+            assert reasoning_text(turn) == "Six times seven is 42." and turn.answer.text == "**42**"
+            assert turn.fold.region.x < turn.answer.region.x
+            server.script = [("status", 500, "CUDA out of memory")]
+            await send(pilot, "again")
+            await finished(pilot)
+            note = str(app.view.last_turn().note.render())
+            assert "answered 500: CUDA out of memory" in note
+            assert Store().get(app.conversation.id).messages[-1].finish_reason == "error"

@@ -16,6 +16,10 @@ def no_model_message() -> str:
 
 def build_engine(cfg: Config) -> Engine:
     """The engine the settings ask for (not loaded yet: call ``load()``)."""
+    if cfg.endpoint:
+        from .remote import RemoteEngine
+
+        return RemoteEngine(cfg.endpoint, api_key=cfg.api_key, model=cfg.remote_model)
     if not cfg.model:
         raise BadInput(no_model_message())
     from .llama import LlamaEngine

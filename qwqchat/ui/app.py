@@ -168,7 +168,8 @@ class QwqChatApp(App):
     async def on_model_loaded(self, _: ModelLoaded) -> None:
         self.engine_ready = True
         self._stop_timer("loading")
-        self.status.show(where=self.engine.describe(), context_size=self.engine.context_size, activity="ready")
+        self.status.show(model=self.engine.name, where=self.engine.describe(), context_size=self.engine.context_size,
+                         activity="ready")
         if self._pending_send:
             self._pending_send = False
             await self._start_turn()
@@ -256,9 +257,7 @@ class QwqChatApp(App):
         self.status.show(activity=f"{phase}{rate}")
 
     async def _finish_turn(self, stream: TurnStream, turn, result) -> None:
-        if stream is self.stream:
-            self.stream = None
-            self.streaming_turn = None
+        """Settle the turn on screen; ``self.stream`` is cleared last, so "not streaming" means done."""
         same_chat = self.conversation is not None and self.conversation.id == stream.conversation_id
         if same_chat:
             self.conversation = self.store.get(stream.conversation_id)
@@ -271,6 +270,9 @@ class QwqChatApp(App):
             self.notify(result.error or "generation failed", severity="error", timeout=10)
         self.query_one(Sidebar).refresh_list(select=self.conversation.id if self.conversation else None)
         self.turns_finished += 1
+        if stream is self.stream:
+            self.stream = None
+            self.streaming_turn = None
 
     # -- opening chats -------------------------------------------------------------
     async def on_sidebar_opened(self, message: Sidebar.Opened) -> None:

@@ -10,7 +10,7 @@ from ..store import Store
 
 
 def build_app(args: argparse.Namespace):
-    cfg = config_mod.with_flags(config_mod.load(), args)
+    cfg = config_mod.with_flags(config_mod.load(profile=args.profile), args)
     store = Store()  # a database we cannot use stops here with its one-line reason
     engine = build_engine(cfg) if cfg.model else None  # not loaded: the app loads it after its first frame
     from .app import QwqChatApp

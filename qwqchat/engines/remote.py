@@ -1,0 +1,311 @@
+"""A remote engine: any OpenAI-compatible chat-completions server (vLLM, llama-server, Ollama, hosted).
+
+The official ``openai`` client handles HTTP, SSE, timeouts and connect
+retries.  Reasoning arrives in whichever form the server sends it —
+``delta.reasoning_content`` (llama-server, older vLLM), ``delta.reasoning``
+(newer vLLM, Ollama) or inline in ``content`` — and goes through the same
+splitter and events as the local engine.  The API key lives only in memory.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import re
+import threading
+import time
+from typing import Any, Dict, Iterator, List, Optional
+from urllib.parse import urlparse
+
+from ..errors import BadInput, QwqError
+from ..reasoning import REASONING, ReasoningSplitter
+from .base import AnswerDelta, Event, Message, ReasoningDelta, Sampling, TurnDone, TurnResult
+
+log = logging.getLogger("qwqchat.remote")
+
+# Reasoning models whose server-side template opens <think> in the prompt, so their
+# inline output starts inside the thinking (only "</think>" appears).
+THINKS_FIRST = re.compile(r"qwq|deepseek-r1|\br1\b|-r1|think|reason", re.I)
+
+
+def describe_error(exc: BaseException, endpoint: str, model: Optional[str] = None) -> str:
+    """One line a person can act on, for any failure of the client."""
+    import openai
+
+    host = urlparse(endpoint).netloc or endpoint
+    if isinstance(exc, openai.APITimeoutError):
+        return f"{host} did not answer in time (timed out); is the server overloaded or stuck?"
+    if isinstance(exc, openai.APIConnectionError):
+        cause = exc.__cause__ or exc.__context__
+        text = str(cause or exc)
+        low = text.lower()
+        if "name or service not known" in low or "nodename nor servname" in low or "getaddrinfo" in low \
+                or "name resolution" in low:
+            return f"cannot resolve the host of {endpoint} (DNS lookup failed)"
+        if "ssl" in low or "certificate" in low or "tls" in low:
+            return f"TLS error talking to {host}: {text.splitlines()[0] if text else 'handshake failed'}"
+        if "refused" in low:
+            return f"cannot connect to {endpoint}: connection refused (is the server running?)"
+        return f"cannot reach {endpoint}: {text.splitlines()[0] if text else exc.__class__.__name__}"
+    if isinstance(exc, openai.APIStatusError):
+        message = _server_message(exc)
+        code = exc.status_code
+        if code in (401, 403):
+            return f"{host} refused the request ({code}): {message} — check the API key"
+        if code == 404:
+            return f"{host} answered 404: {message}" + (f" (is the model name {model!r} right?)" if model else "")
+        if code == 429:
+            return f"{host} is rate-limiting (429): {message}"
+        return f"{host} answered {code}: {message}"
+    if isinstance(exc, openai.APIError):
+        return f"bad reply from {host}: {exc}"
+    return f"{exc.__class__.__name__}: {exc}"
+
+
+def _server_message(exc) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        err = body.get("error", body)
+        if isinstance(err, dict) and err.get("message"):
+            return str(err["message"]).splitlines()[0]
+        if isinstance(err, str):
+            return err.splitlines()[0]
+    return (getattr(exc, "message", None) or str(exc)).splitlines()[0]
+
+
+def _field(obj: Any, name: str) -> Any:
+    value = getattr(obj, name, None)
+    if value is None:
+        extra = getattr(obj, "model_extra", None) or {}
+        value = extra.get(name)
+    return value
+
+
+class RemoteEngine:
+    def __init__(self, endpoint: str, *, api_key: Optional[str] = None, model: Optional[str] = None,
+                 timeout: float = 600.0, connect_timeout: float = 10.0,
+                 thinks_first: Optional[bool] = None) -> None:
+        if not urlparse(endpoint).scheme or not urlparse(endpoint).netloc:
+            raise BadInput(f"--endpoint must be a URL such as http://gpu-box:8000/v1, not {endpoint!r}")
+        self.endpoint = endpoint.rstrip("/")
+        self._api_key = api_key
+        self.model = model
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout
+        self.thinks_first = thinks_first
+        self._context = 0
+        self._client = None
+        self.name = model or urlparse(self.endpoint).netloc
+
+    def __repr__(self) -> str:  # never shows the key
+        return f"RemoteEngine({self.endpoint!r}, model={self.model!r})"
+
+    def _make_client(self):
+        import openai
+
+        return openai.OpenAI(base_url=self.endpoint, api_key=self._api_key or "not-needed",
+                             timeout=openai.Timeout(self.timeout, connect=self.connect_timeout), max_retries=2)
+
+    def load(self) -> None:
+        """Reach the server and settle the model name (the first it lists when none was given)."""
+        self._client = self._make_client()
+        try:
+            models = list(self._client.models.list())
+        except Exception as exc:
+            raise QwqError(describe_error(exc, self.endpoint, self.model)) from None
+        entry = None
+        if self.model is None:
+            if not models:
+                raise QwqError(f"{self.endpoint} lists no models; pass --model NAME")
+            entry = models[0]
+            self.model = entry.id
+        else:
+            entry = next((m for m in models if m.id == self.model), None)
+        self.name = self.model
+        if entry is not None:  # the context length, where the server tells it
+            meta = _field(entry, "meta")
+            meta = meta if isinstance(meta, dict) else {}
+            for value in (_field(entry, "max_model_len"), _field(entry, "context_length"), meta.get("n_ctx_train")):
+                if isinstance(value, int) and value > 0:
+                    self._context = value
+                    break
+
+    def describe(self) -> str:
+        return urlparse(self.endpoint).netloc
+
+    @property
+    def context_size(self) -> int:
+        return self._context
+
+    def _request(self, messages: List[Message], sampling: Sampling) -> Dict[str, Any]:
+        body: Dict[str, Any] = {
+            "model": self.model,
+            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "temperature": sampling.temperature,
+            "top_p": sampling.top_p,
+            "presence_penalty": sampling.presence_penalty,
+            "extra_body": {"top_k": sampling.top_k, "min_p": sampling.min_p},
+        }
+        if sampling.max_tokens:
+            body["max_tokens"] = sampling.max_tokens
+        if sampling.seed is not None:
+            body["seed"] = sampling.seed
+        return body
+
+    def stream(self, messages: List[Message], sampling: Sampling,
+               cancel: Optional[threading.Event] = None) -> Iterator[Event]:
+        cancel = cancel or threading.Event()
+        if self._client is None:
+            self.load()
+        started = time.perf_counter()
+        thinks_first = self.thinks_first if self.thinks_first is not None else bool(THINKS_FIRST.search(self.model or ""))
+        splitter = ReasoningSplitter(starts_in_reasoning=thinks_first)
+        result = TurnResult()
+        stats = result.stats
+        stats.context_size = self._context
+        reasoning: List[str] = []
+        answer: List[str] = []
+        finish = None
+        first_at = last_at = thought_at = None
+        chunks = 0
+        usage = timings = None
+        response = None
+
+        def emit(pieces):
+            nonlocal thought_at
+            for kind, text in pieces:
+                if kind == REASONING:
+                    reasoning.append(text)
+                    yield ReasoningDelta(text)
+                else:
+                    if thought_at is None:
+                        thought_at = time.perf_counter()
+                    answer.append(text)
+                    yield AnswerDelta(text)
+
+        try:
+            # One retry at most: a generation request must not be repeated for minutes on end.
+            client = self._client.with_options(max_retries=1)
+            response = client.chat.completions.create(**self._request(messages, sampling))
+            for chunk in _chunks(response, cancel):
+                if chunk is None:  # stopped: the reply so far is kept
+                    finish = "cancelled"
+                    break
+                usage = getattr(chunk, "usage", None) or usage
+                timings = _field(chunk, "timings") or timings
+                if not chunk.choices:
+                    continue
+                choice = chunk.choices[0]
+                delta = choice.delta
+                r_text = (_field(delta, "reasoning_content") or _field(delta, "reasoning")) if delta else None
+                c_text = delta.content if delta else None
+                if r_text or c_text:
+                    now = time.perf_counter()
+                    if first_at is None:
+                        first_at = now
+                        stats.ttft_s = now - started
+                    last_at = now
+                    chunks += 1
+                    if r_text or splitter.in_reasoning:
+                        stats.reasoning_tokens += 1
+                    else:
+                        stats.answer_tokens += 1
+                if r_text:
+                    yield from emit(splitter.feed_reasoning(r_text))
+                if c_text:
+                    yield from emit(splitter.feed(c_text))
+                if choice.finish_reason:
+                    finish = "length" if choice.finish_reason == "length" else "stop"
+            if finish is None:
+                finish = "cancelled" if cancel.is_set() else "error"
+                if finish == "error":
+                    result.error = "the server closed the stream before the reply finished"
+        except Exception as exc:
+            if cancel.is_set():
+                finish = "cancelled"
+            else:
+                finish = "error"
+                result.error = (describe_error(exc, self.endpoint, self.model) if _is_client_error(exc)
+                                else f"the stream broke mid-reply: {exc.__class__.__name__}: {exc}")
+                log.warning("remote stream failed: %s", result.error)
+        finally:
+            if response is not None:
+                try:
+                    response.close()
+                except Exception:
+                    pass
+        yield from emit(splitter.flush())
+        end = time.perf_counter()
+        result.reasoning, result.answer = "".join(reasoning), "".join(answer)
+        result.finish_reason = finish
+        result.unclosed_thinking = splitter.unclosed and bool(result.reasoning)
+        if splitter.saw_reasoning:
+            stats.thinking_s = (thought_at or end) - started
+        stats.total_s = end - started
+        if usage is not None:
+            stats.prompt_tokens = getattr(usage, "prompt_tokens", 0) or 0
+            details = getattr(usage, "prompt_tokens_details", None)
+            cached = getattr(details, "cached_tokens", 0) if details else 0
+            stats.prompt_tokens_evaluated = stats.prompt_tokens - (cached or 0)
+            completion = getattr(usage, "completion_tokens", 0) or 0
+            if completion and completion != stats.reasoning_tokens + stats.answer_tokens:
+                stats.answer_tokens = max(0, completion - stats.reasoning_tokens)
+        if isinstance(timings, dict) and timings.get("predicted_per_second"):
+            stats.decode_tokens_per_s = float(timings["predicted_per_second"])
+            if timings.get("prompt_n") is not None:
+                stats.prompt_tokens_evaluated = int(timings["prompt_n"])
+        elif chunks > 1 and last_at > first_at:
+            stats.decode_tokens_per_s = (chunks - 1) / (last_at - first_at)
+        stats.context_used = stats.prompt_tokens + stats.reasoning_tokens + stats.answer_tokens
+        yield TurnDone(result)
+
+
+def _is_client_error(exc: BaseException) -> bool:
+    import openai
+
+    return isinstance(exc, openai.OpenAIError)
+
+
+def _chunks(response, cancel: threading.Event):
+    """The response's chunks, read in a helper thread so that Stop ends the turn at once.
+
+    A blocked socket read cannot be interrupted from another thread; the
+    helper is left to finish (or time out) on its own after ``close()``.
+    Yields ``None`` once when cancelled.
+    """
+    q: "queue.Queue" = queue.Queue()
+
+    def read() -> None:
+        try:
+            for item in response:
+                q.put(("chunk", item))
+        except BaseException as exc:  # handed to the consumer, which reports it
+            q.put(("error", exc))
+        q.put(("end", None))
+
+    threading.Thread(target=read, daemon=True, name="qwqchat-sse").start()
+    while True:
+        try:
+            kind, item = q.get(timeout=0.05)
+        except queue.Empty:
+            if cancel.is_set():
+                try:
+                    response.close()
+                except Exception:
+                    pass
+                yield None
+                return
+            continue
+        if kind == "end":
+            return
+        if kind == "error":
+            if cancel.is_set():
+                yield None
+                return
+            raise item
+        yield item
+        if cancel.is_set():
+            yield None
+            return
