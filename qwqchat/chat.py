@@ -10,8 +10,10 @@ import threading
 import time
 from typing import Iterator, List, Optional
 
-from .engines.base import (AnswerDelta, Engine, Event, Message, ReasoningDelta, Sampling,
+from .engines.base import (AnswerDelta, Engine, Event, LoopDetected, Message, ReasoningDelta, Sampling,
                            TurnDone)
+from .errors import BadInput
+from .loopguard import LoopGuard
 from .store import Conversation, Store
 
 SAVE_INTERVAL_S = 1.0
@@ -35,28 +37,50 @@ def history(conv: Conversation) -> List[Message]:
 
 
 def run_turn(engine: Engine, store: Store, conversation_id: int, sampling: Sampling,
-             cancel: Optional[threading.Event] = None,
-             save_interval: float = SAVE_INTERVAL_S) -> Iterator[Event]:
+             cancel: Optional[threading.Event] = None, end_thinking: Optional[threading.Event] = None,
+             answer_from_thinking: bool = False, save_interval: float = SAVE_INTERVAL_S) -> Iterator[Event]:
     """Answer the conversation's last prompt, saving the reply as it streams.
 
-    Yields the engine's events unchanged.  The partial reply reaches the
-    database at least every ``save_interval`` seconds, and the finished one
-    (or whatever was produced before a stop or an error) always does.
+    Yields the engine's events, plus one ``LoopDetected`` if the thinking starts
+    repeating itself (the caller decides what to do: stop, end the thinking).
+    The partial reply reaches the database at least every ``save_interval``
+    seconds, and the finished one (or whatever was produced before a stop or an
+    error) always does.  ``answer_from_thinking`` continues the last reply, which
+    stopped while thinking: the engine closes that thinking and the model answers.
     """
     conv = store.get(conversation_id)
-    message_id = store.start_reply(conversation_id)
-    reasoning: List[str] = []
+    prefill = None
+    earlier = None
+    if answer_from_thinking:
+        last = conv.messages[-1] if conv.messages else None
+        if last is None or last.role != "assistant" or last.content.strip() or not last.reasoning:
+            raise BadInput("the last reply is not one that stopped while thinking")
+        conv.messages = conv.messages[:-1]
+        message_id, prefill, earlier = last.id, last.reasoning, last.stats
+        store.reopen_reply(message_id)
+    else:
+        message_id = store.start_reply(conversation_id)
+    reasoning: List[str] = [prefill] if prefill else []
     answer: List[str] = []
+    guard = LoopGuard()
+    loop = None
     last_save = time.monotonic()
     done = False
     try:
-        for event in engine.stream(history(conv), sampling, cancel):
+        for event in engine.stream(history(conv), sampling, cancel, end_thinking, prefill_reasoning=prefill):
             if isinstance(event, ReasoningDelta):
                 reasoning.append(event.text)
+                loop = guard.feed(event.text)
             elif isinstance(event, AnswerDelta):
                 answer.append(event.text)
             elif isinstance(event, TurnDone):
                 r = event.result
+                r.stats.loop_detected = guard.found is not None
+                if earlier is not None:  # the thinking was done in the first part of this reply
+                    r.stats.reasoning_tokens += earlier.reasoning_tokens
+                    r.stats.thinking_s = earlier.thinking_s
+                    r.stats.ttft_s = earlier.ttft_s
+                    r.stats.intervention = "answer-from-thinking"
                 store.finish_reply(message_id, r.reasoning, r.answer, r.finish_reason, r.stats, r.error)
                 done = True
             now = time.monotonic()
@@ -64,6 +88,9 @@ def run_turn(engine: Engine, store: Store, conversation_id: int, sampling: Sampl
                 store.save_reply(message_id, "".join(reasoning), "".join(answer))
                 last_save = now
             yield event
+            if loop is not None:
+                yield LoopDetected(loop.span, loop.repeats)
+                loop = None
     finally:
         if not done:  # the consumer stopped early or the engine broke
             store.finish_reply(message_id, "".join(reasoning), "".join(answer), "cancelled")

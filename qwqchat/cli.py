@@ -58,6 +58,8 @@ def _sampling_options() -> argparse.ArgumentParser:
     g.add_argument("--min-p", type=float, metavar="F")
     g.add_argument("--presence-penalty", type=float, metavar="F", help="0-2; raise it against loops")
     g.add_argument("--seed", type=int, metavar="N")
+    g.add_argument("--think-budget", type=int, metavar="N",
+                   help="end the thinking after N tokens and let the model answer (local engine)")
     return p
 
 
@@ -74,6 +76,19 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--hide-reasoning", action="store_true", help="do not print the thinking")
     ask.add_argument("--no-save", action="store_true", help="do not save the exchange")
     ask.add_argument("--json", action="store_true", help="print one JSON object at the end instead of streaming")
+    ask.add_argument("--on-loop", choices=("warn", "stop", "answer"), default="warn",
+                     help="when the thinking repeats itself: warn (default), stop, or end the thinking and answer")
+
+    ans = sub.add_parser("answer", parents=[engine, sampling],
+                         help="let the model answer from the thinking of a reply that stopped while thinking")
+    ans.add_argument("id", type=int, help="conversation id (its last reply is continued)")
+    ans.add_argument("--hide-reasoning", action="store_true", help=argparse.SUPPRESS)
+    ans.add_argument("--json", action="store_true")
+    ans.add_argument("--on-loop", default="warn", help=argparse.SUPPRESS)
+
+    st = sub.add_parser("stats", help="thinking and speed statistics of one conversation or all")
+    st.add_argument("id", type=int, nargs="?")
+    st.add_argument("--json", action="store_true")
 
     lst = sub.add_parser("list", help="list conversations, newest first")
     lst.add_argument("--json", action="store_true")
@@ -157,7 +172,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     from . import commands
 
     handler = {
-        None: commands.tui, "ask": commands.ask, "list": commands.list_, "show": commands.show,
+        None: commands.tui, "ask": commands.ask, "answer": commands.answer, "stats": commands.stats,
+        "list": commands.list_, "show": commands.show,
         "search": commands.search, "rm": commands.rm, "export": commands.export,
         "import": commands.import_, "paths": commands.show_paths,
     }[args.command]

@@ -16,7 +16,7 @@ from . import export as export_mod
 from . import paths
 from .chat import run_turn
 from .engines.factory import build_engine
-from .engines.base import AnswerDelta, HistoryTrimmed, ReasoningDelta, TurnDone, TurnResult
+from .engines.base import AnswerDelta, HistoryTrimmed, LoopDetected, ReasoningDelta, TurnDone, TurnResult
 from .errors import BadInput, QwqError
 from .store import Store
 from .text import printable
@@ -81,8 +81,7 @@ def ask(args: argparse.Namespace) -> int:
     else:
         conv = None
         sampling = cfg.sampling
-    engine = build_engine(cfg)
-    engine.load()
+    engine = _loaded_engine(cfg, sampling)
 
     store = disk
     if args.no_save:  # work in a scratch copy; the real database is not touched
@@ -95,24 +94,51 @@ def ask(args: argparse.Namespace) -> int:
     else:
         cid = conv.id
     store.add_user_message(cid, prompt)
+    return _run(engine, store, cid, sampling, args, None if args.no_save else cid)
 
-    cancel = threading.Event()
+
+def answer(args: argparse.Namespace) -> int:
+    """Continue a reply that stopped while thinking: close its thinking and let the model answer."""
+    cfg = config_mod.with_flags(config_mod.load(profile=args.profile), args)
+    store = Store()
+    conv = store.get(args.id)
+    last = conv.messages[-1] if conv.messages else None
+    if last is None or last.role != "assistant" or last.content.strip() or not last.reasoning:
+        raise BadInput(f"the last reply of conversation {args.id} did not stop while thinking")
+    sampling = config_mod.Sampling.from_dict(conv.settings).merged(**config_mod.sampling_flags(args)) \
+        if conv.settings else cfg.sampling
+    engine = _loaded_engine(cfg, sampling)
+    if not engine.can_end_thinking:
+        raise BadInput("answering from saved thinking needs the local engine (a remote server cannot continue it)")
+    return _run(engine, store, args.id, sampling, args, args.id, answer_from_thinking=True)
+
+
+def _loaded_engine(cfg, sampling):
+    engine = build_engine(cfg)
+    engine.load()
+    if sampling.think_budget and not engine.can_end_thinking:
+        print("qwqchat: the thinking budget is not available with a remote server; ignoring it", file=sys.stderr)
+    return engine
+
+
+def _run(engine, store: Store, cid: int, sampling, args: argparse.Namespace, shown_id: Optional[int],
+         answer_from_thinking: bool = False) -> int:
+    cancel, end_thinking = threading.Event(), threading.Event()
     previous = signal.signal(signal.SIGINT, lambda *_: cancel.set())
     try:
-        result = _stream(run_turn(engine, store, cid, sampling, cancel), args)
+        events = run_turn(engine, store, cid, sampling, cancel, end_thinking,
+                          answer_from_thinking=answer_from_thinking)
+        result = _stream(events, args, cancel, end_thinking, engine.can_end_thinking)
     finally:
         signal.signal(signal.SIGINT, previous)
 
     if args.json:
         print(json.dumps({
-            "conversation_id": None if args.no_save else cid,
+            "conversation_id": shown_id,
             "reasoning": result.reasoning, "answer": result.answer,
             "finish_reason": result.finish_reason, "error": result.error,
             "unclosed_thinking": result.unclosed_thinking,
-            "stats": {k: v for k, v in result.stats.to_dict().items()
-                      if k in ("prompt_tokens", "prompt_tokens_evaluated", "reasoning_tokens",
-                               "answer_tokens", "ttft_s", "thinking_s", "total_s",
-                               "decode_tokens_per_s", "dropped_turns", "context_used", "context_size")},
+            "stats": result.stats.to_dict(),
         }, ensure_ascii=False))
     if result.finish_reason == "error":
         print(f"qwqchat: error: {result.error}", file=sys.stderr)
@@ -120,13 +146,30 @@ def ask(args: argparse.Namespace) -> int:
     if result.finish_reason == "cancelled":
         print("qwqchat: stopped; the partial reply was kept", file=sys.stderr)
         return 130
+    if result.unclosed_thinking and not result.answer and shown_id and engine.can_end_thinking:
+        print(f"qwqchat: to let the model answer from its thinking so far: qwqchat answer {shown_id}",
+              file=sys.stderr)
     return 0
 
 
-def _stream(events: Iterator, args: argparse.Namespace) -> TurnResult:
-    out = _Printer(show_reasoning=not args.hide_reasoning)
+def _stream(events: Iterator, args: argparse.Namespace, cancel: threading.Event,
+            end_thinking: threading.Event, can_end_thinking: bool) -> TurnResult:
+    out = _Printer(show_reasoning=not getattr(args, "hide_reasoning", False))
     result = TurnResult()
+    on_loop = getattr(args, "on_loop", "warn")
     for event in events:
+        if isinstance(event, LoopDetected):
+            out.end_reasoning()
+            what = {"warn": "use --on-loop=stop|answer to act on it", "stop": "stopping",
+                    "answer": "ending the thinking so the model answers" if can_end_thinking
+                    else "stopping (a remote server cannot end the thinking)"}[on_loop]
+            print(f"qwqchat: warning: the thinking is repeating itself ({event.repeats}× "
+                  f"\"{printable(event.span.strip()[:60])}…\"); {what}", file=sys.stderr)
+            if on_loop == "stop" or (on_loop == "answer" and not can_end_thinking):
+                cancel.set()
+            elif on_loop == "answer":
+                end_thinking.set()
+            continue
         if args.json:
             if isinstance(event, TurnDone):
                 result = event.result
@@ -143,11 +186,47 @@ def _stream(events: Iterator, args: argparse.Namespace) -> TurnResult:
             out.end_reasoning()
             if result.answer:
                 sys.stdout.write("\n")
+            if result.stats.intervention == "think-budget":
+                print(f"qwqchat: thinking budget reached ({result.stats.reasoning_tokens:,} tokens); "
+                      "the model was asked to answer", file=sys.stderr)
             if result.unclosed_thinking and result.finish_reason != "error":
                 print("qwqchat: the model stopped while thinking — no answer", file=sys.stderr)
             elif result.finish_reason == "length":
                 print("qwqchat: reply cut off at the token limit", file=sys.stderr)
     return result
+
+
+
+def stats(args: argparse.Namespace) -> int:
+    """Medians of thinking and speed over one conversation's replies or all of them."""
+    from .stats import summarise
+
+    store = Store()
+    convs = [store.get(args.id)] if args.id is not None else [store.get(c.id) for c in store.list_conversations()]
+    summary = summarise([m for c in convs for m in c.messages if m.role == "assistant"])
+    if args.json:
+        print(json.dumps(summary))
+        return 0
+    scope = f"conversation {args.id}" if args.id is not None else f"{len(convs)} conversation(s)"
+    print(f"{scope}: {summary['replies']} replies")
+    for key, label in (("median_thinking_tokens", "median thinking tokens"),
+                       ("median_thinking_s", "median thinking time (s)"),
+                       ("median_answer_tokens", "median answer tokens"),
+                       ("median_tokens_per_s", "median decode tokens/s"),
+                       ("median_ttft_s", "median time to first token (s)"),
+                       ("total_tokens", "tokens generated in all"),
+                       ("stopped_while_thinking", "replies that stopped while thinking"),
+                       ("loops_detected", "replies where the thinking looped"),
+                       ("interventions", "thinking ended by qwqchat")):
+        value = summary[key]
+        if isinstance(value, dict):
+            value = ", ".join(f"{k} {v}" for k, v in value.items()) or "none"
+        elif isinstance(value, float):
+            value = f"{value:,.2f}"
+        elif value is None:
+            value = "—"
+        print(f"  {label:<38} {value}")
+    return 0
 
 
 def list_(args: argparse.Namespace) -> int:

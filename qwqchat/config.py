@@ -140,5 +140,5 @@ def with_flags(cfg: Config, args: Any) -> Config:
 
 
 def sampling_flags(args: Any) -> Dict[str, Any]:
-    names = ("temperature", "top_p", "top_k", "min_p", "presence_penalty", "max_tokens", "seed")
+    names = ("temperature", "top_p", "top_k", "min_p", "presence_penalty", "max_tokens", "seed", "think_budget")
     return {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}

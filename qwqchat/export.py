@@ -112,7 +112,20 @@ def stats_line(s: Stats) -> str:
         parts.append(f"context {s.context_used:,}/{s.context_size:,}")
     if s.dropped_turns:
         parts.append(f"{s.dropped_turns} old turn(s) left out")
+    if s.intervention:
+        parts.append(INTERVENTIONS.get(s.intervention, s.intervention))
+    if s.loop_detected:
+        parts.append("thinking looped")
     return " · ".join(parts)
+
+
+INTERVENTIONS = {
+    "think-budget": "thinking budget reached",
+    "answer-now": "thinking ended on request",
+    "answer-from-thinking": "answered from saved thinking",
+    "loop-stop": "stopped: thinking looped",
+    "loop-answer": "thinking ended: it looped",
+}
 
 
 def to_json(conv: Conversation) -> Dict[str, Any]:

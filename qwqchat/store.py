@@ -323,6 +323,11 @@ class Store:
             (conversation_id, os.getpid(), created or time.time()))
         return cur.lastrowid
 
+    def reopen_reply(self, message_id: int) -> None:
+        """Mark a finished reply as streaming again (it is being continued)."""
+        self._write("UPDATE messages SET finish_reason = NULL, error = NULL, writer_pid = ? WHERE id = ?",
+                    (os.getpid(), message_id))
+
     def save_reply(self, message_id: int, reasoning: str, answer: str) -> None:
         """Write a partial reply (called about once a second while it streams)."""
         self._write("UPDATE messages SET reasoning = ?, content = ? WHERE id = ?",

@@ -36,7 +36,8 @@ def test_ask_streams_reasoning_to_stderr_and_answer_to_stdout(qwq_model):
     assert len(proc.stderr) > 40 and "<think>" not in proc.stderr
     assert "stopped while thinking" in proc.stderr
     hidden = run_cli("ask", "--model", str(qwq_model), "--seed", "1", "--max-tokens", "30", "--hide-reasoning", "Hi")
-    assert hidden.stderr.strip() == "qwqchat: the model stopped while thinking — no answer"
+    assert hidden.stderr.splitlines() == ["qwqchat: the model stopped while thinking — no answer",
+                                          "qwqchat: to let the model answer from its thinking so far: qwqchat answer 2"]
 
 
 def test_prompt_from_stdin_continue_and_no_save(smol_model):

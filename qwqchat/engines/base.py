@@ -23,6 +23,7 @@ class Sampling:
     presence_penalty: float = 0.0
     max_tokens: Optional[int] = None
     seed: Optional[int] = None
+    think_budget: Optional[int] = None  # end the thinking after this many tokens (local engine)
 
     def __post_init__(self) -> None:
         from ..errors import BadInput
@@ -39,6 +40,8 @@ class Sampling:
             raise BadInput(f"min_p must be in [0, 1], not {self.min_p}")
         if self.max_tokens is not None and self.max_tokens < 1:
             raise BadInput(f"max tokens must be >= 1, not {self.max_tokens}")
+        if self.think_budget is not None and self.think_budget < 1:
+            raise BadInput(f"thinking budget must be >= 1 token, not {self.think_budget}")
 
     def to_dict(self) -> Dict:
         return asdict(self)
@@ -68,6 +71,10 @@ class Stats:
     context_used: int = 0
     context_size: int = 0
     dropped_turns: int = 0
+    # who ended the thinking, if not the model: "think-budget", "answer-now", "loop-stop", "loop-answer"
+    intervention: Optional[str] = None
+    forced_close_tokens_evaluated: Optional[int] = None
+    loop_detected: bool = False
 
     def to_dict(self) -> Dict:
         return asdict(self)
@@ -117,11 +124,19 @@ class TurnResult:
 
 
 @dataclass
+class LoopDetected:
+    """The thinking repeats itself: ``span`` came back ``repeats`` times in a row."""
+
+    span: str
+    repeats: int
+
+
+@dataclass
 class TurnDone:
     result: TurnResult
 
 
-Event = Union[ReasoningDelta, AnswerDelta, HistoryTrimmed, TurnDone]
+Event = Union[ReasoningDelta, AnswerDelta, HistoryTrimmed, LoopDetected, TurnDone]
 
 
 class Engine(Protocol):
@@ -138,10 +153,14 @@ class Engine(Protocol):
     @property
     def context_size(self) -> int: ...
 
+    can_end_thinking: bool  # supports end_thinking, sampling.think_budget and prefill_reasoning
+
     def stream(
         self,
         messages: List[Message],
         sampling: Sampling,
         cancel: Optional[threading.Event] = None,
+        end_thinking: Optional[threading.Event] = None,
+        prefill_reasoning: Optional[str] = None,
     ) -> Iterator[Event]:
         """Answer the last user message; always ends with exactly one TurnDone."""

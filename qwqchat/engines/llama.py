@@ -32,6 +32,8 @@ DEFAULT_CTX = 32768
 DEFAULT_REPLY_ROOM = 8192  # tokens kept free for the reply when max_tokens is not set
 PENALTY_WINDOW = 1024  # tokens presence_penalty looks back over (llama.cpp's default is 64)
 
+CLOSE_THINKING = "\n</think>\n\n"  # what the engine appends to end the thinking itself
+
 CHATML = (
     "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}"
     "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
@@ -126,6 +128,7 @@ class LlamaEngine:
         self._backend = "CPU"
         self._offloaded = 0
         self._lock = threading.Lock()  # one generation at a time on one KV cache
+        self._add_bos = True
 
     # -- loading ----------------------------------------------------------
     def load(self) -> None:
@@ -198,7 +201,8 @@ class LlamaEngine:
     def render(self, messages: List[Message]) -> Tuple[str, List[int]]:
         """The prompt text and tokens for these messages, by the model's own template."""
         result = self._formatter(messages=[{"role": m.role, "content": m.content} for m in messages])
-        tokens = self.llm.tokenize(result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True)
+        self._add_bos = not result.added_special
+        tokens = self.llm.tokenize(result.prompt.encode("utf-8"), add_bos=self._add_bos, special=True)
         return result.prompt, tokens
 
     def fit(self, messages: List[Message], sampling: Sampling) -> Tuple[str, List[int], int]:
@@ -238,18 +242,36 @@ class LlamaEngine:
         return n
 
     # -- generation ----------------------------------------------------------
-    def stream(self, messages: List[Message], sampling: Sampling,
-               cancel: Optional[threading.Event] = None) -> Iterator[Event]:
-        with self._lock:
-            yield from self._stream(messages, sampling, cancel or threading.Event())
+    can_end_thinking = True  # thinking budget, "answer now", answer from saved thinking
 
-    def _stream(self, messages: List[Message], sampling: Sampling, cancel: threading.Event) -> Iterator[Event]:
+    def stream(self, messages: List[Message], sampling: Sampling, cancel: Optional[threading.Event] = None,
+               end_thinking: Optional[threading.Event] = None,
+               prefill_reasoning: Optional[str] = None) -> Iterator[Event]:
+        """Answer the last message.
+
+        ``end_thinking`` (set from any thread) or ``sampling.think_budget`` make the
+        engine close the thinking itself: it appends ``</think>`` to the tokens in
+        the KV cache and lets the model answer.  ``prefill_reasoning`` continues a
+        reply that stopped while thinking: the saved thinking is closed the same way
+        and the model writes its answer.
+        """
+        with self._lock:
+            yield from self._stream(messages, sampling, cancel or threading.Event(),
+                                    end_thinking or threading.Event(), prefill_reasoning)
+
+    def _stream(self, messages: List[Message], sampling: Sampling, cancel: threading.Event,
+                end_thinking: threading.Event, prefill_reasoning: Optional[str]) -> Iterator[Event]:
         started = time.perf_counter()
         result = TurnResult()
         stats = result.stats
         stats.context_size = self.context_size
         try:
             prompt, tokens, dropped = self.fit(messages, sampling)
+            if prefill_reasoning is not None:
+                prompt = prompt + prefill_reasoning + CLOSE_THINKING
+                tokens = self.llm.tokenize(prompt.encode("utf-8"), add_bos=self._add_bos, special=True)
+                if len(tokens) >= self.context_size - 16:
+                    raise QwqError("the saved thinking fills the context; there is no room left for an answer")
         except QwqError as exc:
             result.finish_reason, result.error = "error", str(exc)
             stats.total_s = time.perf_counter() - started
@@ -264,9 +286,10 @@ class LlamaEngine:
         if sampling.max_tokens:
             budget = min(budget, sampling.max_tokens)
 
-        splitter = ReasoningSplitter(starts_in_reasoning=prompt.rstrip().endswith(OPEN))
+        thinking_open = prefill_reasoning is None and prompt.rstrip().endswith(OPEN)
+        splitter = ReasoningSplitter(starts_in_reasoning=thinking_open)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        reasoning: List[str] = []
+        reasoning: List[str] = [prefill_reasoning] if prefill_reasoning else []
         answer: List[str] = []
         llm = self.llm
         vocab = llm._model.vocab
@@ -277,46 +300,72 @@ class LlamaEngine:
         generated = arrivals = 0
         first_at = last_at = thought_at = None
         finish = "length"
-        gen = llm.generate(tokens, top_k=sampling.top_k, top_p=sampling.top_p, min_p=sampling.min_p,
-                           temp=sampling.temperature, repeat_penalty=1.0,
-                           presence_penalty=sampling.presence_penalty, reset=True)
-        try:
-            for token in gen:
-                now = time.perf_counter()
-                if first_at is None:
-                    first_at = now
-                    stats.ttft_s = now - started
-                last_at = now
-                arrivals += 1
-                if is_eog(vocab, token):
-                    finish = "stop"
-                    break
-                generated += 1
-                if splitter.in_reasoning:
-                    stats.reasoning_tokens += 1
+        out: List[int] = []  # tokens produced after the prompt (the forced closing included)
+        think_budget = sampling.think_budget
+
+        def pieces(text: str):
+            nonlocal thought_at
+            for kind, piece in splitter.feed(text) if text else ():
+                if kind == REASONING:
+                    reasoning.append(piece)
+                    yield ReasoningDelta(piece)
                 else:
-                    stats.answer_tokens += 1
-                text = decoder.decode(llm.detokenize([token], special=False))
-                for kind, piece in splitter.feed(text) if text else ():
-                    if kind == REASONING:
-                        reasoning.append(piece)
-                        yield ReasoningDelta(piece)
+                    if thought_at is None:
+                        thought_at = time.perf_counter()
+                    answer.append(piece)
+                    yield AnswerDelta(piece)
+
+        while True:
+            close_now = None
+            gen = llm.generate(tokens + out, top_k=sampling.top_k, top_p=sampling.top_p, min_p=sampling.min_p,
+                               temp=sampling.temperature, repeat_penalty=1.0,
+                               presence_penalty=sampling.presence_penalty, reset=True)
+            try:
+                for token in gen:
+                    now = time.perf_counter()
+                    if first_at is None:
+                        first_at = now
+                        stats.ttft_s = now - started
+                    last_at = now
+                    arrivals += 1
+                    if is_eog(vocab, token):
+                        finish = "stop"
+                        break
+                    generated += 1
+                    out.append(token)
+                    if splitter.in_reasoning:
+                        stats.reasoning_tokens += 1
                     else:
-                        if thought_at is None:
-                            thought_at = time.perf_counter()
-                        answer.append(piece)
-                        yield AnswerDelta(piece)
-                if cancel.is_set():
-                    finish = "cancelled"
-                    break
-                if generated >= budget:
-                    finish = "length"
-                    break
-        except Exception as exc:  # llama.cpp failed mid-reply: keep what we have
-            log.exception("generation failed")
-            finish, result.error = "error", f"generation failed: {exc}"
-        finally:
-            gen.close()
+                        stats.answer_tokens += 1
+                    yield from pieces(decoder.decode(llm.detokenize([token], special=False)))
+                    if cancel.is_set():
+                        finish = "cancelled"
+                        break
+                    if generated >= budget:
+                        finish = "length"
+                        break
+                    if splitter.in_reasoning and not splitter.saw_close:
+                        if think_budget and stats.reasoning_tokens >= think_budget:
+                            close_now = "think-budget"
+                            break
+                        if end_thinking.is_set():
+                            close_now = "answer-now"
+                            break
+            except Exception as exc:  # llama.cpp failed mid-reply: keep what we have
+                log.exception("generation failed")
+                finish, result.error = "error", f"generation failed: {exc}"
+            finally:
+                gen.close()
+            if close_now is None:
+                break
+            # End the thinking ourselves: the closing goes after the tokens already in the
+            # KV cache, so only it (and the last sampled token) is evaluated.
+            yield from pieces(decoder.decode(b"", final=True) + CLOSE_THINKING)
+            closing = llm.tokenize(CLOSE_THINKING.encode("utf-8"), add_bos=False, special=True)
+            out += closing
+            stats.intervention = close_now
+            stats.forced_close_tokens_evaluated = len(tokens) + len(out) - max(0, self._cached_prefix(tokens + out))
+            budget += len(closing)
         for kind, piece in splitter.feed(decoder.decode(b"", final=True)) + splitter.flush():
             (reasoning if kind == REASONING else answer).append(piece)
             yield ReasoningDelta(piece) if kind == REASONING else AnswerDelta(piece)
@@ -324,11 +373,11 @@ class LlamaEngine:
         end = time.perf_counter()
         result.reasoning, result.answer = "".join(reasoning), "".join(answer)
         result.finish_reason = finish
-        result.unclosed_thinking = splitter.unclosed and bool(result.reasoning)
-        if splitter.saw_reasoning:
+        result.unclosed_thinking = splitter.unclosed and bool(result.reasoning) and prefill_reasoning is None
+        if splitter.saw_reasoning or prefill_reasoning:
             stats.thinking_s = (thought_at or end) - started
         stats.total_s = end - started
         if arrivals > 1 and last_at > first_at:
             stats.decode_tokens_per_s = (arrivals - 1) / (last_at - first_at)
-        stats.context_used = len(tokens) + generated
+        stats.context_used = len(tokens) + len(out)
         yield TurnDone(result)

@@ -154,8 +154,17 @@ class RemoteEngine:
             body["seed"] = sampling.seed
         return body
 
-    def stream(self, messages: List[Message], sampling: Sampling,
-               cancel: Optional[threading.Event] = None) -> Iterator[Event]:
+    # Servers offer no per-request way to end the thinking (llama-server's --reasoning-budget
+    # is a server flag), so the budget, "answer now" and answering from saved thinking are local-only.
+    can_end_thinking = False
+
+    def stream(self, messages: List[Message], sampling: Sampling, cancel: Optional[threading.Event] = None,
+               end_thinking: Optional[threading.Event] = None,
+               prefill_reasoning: Optional[str] = None) -> Iterator[Event]:
+        if prefill_reasoning is not None:
+            yield TurnDone(TurnResult(prefill_reasoning, "", "error",
+                                      error="answering from saved thinking needs the local engine"))
+            return
         cancel = cancel or threading.Event()
         if self._client is None:
             self.load()

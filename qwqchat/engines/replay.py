@@ -44,8 +44,11 @@ class ReplayEngine:
     def context_size(self) -> int:
         return self._context
 
-    def stream(self, messages: List[Message], sampling: Sampling,
-               cancel: Optional[threading.Event] = None) -> Iterator[Event]:
+    can_end_thinking = False
+
+    def stream(self, messages: List[Message], sampling: Sampling, cancel: Optional[threading.Event] = None,
+               end_thinking: Optional[threading.Event] = None,
+               prefill_reasoning: Optional[str] = None) -> Iterator[Event]:
         self.requests.append(list(messages))
         started = time.perf_counter()
         splitter = ReasoningSplitter(starts_in_reasoning=True)

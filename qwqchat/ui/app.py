@@ -9,6 +9,7 @@ launch-to-first-frame close to a bare Textual app's.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from pathlib import Path
@@ -55,6 +56,8 @@ class QwqChatApp(App):
         Binding("f3", "settings", "Settings", show=False),
         Binding("ctrl+b", "toggle_sidebar", "Sidebar", show=False),
         Binding("ctrl+f", "filter", "Find chat", show=False),
+        Binding("f9", "answer_now", "Answer now", show=False),
+        Binding("f10", "retry_with_penalty", "Retry, less looping", show=False),
         Binding("f1,question_mark", "help", "Help"),
     ]
     ACTIONS = [  # (action, title, help) for the command palette and the help screen
@@ -65,13 +68,15 @@ class QwqChatApp(App):
         ("toggle_reasoning", "Fold/unfold the focused turn's thinking", "Ctrl+T"),
         ("toggle_all_reasoning", "Fold/unfold every turn's thinking", "Ctrl+G"),
         ("copy_answer", "Copy the focused (or last) answer", "Ctrl+O"),
-        ("copy_code", "Copy the last code block of the focused (or last) answer", "F5"),
+        ("copy_code", "Copy the last code block of the answer", "F5"),
         ("export", "Export this chat to Markdown", "Ctrl+S"),
         ("rename", "Rename this chat", "F2"),
         ("delete", "Delete this chat", "F8"),
         ("settings", "Chat settings (system prompt, sampling)", "F3"),
         ("toggle_sidebar", "Show/hide the chat list", "Ctrl+B"),
         ("filter", "Find a chat (full-text)", "Ctrl+F"),
+        ("answer_now", "Answer now: end the thinking, or answer from saved thinking", "F9"),
+        ("retry_with_penalty", "Retry with a higher presence penalty (against loops)", "F10"),
         ("help", "Keys and help", "F1 or ?"),
     ]
 
@@ -221,9 +226,10 @@ class QwqChatApp(App):
             self._pending_send = True
             self.notify("Sent as soon as the model has loaded", timeout=3)
 
-    async def _start_turn(self) -> None:
+    async def _start_turn(self, answer_from_thinking: bool = False, sampling: Optional[Sampling] = None) -> None:
         self.streaming_turn = await self.view.add_reply()
-        self.stream = TurnStream(self.engine, self.store, self.conversation.id, self._sampling())
+        self.stream = TurnStream(self.engine, self.store, self.conversation.id, sampling or self._sampling(),
+                                 answer_from_thinking=answer_from_thinking)
         self.status.show(activity="thinking…")
         self.run_worker(self.stream.run, thread=True, group="turn", exit_on_error=False)
         self._pump_timer = self.set_interval(self.frame_s, self._pump, name="pump")
@@ -240,6 +246,12 @@ class QwqChatApp(App):
         turn = self.streaming_turn
         if batch.dropped_turns:
             self.notify(f"{batch.dropped_turns} oldest turn(s) left out to fit the context", timeout=5)
+        if batch.loop is not None:
+            stream.loop = batch.loop
+            keys = "Esc stop · F9 answer now · F10 retry with a higher presence penalty"
+            if turn is not None and turn.is_attached:
+                turn.warn(f"⚠ The thinking is repeating itself ({batch.loop.repeats}×). {keys}")
+            self.notify(keys, title="The thinking is looping", severity="warning", timeout=10)
         if (batch.reasoning_pieces or batch.answer_pieces) and stream.first_piece_at is None:
             stream.first_piece_at = self.clock()
         stream.reasoning_pieces += batch.reasoning_pieces
@@ -369,6 +381,51 @@ class QwqChatApp(App):
             await last.remove()
         self.conversation = self.store.get(self.conversation.id)
         await self._start_turn()
+
+    async def action_answer_now(self) -> None:
+        """While thinking: end it now.  After a reply stopped while thinking: answer from that thinking."""
+        if self.engine is None or not getattr(self.engine, "can_end_thinking", False):
+            self.notify("Ending the thinking needs the local engine; a remote server cannot do it",
+                        severity="warning")
+            return
+        if self.stream is not None:
+            if self.stream.answer_pieces:
+                self.notify("The model is already answering", severity="warning")
+                return
+            self.stream.end_thinking.set()
+            self.status.show(activity="ending the thinking…")
+            return
+        messages = self.conversation.messages if self.conversation else []
+        last = messages[-1] if messages else None
+        if last is None or last.role != "assistant" or last.content.strip() or not last.reasoning:
+            self.notify("Nothing to answer: the last reply did not stop while thinking", severity="warning")
+            return
+        if not self.engine_ready:
+            self.notify("The model is still loading", severity="warning")
+            return
+        old = self.view.last_turn()
+        if old is not None:
+            await old.remove()
+        await self._start_turn(answer_from_thinking=True)
+        await self.streaming_turn.add(last.reasoning, "", last.stats.reasoning_tokens if last.stats else 0)
+
+    async def action_retry_with_penalty(self) -> None:
+        """Stop (if needed) and regenerate the last reply with a higher presence penalty."""
+        if self.conversation is None:
+            return
+        if self.stream is not None:
+            stream = self.stream
+            stream.stop()
+            while self.stream is stream:
+                await asyncio.sleep(0.02)
+        sampling = self._sampling()
+        penalty = min(2.0, max(1.0, sampling.presence_penalty + 0.5))
+        sampling = sampling.merged(presence_penalty=penalty)
+        self.store.update_settings(self.conversation.id, system_prompt=self.conversation.system_prompt,
+                                   settings=sampling.to_dict())
+        self.conversation = self.store.get(self.conversation.id)
+        self.notify(f"Retrying with presence penalty {penalty:.1f}")
+        await self.action_regenerate()
 
     async def action_edit_last(self) -> None:
         if not self._idle_chat("edit"):

@@ -7,7 +7,7 @@ from typing import List, Optional
 
 from textual.message import Message
 
-from ..engines.base import TurnResult
+from ..engines.base import LoopDetected, TurnResult
 
 
 @dataclass
@@ -19,10 +19,11 @@ class Batch:
     reasoning_pieces: int = 0
     answer_pieces: int = 0
     dropped_turns: int = 0
+    loop: Optional[LoopDetected] = None
     result: Optional[TurnResult] = None
 
     def __bool__(self) -> bool:
-        return bool(self.reasoning or self.answer or self.dropped_turns or self.result)
+        return bool(self.reasoning or self.answer or self.dropped_turns or self.loop or self.result)
 
 
 class ModelLoaded(Message):

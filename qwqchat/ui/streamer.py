@@ -13,8 +13,8 @@ import time
 from typing import Optional
 
 from ..chat import run_turn
-from ..engines.base import (AnswerDelta, Engine, HistoryTrimmed, ReasoningDelta, Sampling, TurnDone,
-                            TurnResult)
+from ..engines.base import (AnswerDelta, Engine, HistoryTrimmed, LoopDetected, ReasoningDelta, Sampling,
+                            TurnDone, TurnResult)
 from ..store import Store
 from .messages import Batch
 
@@ -22,8 +22,12 @@ FRAME_S = 1 / 30
 
 
 class TurnStream:
-    def __init__(self, engine: Engine, store: Store, conversation_id: int, sampling: Sampling) -> None:
+    def __init__(self, engine: Engine, store: Store, conversation_id: int, sampling: Sampling,
+                 answer_from_thinking: bool = False) -> None:
         self.engine = engine
+        self.answer_from_thinking = answer_from_thinking
+        self.end_thinking = threading.Event()
+        self.loop = None  # the LoopDetected event, once the thinking repeats itself
         self.store = store
         self.conversation_id = conversation_id
         self.sampling = sampling
@@ -52,7 +56,8 @@ class TurnStream:
         result: Optional[TurnResult] = None
         reasoning, answer = [], []
         try:
-            for event in run_turn(self.engine, self.store, self.conversation_id, self.sampling, self.cancel):
+            for event in run_turn(self.engine, self.store, self.conversation_id, self.sampling, self.cancel,
+                                  self.end_thinking, answer_from_thinking=self.answer_from_thinking):
                 with self._lock:
                     b = self._batch
                     if isinstance(event, ReasoningDelta):
@@ -65,6 +70,8 @@ class TurnStream:
                         answer.append(event.text)
                     elif isinstance(event, HistoryTrimmed):
                         b.dropped_turns = event.dropped_turns
+                    elif isinstance(event, LoopDetected):
+                        b.loop = event
                     elif isinstance(event, TurnDone):
                         result = event.result
         except Exception as exc:  # the store or the engine broke: still end the turn on screen

@@ -19,6 +19,7 @@ FIELDS = [
     ("min_p", "Min-p (0)", float),
     ("presence_penalty", "Presence penalty (0–2; raise against loops)", float),
     ("max_tokens", "Max tokens (empty: until the context is full)", int),
+    ("think_budget", "Thinking budget in tokens (empty: none; then the model is asked to answer)", int),
 ]
 
 

@@ -69,13 +69,20 @@ class AssistantTurn(Vertical, can_focus=True):
         self.fold.display = self.streaming or bool(reasoning)
         self.answer = Answer(message.content if message else "")
         self.note = Static("", classes="turn-note")
+        self.warning = Static("", classes="turn-warning")
+        self.warning.display = False
         self._set_note(message)
 
     def compose(self):
         yield self.fold
         with Vertical(classes="answer-column"):
+            yield self.warning
             yield self.answer
             yield self.note
+
+    def warn(self, text: str) -> None:
+        self.warning.update(Content(text))
+        self.warning.display = True
 
     # -- while streaming ---------------------------------------------------
     def _thinking_title(self, pieces: int) -> str:
