@@ -76,6 +76,10 @@ def run_turn(engine: Engine, store: Store, conversation_id: int, sampling: Sampl
             elif isinstance(event, TurnDone):
                 r = event.result
                 r.stats.loop_detected = guard.found is not None
+                if guard.found is not None and r.stats.intervention == "answer-now":
+                    r.stats.intervention = "loop-answer"
+                elif guard.found is not None and r.finish_reason == "cancelled" and not r.stats.intervention:
+                    r.stats.intervention = "loop-stop"
                 if earlier is not None:  # the thinking was done in the first part of this reply
                     r.stats.reasoning_tokens += earlier.reasoning_tokens
                     r.stats.thinking_s = earlier.thinking_s

@@ -403,3 +403,57 @@ async def test_remote_engine_in_the_app_reasoning_beside_answer_and_faults_in_th
             note = str(app.view.last_turn().note.render())
             assert "answered 500: CUDA out of memory" in note
             assert Store().get(app.conversation.id).messages[-1].finish_reason == "error"
+
+
+async def test_f9_answers_now_and_answers_from_saved_thinking_on_the_real_engine(qwq_home, qwq_model):
+    cfg = config.load()
+    cfg.sampling = cfg.sampling.merged(max_tokens=30, seed=2)
+    app = make_app(LlamaEngine(qwq_model, ctx=2048), cfg=cfg)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_until(pilot, lambda: app.engine_ready, timeout=60, what="llama load")
+        await send(pilot, "Why?")
+        await finished(pilot, timeout=60)
+        assert not app.view.last_turn().answer.text  # stopped while thinking
+        await pilot.press("f9")  # answer from what it has
+        await finished(pilot, timeout=60)
+        msg = Store().get(app.conversation.id).messages[-1]
+        assert msg.stats.intervention == "answer-from-thinking" and msg.content
+        assert app.view.last_turn().answer.text == msg.content
+        # during streaming: end the thinking now
+        app.conversation = Store().get(app.conversation.id)
+        await app.open_conversation(app.conversation.id)
+        settings = app._sampling().merged(max_tokens=400, temperature=0.0, seed=1)
+        app.store.update_settings(app.conversation.id, settings=settings.to_dict())
+        app.conversation = app.store.get(app.conversation.id)
+        await send(pilot, "Tell me a story about a cat.")
+        await wait_until(pilot, lambda: app.stream is not None and app.stream.reasoning_pieces >= 5,
+                         timeout=30, what="thinking")
+        await pilot.press("f9")
+        await finished(pilot, timeout=60)
+        msg = Store().get(app.conversation.id).messages[-1]
+        assert msg.stats.intervention == "answer-now" and msg.stats.answer_tokens > 0
+
+
+async def test_loop_warning_and_retry_with_a_higher_presence_penalty(qwq_home):
+    looping = tokens_of("Let me see. " + "The sum is 12, so adding 3 gives 15, then I check it again. " * 30)
+    engine = ReplayEngine(looping, name="m", delay=0.002)
+    app = make_app(engine)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await ready(pilot)
+        await send(pilot, "q")
+        await wait_until(pilot, lambda: app.streaming_turn is not None and app.streaming_turn.warning.display,
+                         what="the loop warning")
+        assert "repeating itself" in str(app.streaming_turn.warning.render())
+        await pilot.press("f10")
+        await finished(pilot)
+        conv = Store().get(app.conversation.id)
+        assert conv.settings["presence_penalty"] == 1.0
+        assert [m.role for m in conv.messages] == ["user", "assistant"] and len(engine.requests) == 2
+
+
+async def test_remote_engine_says_answer_now_is_not_available(qwq_home):
+    app = make_app()  # the replay engine, like a remote server, cannot end the thinking
+    async with app.run_test(size=(140, 40)) as pilot:
+        await ready(pilot)
+        await pilot.press("f9")
+        assert any("needs the local engine" in n.message for n in app._notifications)

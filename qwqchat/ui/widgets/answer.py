@@ -7,6 +7,7 @@ from typing import List, Optional
 from textual.widgets import Markdown
 from textual.widgets._markdown import MarkdownFence, MarkdownStream
 
+from ...mathtext import render_math
 from ...text import printable
 
 
@@ -14,12 +15,13 @@ class Answer(Markdown):
     """Markdown that grows; a click on a code block copies that block."""
 
     def __init__(self, text: str = "", **kwargs) -> None:
-        super().__init__(printable(text), **kwargs)
+        super().__init__(render_math(printable(text)), **kwargs)
         self._parts: List[str] = [printable(text)] if text else []
         self._stream: Optional[MarkdownStream] = None
 
     @property
     def text(self) -> str:
+        """The answer as the model wrote it (LaTeX included); the screen shows its math as Unicode."""
         return "".join(self._parts)
 
     async def append_text(self, text: str) -> None:
@@ -32,11 +34,11 @@ class Answer(Markdown):
         await self._stream.write(text)
 
     async def finish(self) -> None:
-        """Stop streaming and re-render once: fixes fences that stream in blank (textual #6518)."""
+        """Stop streaming and re-render once: readable math, and fences that streamed in blank (textual #6518)."""
         if self._stream is not None:
             await self._stream.stop()
             self._stream = None
-        await self.update(self.text)
+        await self.update(render_math(self.text))
 
     def code_blocks(self) -> List[str]:
         return [fence.code for fence in self.query(MarkdownFence)]

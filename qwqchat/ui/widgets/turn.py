@@ -11,6 +11,7 @@ from textual.widgets import Collapsible, Static
 
 from ...engines.base import Stats, TurnResult
 from ...export import stats_line, thought_summary
+from ...mathtext import render_math
 from ...store import StoredMessage
 from ...text import printable
 from .answer import Answer
@@ -28,6 +29,7 @@ class ReasoningFold(Collapsible):
     """The collapsible thinking; a folded pane is only built when first opened."""
 
     def __init__(self, text: str, title: str, collapsed: bool) -> None:
+        text = render_math(text, markdown=False)  # finished thinking: its math shown readable
         self.pane: Optional[ReasoningPane] = None if collapsed else ReasoningPane(text)
         self._pending_text = text if collapsed else ""
         super().__init__(*([self.pane] if self.pane else []), title=title, collapsed=collapsed)
