@@ -115,6 +115,17 @@ def build_parser() -> argparse.ArgumentParser:
     imp = sub.add_parser("import", help="import a conversation exported with --json")
     imp.add_argument("file")
 
+    pull = sub.add_parser("pull", help="download a model (default: the QwQ-32B quant that fits this machine)")
+    pull.add_argument("spec", nargs="?", metavar="REPO[:QUANT]|REPO/FILE.gguf",
+                      help="e.g. Qwen/QwQ-32B-GGUF:Q5_K_M or bartowski/Qwen_QwQ-32B-GGUF")
+    pull.add_argument("--ctx", type=int, default=None, help="context to fit (default 32768)")
+    pull.add_argument("--kv-cache", choices=config_mod.KV_TYPES, default=None)
+    pull.add_argument("--no-default", action="store_true", help="do not make it the default model")
+
+    models = sub.add_parser("models", help="local GGUF models: size, quant, fit, default")
+    models.add_argument("--use", metavar="ID|PATH", help="make this model the default")
+    models.add_argument("--json", action="store_true")
+
     sub.add_parser("paths", help="print where config, data and logs live")
     return parser
 
@@ -175,6 +186,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         None: commands.tui, "ask": commands.ask, "answer": commands.answer, "stats": commands.stats,
         "list": commands.list_, "show": commands.show,
         "search": commands.search, "rm": commands.rm, "export": commands.export,
-        "import": commands.import_, "paths": commands.show_paths,
+        "import": commands.import_, "paths": commands.show_paths, "pull": commands.pull,
+        "models": commands.models,
     }[args.command]
     return handler(args)

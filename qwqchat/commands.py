@@ -325,6 +325,104 @@ def import_(args: argparse.Namespace) -> int:
     return 0
 
 
+def pull(args: argparse.Namespace) -> int:
+    """Download a model with a progress bar (size, speed, ETA); resumable; verified; then the default."""
+    from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
+                               TransferSpeedColumn)
+
+    from . import hub
+
+    cfg = config_mod.load()
+    ctx = args.ctx or cfg.ctx
+    kv = args.kv_cache or cfg.kv_cache
+    available, where = hub.available_memory()
+    target = hub.resolve(args.spec, ctx=ctx, kv_type=kv, available=available)
+    if args.spec is None:
+        rec = hub.recommend(available, where, ctx, kv)
+        fits = "fits fully" if rec.estimate.fits else f"{rec.estimate.gpu_layers()} of 65 layers fit"
+        print(f"qwqchat: {where} with {fit_gib(available)} free: {target.repo} {target.quant} "
+              f"({fit_gib(rec.estimate.weights)}; {fits} at {ctx:,} context)", file=sys.stderr)
+    columns = [TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+               TimeRemainingColumn()]
+    tasks = {}
+    cancel = threading.Event()
+    with Progress(*columns, console=_stderr_console(), transient=False) as bar:
+        def progress(name: str, done: int, total: Optional[int]) -> None:
+            if name not in tasks:
+                tasks[name] = bar.add_task(name, total=total)
+            bar.update(tasks[name], completed=done, total=total)
+
+        try:
+            path = hub.pull(target, progress, cancel)
+        except KeyboardInterrupt:
+            raise QwqError("download stopped; run the same command again to resume") from None
+    if not args.no_default:
+        config_mod.save_keys({"model": str(path)})
+        print(f"qwqchat: {path} is now the default model", file=sys.stderr)
+    print(path)
+    return 0
+
+
+def fit_gib(n) -> str:
+    from .fit import gib
+
+    return gib(n)
+
+
+def _stderr_console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def models(args: argparse.Namespace) -> int:
+    from . import hub
+
+    cfg = config_mod.load()
+    extra = list(cfg.raw.get("local_models", []))
+    if cfg.model:
+        extra.append(cfg.model)
+    found = hub.local_models(extra)
+    if args.use:
+        chosen = None
+        if args.use.isdigit() and 1 <= int(args.use) <= len(found):
+            chosen = found[int(args.use) - 1].path
+        else:
+            path = Path(args.use).expanduser()
+            if not path.is_file():
+                raise BadInput(f"no model {args.use!r}: give a number from `qwqchat models` or a .gguf path")
+            from . import gguf_header
+
+            gguf_header.read(path)  # refuse what is not a usable GGUF
+            chosen = path.resolve()
+            if str(chosen) not in extra:
+                config_mod.save_keys({"local_models": sorted(set(cfg.raw.get("local_models", [])) | {str(chosen)})})
+        config_mod.save_keys({"model": str(chosen)})
+        print(f"qwqchat: default model is now {chosen}", file=sys.stderr)
+        return 0
+    available, where = hub.available_memory()
+    rows = [hub.describe_local(m, cfg.ctx, cfg.kv_cache, available) for m in found]
+    default = str(Path(cfg.model).expanduser().resolve()) if cfg.model else None
+    for r in rows:
+        r["default"] = default is not None and str(Path(r["path"]).resolve()) == default
+    if args.json:
+        print(json.dumps(rows))
+        return 0
+    if not rows:
+        print("no local models: `qwqchat pull` downloads the QwQ-32B quant that fits this machine",
+              file=sys.stderr)
+        return 0
+    print(f"{'#':>3}  {'size':>9}  {'quant':<8} {'arch':<8} {'context':>8}  {'fits ' + where:<10} model")
+    for i, r in enumerate(rows, 1):
+        fits = "—" if r.get("fits") is None else ("yes" if r["fits"] else f"{r.get('gpu_layers', 0)} layers"
+                                                  if where == "GPU" else "no")
+        mark = "*" if r["default"] else " "
+        ctx = f"{r['context_length']:,}" if r.get("context_length") else "?"
+        print(f"{i:>3}{mark} {fit_gib(r['size']):>9}  {r['quant'] or '?':<8} {r['architecture'] or '?':<8} "
+              f"{ctx:>8}  {fits:<10} {r['name']}{'  (' + r['error'] + ')' if r.get('error') else ''}")
+    return 0
+
+
 def show_paths(args: argparse.Namespace) -> int:
     print(f"config   {paths.config_path()}")
     print(f"database {paths.db_path()}")

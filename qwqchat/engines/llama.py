@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Deque, Iterator, List, Optional, Tuple
 
-from .. import gguf_header, paths
+from .. import fit, gguf_header, hub, paths
 from ..errors import ModelError, QwqError
 from ..reasoning import OPEN, REASONING, ReasoningSplitter
 from .base import (AnswerDelta, Event, HistoryTrimmed, Message, ReasoningDelta, Sampling, Stats,
@@ -141,7 +141,7 @@ class LlamaEngine:
         limit = native * 4 if self.yarn else native
         n_ctx = max(256, min(self.requested_ctx, limit))
         gpu = bool(llama_cpp.llama_supports_gpu_offload())
-        layers = self.gpu_layers if self.gpu_layers is not None else (-1 if gpu else 0)
+        layers = self.gpu_layers if self.gpu_layers is not None else (self._auto_layers(info, n_ctx) if gpu else 0)
         if not gpu:
             layers = 0
         kv_type = {"f16": None, "q8_0": llama_cpp.GGML_TYPE_Q8_0, "q4_0": llama_cpp.GGML_TYPE_Q4_0}[self.kv_cache]
@@ -184,6 +184,21 @@ class LlamaEngine:
             self._backend = f"{backend} · {where}"
         else:
             self._backend = "CPU"
+
+    def _auto_layers(self, info: gguf_header.GGUFInfo, n_ctx: int) -> int:
+        """All layers when the model fits the free GPU memory, else as many as do (the fit estimate)."""
+        cards = fit.gpus()
+        shape = fit.shape_of(info)
+        if not cards or shape is None:
+            return -1
+        weights = info.size
+        m = hub.SPLIT_RE.search(self.path.name)
+        if m:  # a split model: count every part
+            weights = sum(p.stat().st_size for p in self.path.parent.glob(self.path.name[:m.start()] + "-*-of-*.gguf"))
+        est = fit.estimate(weights, shape, n_ctx, self.kv_cache, sum(c.free for c in cards))
+        log.info("fit: needs %s, %s free -> gpu layers %s", fit.gib(est.total), fit.gib(est.available),
+                 est.gpu_layers())
+        return est.gpu_layers()
 
     def describe(self) -> str:
         return self._backend

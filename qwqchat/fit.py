@@ -1,0 +1,122 @@
+"""Will a model fit?  Weights + KV cache + a compute margin, against free GPU (or system) memory.
+
+Figures come from the GGUF header (layers, KV heads, head size; no weights
+are read) or, for quants not downloaded yet, from QwQ-32B's known shape.  The
+same estimate picks the recommended quant and how many layers to offload.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from typing import List, Optional
+
+GiB = 1024 ** 3
+COMPUTE_MARGIN = 1 * GiB  # llama.cpp's compute buffers at 32K context, roughly
+KV_BYTES = {"f16": 2.0, "q8_0": 34 / 32, "q4_0": 18 / 32}  # bytes per element (q8_0/q4_0 blocks of 32)
+CPU_BANDWIDTH = 40e9  # bytes/s a desktop CPU streams from RAM; decoding reads all weights per token
+
+
+@dataclass
+class Shape:
+    layers: int
+    kv_heads: int
+    head_dim: int
+    context_length: int
+
+
+QWQ_32B = Shape(layers=64, kv_heads=8, head_dim=128, context_length=32768)
+
+
+def kv_bytes(shape: Shape, ctx: int, kv_type: str = "f16") -> int:
+    """K and V for every layer, KV head, head dimension and token."""
+    return int(2 * shape.layers * shape.kv_heads * shape.head_dim * ctx * KV_BYTES[kv_type])
+
+
+def shape_of(info) -> Optional[Shape]:
+    """A Shape from a ``gguf_header.GGUFInfo`` (None when the header lacks the figures)."""
+    if not (info.block_count and info.head_count_kv and info.head_dim):
+        return None
+    return Shape(info.block_count, info.head_count_kv, info.head_dim, info.context_length or 0)
+
+
+@dataclass
+class Estimate:
+    weights: int
+    kv: int
+    margin: int
+    available: Optional[int]  # free memory on the GPU(s), or RAM when there is none
+    layers: int
+
+    @property
+    def total(self) -> int:
+        return self.weights + self.kv + self.margin
+
+    @property
+    def fits(self) -> bool:
+        return self.available is not None and self.total <= self.available
+
+    def gpu_layers(self) -> int:
+        """Layers to offload: all (-1) when everything fits, else as many as the free memory holds."""
+        if self.fits:
+            return -1
+        if not self.available:
+            return 0
+        per_layer = (self.weights + self.kv) / (self.layers + 1)
+        return max(0, min(self.layers, int((self.available - self.margin) // per_layer)))
+
+
+def estimate(weights: int, shape: Shape, ctx: int, kv_type: str, available: Optional[int]) -> Estimate:
+    return Estimate(weights, kv_bytes(shape, ctx, kv_type), COMPUTE_MARGIN, available, shape.layers)
+
+
+@dataclass
+class Gpu:
+    name: str
+    total: int
+    free: int
+
+
+def gpus() -> List[Gpu]:
+    """NVIDIA GPUs and their free memory, from nvidia-smi (none when it is absent or fails)."""
+    exe = shutil.which("nvidia-smi")
+    if not exe:
+        return []
+    try:
+        out = subprocess.run([exe, "--query-gpu=name,memory.total,memory.free", "--format=csv,noheader,nounits"],
+                             capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    found = []
+    for line in out.strip().splitlines():
+        try:
+            name, total, free = [p.strip() for p in line.rsplit(",", 2)]
+            found.append(Gpu(name, int(float(total)) * 1024 ** 2, int(float(free)) * 1024 ** 2))
+        except ValueError:
+            continue
+    return found
+
+
+def system_available() -> Optional[int]:
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError):
+        return None
+
+
+def cpu_tokens_per_s(weights: int) -> float:
+    """A rough CPU decode speed: every token reads all the weights from RAM."""
+    return CPU_BANDWIDTH / weights
+
+
+def gib(n: Optional[int]) -> str:
+    return "?" if n is None else f"{n / GiB:.1f} GiB"

@@ -1,0 +1,374 @@
+"""Getting models: the QwQ-32B catalogue, resolving what the user names, downloads, the local list.
+
+huggingface-hub does the downloading (the standard cache, so files other tools
+fetched are reused; ``HF_HOME``, ``HF_TOKEN`` and ``HF_ENDPOINT`` work as
+usual; interrupted downloads resume from their ``.incomplete`` file).  This
+module adds what it does not: the disk-space check before starting, progress
+for our UI, a SHA-256 check against the hub's LFS checksum before a file is
+trusted, and one-line errors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, List, Optional, Tuple
+
+from . import fit, gguf_header, paths
+from .errors import BadInput, QwqError
+
+REPO = "Qwen/QwQ-32B-GGUF"
+
+
+@dataclass(frozen=True)
+class Quant:
+    name: str
+    filename: str
+    size: int  # bytes
+
+
+CATALOGUE = [  # Qwen/QwQ-32B-GGUF, smallest first
+    Quant("Q4_K_M", "qwq-32b-q4_k_m.gguf", 19_900_000_000),
+    Quant("Q5_0", "qwq-32b-q5_0.gguf", 22_600_000_000),
+    Quant("Q5_K_M", "qwq-32b-q5_k_m.gguf", 23_300_000_000),
+    Quant("Q6_K", "qwq-32b-q6_k.gguf", 26_900_000_000),
+    Quant("Q8_0", "qwq-32b-q8_0.gguf", 34_800_000_000),
+]
+QUANT_RE = re.compile(r"(I?Q\d_[A-Z0-9_]+?|Q\d_\d|F16|BF16|F32)(?=[.-])", re.I)
+SPLIT_RE = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$")
+
+Progress = Callable[[str, int, Optional[int]], None]  # (file name, bytes done, bytes total)
+
+
+class PullCancelled(QwqError):
+    pass
+
+
+@dataclass
+class Target:
+    repo: str
+    files: List[str]
+    quant: Optional[str] = None
+    sizes: List[int] = field(default_factory=list)
+
+
+@dataclass
+class Recommendation:
+    quant: Quant
+    estimate: fit.Estimate
+    where: str  # "GPU" or "CPU"
+
+
+def available_memory() -> Tuple[Optional[int], str]:
+    """Free memory to fit a model into, and where: all GPUs' free memory, else system RAM."""
+    cards = fit.gpus()
+    if cards:
+        return sum(g.free for g in cards), "GPU"
+    return fit.system_available(), "CPU"
+
+
+def recommend(available: Optional[int], where: str = "GPU", ctx: int = 32768, kv_type: str = "f16") -> Recommendation:
+    """The largest quant that fits fully at ``ctx``; when none does, the smallest with partial offload."""
+    estimates = [(q, fit.estimate(q.size, fit.QWQ_32B, ctx, kv_type, available)) for q in CATALOGUE]
+    fitting = [(q, e) for q, e in estimates if e.fits]
+    quant, est = fitting[-1] if fitting else estimates[0]
+    return Recommendation(quant, est, where)
+
+
+def quant_of(filename: str) -> Optional[str]:
+    m = QUANT_RE.search(Path(filename).name)
+    return m.group(1).upper() if m else None
+
+
+def _api(endpoint: Optional[str] = None):
+    from huggingface_hub import HfApi
+
+    return HfApi(endpoint=endpoint)
+
+
+def resolve(spec: Optional[str], ctx: int = 32768, kv_type: str = "f16",
+            available: Optional[int] = None, endpoint: Optional[str] = None) -> Target:
+    """``None`` (the recommended QwQ quant), ``REPO``, ``REPO:QUANT`` or ``REPO/FILE.gguf``."""
+    if spec is None:
+        if available is None:
+            available, where = available_memory()
+        q = recommend(available, ctx=ctx, kv_type=kv_type).quant
+        return Target(REPO, [q.filename], q.name, [q.size])
+    if spec.lower().endswith(".gguf"):
+        parts = spec.split("/")
+        if len(parts) < 3:
+            raise BadInput(f"{spec!r}: name a file as OWNER/REPO/FILE.gguf")
+        repo, filename = "/".join(parts[:2]), "/".join(parts[2:])
+        files = _with_split_parts(repo, filename, endpoint)
+        return Target(repo, files, quant_of(filename))
+    repo, _, quant = spec.partition(":")
+    if repo.count("/") != 1:
+        raise BadInput(f"{spec!r}: expected OWNER/REPO, OWNER/REPO:QUANT or OWNER/REPO/FILE.gguf")
+    try:
+        files = [f for f in _api(endpoint).list_repo_files(repo) if f.lower().endswith(".gguf")]
+    except Exception as exc:
+        raise hub_error(exc, repo) from None
+    if not files:
+        raise BadInput(f"{repo} has no .gguf files")
+    if quant:
+        chosen = [f for f in files if (quant_of(f) or "").upper() == quant.upper()]
+        if not chosen:
+            have = ", ".join(sorted({q for f in files if (q := quant_of(f))})) or "none recognised"
+            raise BadInput(f"{repo} has no {quant.upper()} file (quants there: {have})")
+    else:
+        order = [q.name for q in reversed(CATALOGUE)]  # largest that we know first…
+        rec = recommend(available if available is not None else available_memory()[0], ctx=ctx, kv_type=kv_type)
+        wanted = order[order.index(rec.quant.name):] + order[:order.index(rec.quant.name)]
+        by_quant = {}
+        for f in files:
+            by_quant.setdefault((quant_of(f) or "").upper(), []).append(f)
+        chosen = next((by_quant[q] for q in wanted if q in by_quant), [sorted(files)[0]])
+    first = sorted(chosen)[0]
+    parts = [f for f in sorted(chosen) if SPLIT_RE.search(f)] if SPLIT_RE.search(first) else [first]
+    return Target(repo, parts, quant_of(first))
+
+
+def _with_split_parts(repo: str, filename: str, endpoint: Optional[str]) -> List[str]:
+    m = SPLIT_RE.search(filename)
+    if not m:
+        return [filename]
+    total = int(m.group(2))
+    stem = filename[:m.start()]
+    return [f"{stem}-{i:05d}-of-{total:05d}.gguf" for i in range(1, total + 1)]
+
+
+def hub_error(exc: BaseException, repo: str, filename: str = "") -> QwqError:
+    """One line for any failure of huggingface-hub, saying what to do."""
+    from huggingface_hub import errors
+
+    where = f"{repo}/{filename}" if filename else repo
+    if isinstance(exc, errors.GatedRepoError):
+        return QwqError(f"{repo} is gated: accept its terms on huggingface.co and set HF_TOKEN (or `hf auth login`)")
+    if isinstance(exc, errors.RepositoryNotFoundError):
+        return BadInput(f"repository {repo} not found (or private: set HF_TOKEN)")
+    if isinstance(exc, (errors.RemoteEntryNotFoundError, errors.EntryNotFoundError)):
+        return BadInput(f"{where} not found")
+    if isinstance(exc, errors.RevisionNotFoundError):
+        return BadInput(f"{where}: revision not found")
+    if isinstance(exc, errors.LocalEntryNotFoundError):
+        return QwqError(f"cannot reach the Hugging Face hub for {where} (offline?); run the same command "
+                        "again when connected: the download resumes")
+    if isinstance(exc, errors.HfHubHTTPError):
+        status = getattr(getattr(exc, "response", None), "status_code", None)
+        if status == 401:
+            return QwqError(f"{repo} needs a token (401): set HF_TOKEN")
+        return QwqError(f"the hub answered {status or 'an error'} for {where}: {str(exc).splitlines()[0]}")
+    if isinstance(exc, OSError) and getattr(exc, "errno", None) == 28:
+        return QwqError(f"the disk is full while downloading {where}; free space and run the command again "
+                        "(the download resumes)")
+    text = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+    if any(s in text.lower() for s in ("connect", "resolve", "timed out", "network", "remoteprotocol")) \
+            or exc.__class__.__name__ in ("ConnectError", "ConnectTimeout", "ReadTimeout", "RemoteProtocolError",
+                                          "ReadError", "ConnectionError"):
+        return QwqError(f"the download of {where} was interrupted ({text}); run the same command again to resume")
+    return QwqError(f"download of {where} failed: {exc.__class__.__name__}: {text}")
+
+
+def _tqdm_class(progress: Optional[Progress], cancel: Optional[threading.Event], name: str):
+    from tqdm.std import tqdm as base
+
+    class Hook(base):  # huggingface-hub reports download progress through a tqdm class
+        def __init__(self, *args, **kwargs):
+            kwargs["disable"] = True
+            self._done = kwargs.get("initial") or 0
+            self._total = kwargs.get("total")
+            super().__init__(*args, **kwargs)
+            if progress:
+                progress(name, self._done, self._total)
+
+        def update(self, n=1):
+            self._done += n or 0
+            if cancel is not None and cancel.is_set():
+                raise PullCancelled(f"download of {name} stopped; run it again to resume")
+            if progress:
+                progress(name, self._done, self._total)
+
+    return Hook
+
+
+def verify(path: Path, sha256: Optional[str], progress: Optional[Progress] = None,
+           cancel: Optional[threading.Event] = None, name: Optional[str] = None) -> bool:
+    """Check a downloaded file against the hub's SHA-256; a mismatch deletes it."""
+    if not sha256 or not re.fullmatch(r"[0-9a-f]{64}", sha256):
+        return False  # the hub gave no checksum for this file (not an LFS file)
+    name = name or path.name
+    digest = hashlib.sha256()
+    size = path.stat().st_size
+    done = 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(8 * 1024 * 1024):
+            digest.update(chunk)
+            done += len(chunk)
+            if progress:
+                progress(f"verifying {name}", done, size)
+            if cancel is not None and cancel.is_set():
+                raise PullCancelled("verification stopped; run the command again")
+    if digest.hexdigest() != sha256:
+        path.unlink(missing_ok=True)  # never leave a corrupt file to be loaded as a model
+        raise QwqError(f"{name} is corrupt (its SHA-256 does not match the hub's); it was deleted — "
+                       "run the command again to download it afresh")
+    return True
+
+
+def pull(target: Target, progress: Optional[Progress] = None, cancel: Optional[threading.Event] = None,
+         endpoint: Optional[str] = None) -> Path:
+    """Download (or find in the cache) every file of ``target``, verify it, return the first file's path.
+
+    Files land in the standard Hugging Face cache layout (``blobs/<sha256>`` plus a
+    ``snapshots/<commit>/<file>`` link), so other tools see them and we see theirs.
+    huggingface-hub 2.x deletes a partial file when a download fails; to resume on
+    the next run the bytes go to ``blobs/<sha256>.qwqchat-partial`` through the
+    hub's own ``http_get`` (which resumes with a Range request), and the blob only
+    appears once its size and SHA-256 are right.
+    """
+    from huggingface_hub import get_hf_file_metadata, hf_hub_url
+
+    plans = []
+    for filename in target.files:
+        try:
+            meta = get_hf_file_metadata(hf_hub_url(target.repo, filename, endpoint=endpoint), endpoint=endpoint)
+        except Exception as exc:
+            raise hub_error(exc, target.repo, filename) from None
+        plans.append(_plan(target.repo, filename, meta))
+    need = sum(p["remaining"] for p in plans)
+    if need:
+        probe = next((d for d in [plans[0]["blob"].parent, *plans[0]["blob"].parents] if d.exists()), Path("/"))
+        free = shutil.disk_usage(probe).free
+        if free < need:
+            raise QwqError(f"not enough disk space in {probe}: the download needs {fit.gib(need)} more, "
+                           f"{fit.gib(free)} is free")
+    first = None
+    for plan in plans:
+        path = _fetch(plan, progress, cancel)
+        first = first or path
+    return first
+
+
+def _plan(repo: str, filename: str, meta) -> dict:
+    from huggingface_hub import constants
+    from huggingface_hub.file_download import repo_folder_name
+
+    storage = Path(constants.HF_HUB_CACHE) / repo_folder_name(repo_id=repo, repo_type="model")
+    etag = (meta.etag or "").replace("W/", "").strip('"')
+    if not etag or not meta.commit_hash:
+        raise QwqError(f"the hub gave no version for {repo}/{filename}; try again later")
+    blob = storage / "blobs" / etag
+    pointer = storage / "snapshots" / meta.commit_hash / filename
+    partial = blob.with_name(etag + ".qwqchat-partial")
+    have = blob.stat().st_size if blob.exists() else (partial.stat().st_size if partial.exists() else 0)
+    return {"repo": repo, "filename": filename, "meta": meta, "storage": storage, "etag": etag, "blob": blob,
+            "pointer": pointer, "partial": partial, "remaining": 0 if blob.exists() else max(0, (meta.size or 0) - have)}
+
+
+def _fetch(plan: dict, progress: Optional[Progress], cancel: Optional[threading.Event]) -> Path:
+    import os
+
+    from huggingface_hub.file_download import http_get
+    from huggingface_hub.utils import build_hf_headers
+
+    blob, partial, pointer, meta = plan["blob"], plan["partial"], plan["pointer"], plan["meta"]
+    name = plan["filename"]
+    if not blob.exists():
+        blob.parent.mkdir(parents=True, exist_ok=True)
+        resume = partial.stat().st_size if partial.exists() else 0
+        try:
+            with open(partial, "ab") as fh:
+                http_get(meta.location, fh, resume_size=resume, headers=build_hf_headers(),
+                         expected_size=meta.size, displayed_filename=name,
+                         tqdm_class=_tqdm_class(progress, cancel, name))
+        except PullCancelled:
+            raise
+        except Exception as exc:
+            raise hub_error(exc, plan["repo"], name) from None
+        if meta.size is not None and partial.stat().st_size != meta.size:
+            got = partial.stat().st_size
+            partial.unlink()
+            raise QwqError(f"{name} arrived with {got:,} bytes instead of {meta.size:,}; it was deleted — "
+                           "run the command again")
+        verify(partial, plan["etag"], progress, cancel, name)
+        partial.replace(blob)  # only a complete, verified file ever becomes a blob
+    pointer.parent.mkdir(parents=True, exist_ok=True)
+    if not pointer.exists():
+        try:
+            pointer.symlink_to(os.path.relpath(blob, pointer.parent))
+        except OSError:  # no symlinks (some filesystems): a copy works too
+            shutil.copyfile(blob, pointer)
+    refs = plan["storage"] / "refs" / "main"
+    refs.parent.mkdir(parents=True, exist_ok=True)
+    refs.write_text(meta.commit_hash)
+    return pointer
+
+
+# -- local models -----------------------------------------------------------------
+
+@dataclass
+class LocalModel:
+    path: Path
+    size: int
+    repo: Optional[str] = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.repo}/{self.path.name}" if self.repo else str(self.path)
+
+
+def local_models(extra: List[str]) -> List[LocalModel]:
+    """GGUF files in the Hugging Face cache (first part of split files) and those the user added."""
+    found: List[LocalModel] = []
+    seen = set()
+    try:
+        from huggingface_hub import scan_cache_dir
+
+        for repo in scan_cache_dir().repos:
+            for rev in repo.revisions:
+                for f in rev.files:
+                    if not f.file_name.lower().endswith(".gguf"):
+                        continue
+                    m = SPLIT_RE.search(f.file_name)
+                    if m and m.group(1) != "00001":
+                        continue
+                    size = f.size_on_disk
+                    if m:
+                        size = sum(g.size_on_disk for g in rev.files
+                                   if g.file_name.startswith(f.file_name[:m.start()]))
+                    key = str(f.file_path.resolve())
+                    if key not in seen:
+                        seen.add(key)
+                        found.append(LocalModel(f.file_path, size, repo.repo_id))
+    except Exception:  # no cache yet, or an unreadable one: list what else we know
+        pass
+    for p in extra:
+        path = Path(p).expanduser()
+        if path.is_file() and str(path.resolve()) not in seen:
+            seen.add(str(path.resolve()))
+            found.append(LocalModel(path, path.stat().st_size))
+    return found
+
+
+def describe_local(model: LocalModel, ctx: int = 32768, kv_type: str = "f16",
+                   available: Optional[int] = None) -> dict:
+    """What ``qwqchat models`` shows for one file (the header is read, the weights are not)."""
+    row = {"path": str(model.path), "name": model.name, "size": model.size,
+           "quant": quant_of(model.path.name), "architecture": None, "context_length": None, "fits": None}
+    try:
+        info = gguf_header.read(model.path)
+    except QwqError as exc:
+        row["error"] = str(exc)
+        return row
+    row["architecture"] = info.architecture
+    row["context_length"] = info.context_length
+    shape = fit.shape_of(info)
+    if shape and available is not None:
+        est = fit.estimate(model.size, shape, min(ctx, shape.context_length or ctx), kv_type, available)
+        row["fits"] = est.fits
+        row["gpu_layers"] = est.gpu_layers()
+    return row
