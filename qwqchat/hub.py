@@ -11,6 +11,7 @@ trusted, and one-line errors.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shutil
 import threading
@@ -84,10 +85,15 @@ def quant_of(filename: str) -> Optional[str]:
     return m.group(1).upper() if m else None
 
 
+def _endpoint(endpoint: Optional[str]) -> Optional[str]:
+    """The hub to talk to: as given, else ``HF_ENDPOINT`` read now (huggingface-hub reads it once at import)."""
+    return endpoint or os.environ.get("HF_ENDPOINT") or None
+
+
 def _api(endpoint: Optional[str] = None):
     from huggingface_hub import HfApi
 
-    return HfApi(endpoint=endpoint)
+    return HfApi(endpoint=_endpoint(endpoint))
 
 
 def resolve(spec: Optional[str], ctx: int = 32768, kv_type: str = "f16",
@@ -232,6 +238,7 @@ def pull(target: Target, progress: Optional[Progress] = None, cancel: Optional[t
     """
     from huggingface_hub import get_hf_file_metadata, hf_hub_url
 
+    endpoint = _endpoint(endpoint)
     plans = []
     for filename in target.files:
         try:

@@ -65,7 +65,9 @@ async def wait_until(pilot, predicate, timeout: float = 20.0, what: str = "condi
         if predicate():
             return
         await pilot.pause(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
+    app = pilot.app
+    raise AssertionError(f"timed out waiting for {what} (screen {type(app.screen).__name__}, "
+                         f"engine error {getattr(app, 'engine_error', None)!r})")
 
 
 async def ready(pilot) -> None:

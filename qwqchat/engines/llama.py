@@ -180,7 +180,8 @@ class LlamaEngine:
         backend = next((b for b in ("CUDA", "Metal", "Vulkan", "ROCm", "SYCL") if b.upper() in system.upper()),
                        "GPU")
         if self._offloaded:
-            where = "all layers" if self._offloaded >= n_layers else f"{self._offloaded}/{n_layers} layers"
+            where = ("all layers" if self._offloaded >= n_layers
+                     else f"{self._offloaded}/{n_layers} layers, rest on CPU")
             self._backend = f"{backend} · {where}"
         else:
             self._backend = "CPU"

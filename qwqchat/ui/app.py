@@ -82,7 +82,7 @@ class QwqChatApp(App):
 
     def __init__(self, cfg: config_mod.Config, store: Store, engine: Optional[Engine] = None,
                  engine_error: Optional[str] = None, clock=time.monotonic, export_dir: Optional[Path] = None,
-                 save_theme: bool = True) -> None:
+                 save_theme: bool = True, first_run: bool = False) -> None:
         super().__init__()
         self.cfg = cfg
         self.store = store
@@ -92,6 +92,7 @@ class QwqChatApp(App):
         self.clock = clock
         self.export_dir = export_dir
         self.save_theme = save_theme
+        self.first_run = first_run  # no model configured: offer to download one
         self.conversation: Optional[Conversation] = None
         self.stream: Optional[TurnStream] = None
         self.streaming_turn = None  # the AssistantTurn being streamed into, while it is on screen
@@ -135,10 +136,34 @@ class QwqChatApp(App):
         self.theme_changed_signal.subscribe(self, self._remember_theme)
         if self.engine is None:
             self.status.show(model="no model", error=self.engine_error)
+            if self.first_run:
+                from .screens.first_run import FirstRunScreen
+
+                self.push_screen(FirstRunScreen(self.cfg.ctx, self.cfg.kv_cache), self._model_chosen)
         else:
-            self.status.show(model=self.engine.name, activity="loading model…")
-            self.set_interval(0.5, self._tick_loading, name="loading")
-            self._load_model()
+            self._start_loading()
+
+    def _start_loading(self) -> None:
+        self.status.show(model=self.engine.name, activity="loading model…", error=None)
+        self._load_started = self.clock()
+        self.set_interval(0.5, self._tick_loading, name="loading")
+        self._load_model()
+
+    def _model_chosen(self, path: Optional[Path]) -> None:
+        """The first-run screen got a model: make it the default and load it."""
+        if path is None:
+            return
+        from ..engines.factory import build_engine
+
+        self.cfg.model = str(path)
+        try:
+            config_mod.save_keys({"model": str(path)})
+        except (QwqError, OSError) as exc:
+            self.notify(f"could not save the default model: {exc}", severity="warning")
+        self.engine = build_engine(self.cfg)
+        self.engine_error = None
+        self.engine_ready = False
+        self._start_loading()
 
     def on_resize(self, event) -> None:
         self._apply_width(event.size.width)

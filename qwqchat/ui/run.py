@@ -15,7 +15,7 @@ def build_app(args: argparse.Namespace):
     engine = build_engine(cfg) if cfg.model else None  # not loaded: the app loads it after its first frame
     from .app import QwqChatApp
 
-    return QwqChatApp(cfg, store, engine, None if engine else no_model_message())
+    return QwqChatApp(cfg, store, engine, None if engine else no_model_message(), first_run=engine is None)
 
 
 def run_app(args: argparse.Namespace) -> int:
