@@ -7,20 +7,15 @@ Every error a user can cause ends here as one line on stderr and an exit code
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
-import signal
 import sys
-import threading
-import time
 import traceback
-from pathlib import Path
 from typing import List, Optional
 
 from . import config as config_mod
 from . import paths
-from .errors import BadInput, QwqError
+from .errors import QwqError
 
 PROG = "qwqchat"
 

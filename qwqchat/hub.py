@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, List, Optional, Tuple
 
-from . import fit, gguf_header, paths
+from . import fit, gguf_header
 from .errors import BadInput, QwqError
 
 REPO = "Qwen/QwQ-32B-GGUF"

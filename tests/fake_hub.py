@@ -10,7 +10,6 @@ import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Dict, List, Optional
 
 COMMIT = "c0ffee" + "0" * 34

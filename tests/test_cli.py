@@ -1,7 +1,6 @@
 """The headless command line, run as a user runs it (subprocesses)."""
 
 import json
-import os
 import signal
 import sqlite3
 import subprocess

@@ -1,7 +1,5 @@
 """The in-process engine against real llama.cpp and the SmolLM2 test model."""
 
-import resource
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -14,7 +12,7 @@ from qwqchat.chat import history
 from qwqchat.engines.base import (AnswerDelta, HistoryTrimmed, Message, ReasoningDelta, Sampling,
                                   TurnDone)
 from qwqchat.engines.llama import LlamaEngine
-from qwqchat.errors import ModelError, QwqError
+from qwqchat.errors import ModelError
 from qwqchat.store import Store
 
 SHORT = Sampling(max_tokens=24, seed=7)

@@ -1,8 +1,6 @@
 """The remote engine against a scripted SSE server and a real llama_cpp.server, both on 127.0.0.1."""
 
 import json
-import os
-import signal
 import subprocess
 import sys
 import threading
@@ -12,7 +10,6 @@ import urllib.request
 import pytest
 
 from conftest import run_cli
-from qwqchat import paths
 from qwqchat.chat import run_turn
 from qwqchat.engines.base import AnswerDelta, Message, ReasoningDelta, Sampling, TurnDone
 from qwqchat.engines.remote import RemoteEngine

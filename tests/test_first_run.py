@@ -81,6 +81,6 @@ async def test_use_a_local_file(qwq_home, smol_model, tmp_path):
         await pilot.pause(0.3)  # a Button ignores a second press during its 0.2 s press effect
         screen.query_one("#local-path", Input).value = str(smol_model)
         await pilot.click("#use-local")
-        await wait_until(pilot, lambda: app.engine_ready, timeout=60, what=f"load")
+        await wait_until(pilot, lambda: app.engine_ready, timeout=60, what="load")
         assert not app.engine_error
         assert config.load().model == str(smol_model.resolve())

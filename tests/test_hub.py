@@ -1,8 +1,6 @@
 """Models: catalogue, fit estimate, pull (through a fake hub on 127.0.0.1), the local list."""
 
-import hashlib
 import json
-import os
 import threading
 import time
 from pathlib import Path

@@ -1,6 +1,5 @@
 """SVG snapshots of the screens people judge us by (``pytest --snapshot-update`` rewrites them)."""
 
-from qwqchat.store import Store
 from uihelpers import TRACE_STATS, ANSWER_AT, Gate, finished, make_app, ready, reasoning_pieces_before, send, wait_until
 
 WIDE = (140, 36)

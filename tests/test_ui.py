@@ -1,13 +1,11 @@
 """Every UI flow, through Pilot, on the real app with a replayed QwQ stream."""
 
-import asyncio
-import json
 
-import pytest
 from textual.widgets import Input, ListView
 from textual.widgets._collapsible import CollapsibleTitle
 
-from qwqchat import config, paths
+from qwqchat import config
+
 from qwqchat.engines.llama import LlamaEngine
 from qwqchat.engines.replay import ReplayEngine, tokens_of
 from qwqchat.errors import ModelError
@@ -345,10 +343,10 @@ async def test_long_chat_opens_with_a_window_and_loads_earlier_turns(qwq_home):
         shown = len(app.view.query(UserMessage)) + len(app.view.turns())
         assert shown == 12
         app.view.scroll_home(animate=False)
-        await pilot.pause(0.05)
-        await pilot.click("#load-earlier")
-        await pilot.pause(0.1)
-        assert len(app.view.query(UserMessage)) + len(app.view.turns()) == 18
+        await wait_until(pilot, lambda: app.view.scroll_y == 0, what="the top")
+        app.view.query_one("#load-earlier").press()
+        await wait_until(pilot, lambda: len(app.view.query(UserMessage)) + len(app.view.turns()) == 18,
+                         what="6 earlier messages")
 
 
 async def test_view_follows_the_stream_until_the_user_scrolls_up(qwq_home):

@@ -22,9 +22,9 @@ from typing import Deque, Iterator, List, Optional, Tuple
 
 from .. import fit, gguf_header, hub, paths
 from ..errors import ModelError, QwqError
-from ..reasoning import OPEN, REASONING, ReasoningSplitter
-from .base import (AnswerDelta, Event, HistoryTrimmed, Message, ReasoningDelta, Sampling, Stats,
-                   TurnDone, TurnResult)
+from ..reasoning import OPEN, ReasoningSplitter
+from .base import Event, HistoryTrimmed, Message, Sampling, TurnDone
+from .recorder import TurnRecorder
 
 log = logging.getLogger("qwqchat.engine")
 
@@ -277,9 +277,8 @@ class LlamaEngine:
 
     def _stream(self, messages: List[Message], sampling: Sampling, cancel: threading.Event,
                 end_thinking: threading.Event, prefill_reasoning: Optional[str]) -> Iterator[Event]:
-        started = time.perf_counter()
-        result = TurnResult()
-        stats = result.stats
+        rec = TurnRecorder(prefill_reasoning)
+        result, stats = rec.result, rec.stats
         stats.context_size = self.context_size
         try:
             prompt, tokens, dropped = self.fit(messages, sampling)
@@ -290,7 +289,7 @@ class LlamaEngine:
                     raise QwqError("the saved thinking fills the context; there is no room left for an answer")
         except QwqError as exc:
             result.finish_reason, result.error = "error", str(exc)
-            stats.total_s = time.perf_counter() - started
+            stats.total_s = time.perf_counter() - rec.started
             yield TurnDone(result)
             return
         if dropped:
@@ -305,31 +304,19 @@ class LlamaEngine:
         thinking_open = prefill_reasoning is None and prompt.rstrip().endswith(OPEN)
         splitter = ReasoningSplitter(starts_in_reasoning=thinking_open)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        reasoning: List[str] = [prefill_reasoning] if prefill_reasoning else []
-        answer: List[str] = []
         llm = self.llm
         vocab = llm._model.vocab
         import llama_cpp
 
         is_eog = llama_cpp.llama_vocab_is_eog
         llm.set_seed(sampling.seed if sampling.seed is not None else random.getrandbits(31))
-        generated = arrivals = 0
-        first_at = last_at = thought_at = None
+        generated = 0
         finish = "length"
         out: List[int] = []  # tokens produced after the prompt (the forced closing included)
         think_budget = sampling.think_budget
 
         def pieces(text: str):
-            nonlocal thought_at
-            for kind, piece in splitter.feed(text) if text else ():
-                if kind == REASONING:
-                    reasoning.append(piece)
-                    yield ReasoningDelta(piece)
-                else:
-                    if thought_at is None:
-                        thought_at = time.perf_counter()
-                    answer.append(piece)
-                    yield AnswerDelta(piece)
+            return rec.emit(splitter.feed(text) if text else ())
 
         while True:
             close_now = None
@@ -338,12 +325,7 @@ class LlamaEngine:
                                presence_penalty=sampling.presence_penalty, reset=True)
             try:
                 for token in gen:
-                    now = time.perf_counter()
-                    if first_at is None:
-                        first_at = now
-                        stats.ttft_s = now - started
-                    last_at = now
-                    arrivals += 1
+                    rec.arrival()
                     if is_eog(vocab, token):
                         finish = "stop"
                         break
@@ -382,18 +364,7 @@ class LlamaEngine:
             stats.intervention = close_now
             stats.forced_close_tokens_evaluated = len(tokens) + len(out) - max(0, self._cached_prefix(tokens + out))
             budget += len(closing)
-        for kind, piece in splitter.feed(decoder.decode(b"", final=True)) + splitter.flush():
-            (reasoning if kind == REASONING else answer).append(piece)
-            yield ReasoningDelta(piece) if kind == REASONING else AnswerDelta(piece)
-
-        end = time.perf_counter()
-        result.reasoning, result.answer = "".join(reasoning), "".join(answer)
-        result.finish_reason = finish
-        result.unclosed_thinking = splitter.unclosed and bool(result.reasoning) and prefill_reasoning is None
-        if splitter.saw_reasoning or prefill_reasoning:
-            stats.thinking_s = (thought_at or end) - started
-        stats.total_s = end - started
-        if arrivals > 1 and last_at > first_at:
-            stats.decode_tokens_per_s = (arrivals - 1) / (last_at - first_at)
+        yield from rec.emit(splitter.feed(decoder.decode(b"", final=True)) + splitter.flush())
+        rec.finish(finish, splitter)
         stats.context_used = len(tokens) + len(out)
         yield TurnDone(result)

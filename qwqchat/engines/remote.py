@@ -13,13 +13,13 @@ import logging
 import queue
 import re
 import threading
-import time
 from typing import Any, Dict, Iterator, List, Optional
 from urllib.parse import urlparse
 
 from ..errors import BadInput, QwqError
-from ..reasoning import REASONING, ReasoningSplitter
-from .base import AnswerDelta, Event, Message, ReasoningDelta, Sampling, TurnDone, TurnResult
+from ..reasoning import ReasoningSplitter
+from .base import Event, Message, Sampling, TurnDone, TurnResult
+from .recorder import TurnRecorder
 
 log = logging.getLogger("qwqchat.remote")
 
@@ -168,31 +168,14 @@ class RemoteEngine:
         cancel = cancel or threading.Event()
         if self._client is None:
             self.load()
-        started = time.perf_counter()
+        rec = TurnRecorder()
+        result, stats = rec.result, rec.stats
         thinks_first = self.thinks_first if self.thinks_first is not None else bool(THINKS_FIRST.search(self.model or ""))
         splitter = ReasoningSplitter(starts_in_reasoning=thinks_first)
-        result = TurnResult()
-        stats = result.stats
         stats.context_size = self._context
-        reasoning: List[str] = []
-        answer: List[str] = []
         finish = None
-        first_at = last_at = thought_at = None
-        chunks = 0
         usage = timings = None
         response = None
-
-        def emit(pieces):
-            nonlocal thought_at
-            for kind, text in pieces:
-                if kind == REASONING:
-                    reasoning.append(text)
-                    yield ReasoningDelta(text)
-                else:
-                    if thought_at is None:
-                        thought_at = time.perf_counter()
-                    answer.append(text)
-                    yield AnswerDelta(text)
 
         try:
             # One retry at most: a generation request must not be repeated for minutes on end.
@@ -211,20 +194,15 @@ class RemoteEngine:
                 r_text = (_field(delta, "reasoning_content") or _field(delta, "reasoning")) if delta else None
                 c_text = delta.content if delta else None
                 if r_text or c_text:
-                    now = time.perf_counter()
-                    if first_at is None:
-                        first_at = now
-                        stats.ttft_s = now - started
-                    last_at = now
-                    chunks += 1
+                    rec.arrival()
                     if r_text or splitter.in_reasoning:
                         stats.reasoning_tokens += 1
                     else:
                         stats.answer_tokens += 1
                 if r_text:
-                    yield from emit(splitter.feed_reasoning(r_text))
+                    yield from rec.emit(splitter.feed_reasoning(r_text))
                 if c_text:
-                    yield from emit(splitter.feed(c_text))
+                    yield from rec.emit(splitter.feed(c_text))
                 if choice.finish_reason:
                     finish = "length" if choice.finish_reason == "length" else "stop"
             if finish is None:
@@ -245,14 +223,8 @@ class RemoteEngine:
                     response.close()
                 except Exception:
                     pass
-        yield from emit(splitter.flush())
-        end = time.perf_counter()
-        result.reasoning, result.answer = "".join(reasoning), "".join(answer)
-        result.finish_reason = finish
-        result.unclosed_thinking = splitter.unclosed and bool(result.reasoning)
-        if splitter.saw_reasoning:
-            stats.thinking_s = (thought_at or end) - started
-        stats.total_s = end - started
+        yield from rec.emit(splitter.flush())
+        rec.finish(finish, splitter)
         if usage is not None:
             stats.prompt_tokens = getattr(usage, "prompt_tokens", 0) or 0
             details = getattr(usage, "prompt_tokens_details", None)
@@ -265,8 +237,6 @@ class RemoteEngine:
             stats.decode_tokens_per_s = float(timings["predicted_per_second"])
             if timings.get("prompt_n") is not None:
                 stats.prompt_tokens_evaluated = int(timings["prompt_n"])
-        elif chunks > 1 and last_at > first_at:
-            stats.decode_tokens_per_s = (chunks - 1) / (last_at - first_at)
         stats.context_used = stats.prompt_tokens + stats.reasoning_tokens + stats.answer_tokens
         yield TurnDone(result)
 

@@ -14,7 +14,7 @@ from typing import Optional
 
 from textual import work
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Input, Label, ProgressBar, Select, Static
@@ -68,7 +68,7 @@ class FirstRunScreen(Screen[Path]):
             yield Select([(f"{c.name}  {c.size / 1e9:.1f} GB  ({self._fit_text(c)})", c.name) for c in hub.CATALOGUE],
                          value=q.name, allow_blank=False, id="quant")
             with Horizontal(classes="buttons"):
-                yield Button(f"Download", variant="primary", id="download")
+                yield Button("Download", variant="primary", id="download")
                 yield Button("Cancel download", id="cancel", disabled=True)
             yield ProgressBar(id="pull-bar", show_eta=False)
             yield Label("", id="pull-status")
