@@ -57,6 +57,17 @@ def qwq_model() -> Path:
     return qwq_path()
 
 
+@pytest.fixture
+def qwq(qwq_model):
+    """The real engine on the QwQ-template test model, loaded."""
+    from qwqchat.engines.llama import LlamaEngine
+
+    engine = LlamaEngine(qwq_model, ctx=4096)
+    engine.load()
+    yield engine
+    engine.close()
+
+
 @pytest.fixture(autouse=True)
 def qwq_home(tmp_path, monkeypatch) -> Path:
     home = tmp_path / "home"

@@ -42,14 +42,6 @@ def smol(smol_model):
     engine.close()
 
 
-@pytest.fixture
-def qwq(qwq_model):
-    engine = LlamaEngine(qwq_model, ctx=4096)
-    engine.load()
-    yield engine
-    engine.close()
-
-
 def test_loads_on_cpu_with_context_capped_at_the_models(smol_model):
     engine = LlamaEngine(smol_model)  # default 32,768 > SmolLM2's 8,192
     engine.load()

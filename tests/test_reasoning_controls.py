@@ -20,14 +20,6 @@ REAL_LOOP = (DATA / "real_loop_smollm2.txt").read_text()  # SmolLM2 at temperatu
 LOOP_PROMPT, LOOP_SAMPLING = "Tell me a story about a cat.", dict(temperature=0.0, max_tokens=500, seed=1)
 
 
-@pytest.fixture
-def qwq(qwq_model):
-    engine = LlamaEngine(qwq_model, ctx=4096)
-    engine.load()
-    yield engine
-    engine.close()
-
-
 def done(events):
     return [e for e in events if isinstance(e, TurnDone)][-1].result
 

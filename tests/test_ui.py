@@ -439,9 +439,9 @@ async def test_loop_warning_and_retry_with_a_higher_presence_penalty(qwq_home):
     async with app.run_test(size=(140, 40)) as pilot:
         await ready(pilot)
         await send(pilot, "q")
-        await wait_until(pilot, lambda: app.streaming_turn is not None and app.streaming_turn.warning.display,
+        await wait_until(pilot, lambda: app.view.last_turn() is not None and app.view.last_turn().warning.display,
                          what="the loop warning")
-        assert "repeating itself" in str(app.streaming_turn.warning.render())
+        assert "repeating itself" in str(app.view.last_turn().warning.render())
         await pilot.press("f10")
         await finished(pilot)
         conv = Store().get(app.conversation.id)
