@@ -101,6 +101,7 @@ class QwqChatApp(App):
         self.frame_s = FRAME_S
         self.turns_finished = 0  # tests and benchmarks wait on it
         self._pump_timer = None
+        self._loading_timer = None
         if cfg.theme and cfg.theme in self.available_themes:
             self.theme = cfg.theme
 
@@ -146,7 +147,7 @@ class QwqChatApp(App):
     def _start_loading(self) -> None:
         self.status.show(model=self.engine.name, activity="loading model…", error=None)
         self._load_started = self.clock()
-        self.set_interval(0.5, self._tick_loading, name="loading")
+        self._loading_timer = self.set_interval(0.5, self._tick_loading, name="loading")
         self._load_model()
 
     def _model_chosen(self, path: Optional[Path]) -> None:
@@ -197,7 +198,8 @@ class QwqChatApp(App):
 
     async def on_model_loaded(self, _: ModelLoaded) -> None:
         self.engine_ready = True
-        self._stop_timer("loading")
+        if self._loading_timer is not None:
+            self._loading_timer.stop()
         self.status.show(model=self.engine.name, where=self.engine.describe(), context_size=self.engine.context_size,
                          activity="ready")
         if self._pending_send:
@@ -206,16 +208,12 @@ class QwqChatApp(App):
 
     def on_model_failed(self, message: ModelFailed) -> None:
         self.engine_error = message.error
-        self._stop_timer("loading")
+        if self._loading_timer is not None:
+            self._loading_timer.stop()
         self.status.show(activity="", error=message.error)
         self.notify(message.error, title="The model did not load", severity="error", timeout=15)
         if self._pending_send:
             self._pending_send = False
-
-    def _stop_timer(self, name: str) -> None:
-        for timer in list(getattr(self, "_timers", [])):
-            if getattr(timer, "name", None) == name:
-                timer.stop()
 
     # -- sending -----------------------------------------------------------------
     def _sampling(self) -> Sampling:
