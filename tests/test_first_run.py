@@ -84,3 +84,11 @@ async def test_use_a_local_file(qwq_home, smol_model, tmp_path):
         await wait_until(pilot, lambda: app.engine_ready, timeout=60, what="load")
         assert not app.engine_error
         assert config.load().model == str(smol_model.resolve())
+
+
+async def test_escape_skips_to_the_chats_without_a_model(qwq_home):
+    app = first_run_app()
+    async with app.run_test(size=(140, 45)) as pilot:
+        await pilot.press("escape")
+        assert not isinstance(app.screen, FirstRunScreen)
+        assert "no model configured" in str(app.status.render())

@@ -14,6 +14,7 @@ from typing import Optional
 
 from textual import work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
@@ -36,6 +37,8 @@ class PullFinished(Message):
 
 
 class FirstRunScreen(Screen[Path]):
+    BINDINGS = [Binding("escape", "skip", "Skip: browse chats without a model")]
+
     def __init__(self, ctx: int = 32768, kv_type: str = "f16") -> None:
         super().__init__()
         self.ctx, self.kv_type = ctx, kv_type
@@ -77,6 +80,12 @@ class FirstRunScreen(Screen[Path]):
                 yield Input(placeholder="/path/to/model.gguf", id="local-path")
                 yield Button("Use this file", id="use-local")
             yield Label("", id="first-run-error")
+            yield Static("Esc: skip for now (browse and export old chats; F1 for keys)", classes="first-run-or")
+
+    def action_skip(self) -> None:
+        if self.cancel is not None:
+            self.cancel.set()
+        self.dismiss(None)
 
     def on_mount(self) -> None:
         self.query_one("#download", Button).focus()
