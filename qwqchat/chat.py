@@ -53,7 +53,7 @@ def run_turn(engine: Engine, store: Store, conversation_id: int, sampling: Sampl
     earlier = None
     if answer_from_thinking:
         last = conv.messages[-1] if conv.messages else None
-        if last is None or last.role != "assistant" or last.content.strip() or not last.reasoning:
+        if last is None or not last.stopped_while_thinking:
             raise BadInput("the last reply is not one that stopped while thinking")
         conv.messages = conv.messages[:-1]
         message_id, prefill, earlier = last.id, last.reasoning, last.stats

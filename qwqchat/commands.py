@@ -18,6 +18,7 @@ from .chat import run_turn
 from .engines.factory import build_engine
 from .engines.base import AnswerDelta, HistoryTrimmed, LoopDetected, ReasoningDelta, TurnDone, TurnResult
 from .errors import BadInput, QwqError
+from .fit import gib
 from .store import Store
 from .text import printable
 
@@ -103,7 +104,7 @@ def answer(args: argparse.Namespace) -> int:
     store = Store()
     conv = store.get(args.id)
     last = conv.messages[-1] if conv.messages else None
-    if last is None or last.role != "assistant" or last.content.strip() or not last.reasoning:
+    if last is None or not last.stopped_while_thinking:
         raise BadInput(f"the last reply of conversation {args.id} did not stop while thinking")
     sampling = config_mod.Sampling.from_dict(conv.settings).merged(**config_mod.sampling_flags(args)) \
         if conv.settings else cfg.sampling
@@ -327,6 +328,7 @@ def import_(args: argparse.Namespace) -> int:
 
 def pull(args: argparse.Namespace) -> int:
     """Download a model with a progress bar (size, speed, ETA); resumable; verified; then the default."""
+    from rich.console import Console
     from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
                                TransferSpeedColumn)
 
@@ -339,40 +341,28 @@ def pull(args: argparse.Namespace) -> int:
     target = hub.resolve(args.spec, ctx=ctx, kv_type=kv, available=available)
     if args.spec is None:
         rec = hub.recommend(available, where, ctx, kv)
-        fits = "fits fully" if rec.estimate.fits else f"{rec.estimate.gpu_layers()} of 65 layers fit"
-        print(f"qwqchat: {where} with {fit_gib(available)} free: {target.repo} {target.quant} "
-              f"({fit_gib(rec.estimate.weights)}; {fits} at {ctx:,} context)", file=sys.stderr)
+        layers = rec.estimate.layers + 1
+        fits = "fits fully" if rec.estimate.fits else f"{rec.estimate.gpu_layers()} of {layers} layers fit"
+        print(f"qwqchat: {where} with {gib(available)} free: {target.repo} {target.quant} "
+              f"({gib(rec.estimate.weights)}; {fits} at {ctx:,} context)", file=sys.stderr)
     columns = [TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                TimeRemainingColumn()]
     tasks = {}
-    cancel = threading.Event()
-    with Progress(*columns, console=_stderr_console(), transient=False) as bar:
+    with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
         def progress(name: str, done: int, total: Optional[int]) -> None:
             if name not in tasks:
                 tasks[name] = bar.add_task(name, total=total)
             bar.update(tasks[name], completed=done, total=total)
 
         try:
-            path = hub.pull(target, progress, cancel)
-        except KeyboardInterrupt:
+            path = hub.pull(target, progress)
+        except KeyboardInterrupt:  # Ctrl+C: the partial file stays for the next run
             raise QwqError("download stopped; run the same command again to resume") from None
     if not args.no_default:
         config_mod.save_keys({"model": str(path)})
         print(f"qwqchat: {path} is now the default model", file=sys.stderr)
     print(path)
     return 0
-
-
-def fit_gib(n) -> str:
-    from .fit import gib
-
-    return gib(n)
-
-
-def _stderr_console():
-    from rich.console import Console
-
-    return Console(stderr=True)
 
 
 def models(args: argparse.Namespace) -> int:
@@ -418,7 +408,7 @@ def models(args: argparse.Namespace) -> int:
                                                   if where == "GPU" else "no")
         mark = "*" if r["default"] else " "
         ctx = f"{r['context_length']:,}" if r.get("context_length") else "?"
-        print(f"{i:>3}{mark} {fit_gib(r['size']):>9}  {r['quant'] or '?':<8} {r['architecture'] or '?':<8} "
+        print(f"{i:>3}{mark} {gib(r['size']):>9}  {r['quant'] or '?':<8} {r['architecture'] or '?':<8} "
               f"{ctx:>8}  {fits:<10} {r['name']}{'  (' + r['error'] + ')' if r.get('error') else ''}")
     return 0
 

@@ -15,7 +15,7 @@ import os
 import re
 import shutil
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, List, Optional, Tuple
 
@@ -54,7 +54,6 @@ class Target:
     repo: str
     files: List[str]
     quant: Optional[str] = None
-    sizes: List[int] = field(default_factory=list)
 
 
 @dataclass
@@ -101,15 +100,15 @@ def resolve(spec: Optional[str], ctx: int = 32768, kv_type: str = "f16",
     """``None`` (the recommended QwQ quant), ``REPO``, ``REPO:QUANT`` or ``REPO/FILE.gguf``."""
     if spec is None:
         if available is None:
-            available, where = available_memory()
+            available = available_memory()[0]
         q = recommend(available, ctx=ctx, kv_type=kv_type).quant
-        return Target(REPO, [q.filename], q.name, [q.size])
+        return Target(REPO, [q.filename], q.name)
     if spec.lower().endswith(".gguf"):
         parts = spec.split("/")
         if len(parts) < 3:
             raise BadInput(f"{spec!r}: name a file as OWNER/REPO/FILE.gguf")
         repo, filename = "/".join(parts[:2]), "/".join(parts[2:])
-        files = _with_split_parts(repo, filename, endpoint)
+        files = _with_split_parts(filename)
         return Target(repo, files, quant_of(filename))
     repo, _, quant = spec.partition(":")
     if repo.count("/") != 1:
@@ -138,7 +137,8 @@ def resolve(spec: Optional[str], ctx: int = 32768, kv_type: str = "f16",
     return Target(repo, parts, quant_of(first))
 
 
-def _with_split_parts(repo: str, filename: str, endpoint: Optional[str]) -> List[str]:
+def _with_split_parts(filename: str) -> List[str]:
+    """Every part of a split model, named from its first (or any) part."""
     m = SPLIT_RE.search(filename)
     if not m:
         return [filename]

@@ -96,6 +96,11 @@ class StoredMessage:
     def streaming(self) -> bool:
         return self.role == "assistant" and self.finish_reason is None
 
+    @property
+    def stopped_while_thinking(self) -> bool:
+        """A reply with thinking and no answer: one the model can still be asked to answer from."""
+        return self.role == "assistant" and bool(self.reasoning) and not self.content.strip()
+
 
 @dataclass
 class Conversation:

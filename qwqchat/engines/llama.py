@@ -297,9 +297,7 @@ class LlamaEngine:
             yield HistoryTrimmed(dropped)
         stats.prompt_tokens = len(tokens)
         stats.prompt_tokens_evaluated = len(tokens) - max(0, self._cached_prefix(tokens))
-        budget = self.context_size - len(tokens)
-        if sampling.max_tokens:
-            budget = min(budget, sampling.max_tokens)
+        max_new = sampling.max_tokens or self.context_size  # a forced closing does not count against it
 
         thinking_open = prefill_reasoning is None and prompt.rstrip().endswith(OPEN)
         splitter = ReasoningSplitter(starts_in_reasoning=thinking_open)
@@ -339,7 +337,7 @@ class LlamaEngine:
                     if cancel.is_set():
                         finish = "cancelled"
                         break
-                    if generated >= budget:
+                    if generated >= max_new or len(tokens) + len(out) >= self.context_size:
                         finish = "length"
                         break
                     if splitter.in_reasoning and not splitter.saw_close:
@@ -363,7 +361,6 @@ class LlamaEngine:
             out += closing
             stats.intervention = close_now
             stats.forced_close_tokens_evaluated = len(tokens) + len(out) - max(0, self._cached_prefix(tokens + out))
-            budget += len(closing)
         yield from rec.emit(splitter.feed(decoder.decode(b"", final=True)) + splitter.flush())
         rec.finish(finish, splitter)
         stats.context_used = len(tokens) + len(out)

@@ -249,9 +249,9 @@ class QwqChatApp(App):
             self._pending_send = True
             self.notify("Sent as soon as the model has loaded", timeout=3)
 
-    async def _start_turn(self, answer_from_thinking: bool = False, sampling: Optional[Sampling] = None) -> None:
+    async def _start_turn(self, answer_from_thinking: bool = False) -> None:
         self.streaming_turn = await self.view.add_reply()
-        self.stream = TurnStream(self.engine, self.store, self.conversation.id, sampling or self._sampling(),
+        self.stream = TurnStream(self.engine, self.store, self.conversation.id, self._sampling(),
                                  answer_from_thinking=answer_from_thinking)
         self.status.show(activity="thinking…")
         self.run_worker(self.stream.run, thread=True, group="turn", exit_on_error=False)
@@ -270,7 +270,6 @@ class QwqChatApp(App):
         if batch.dropped_turns:
             self.notify(f"{batch.dropped_turns} oldest turn(s) left out to fit the context", timeout=5)
         if batch.loop is not None:
-            stream.loop = batch.loop
             keys = "Esc stop · F9 answer now · F10 retry with a higher presence penalty"
             if turn is not None and turn.is_attached:
                 turn.warn(f"⚠ The thinking is repeating itself ({batch.loop.repeats}×). {keys}")
@@ -420,7 +419,7 @@ class QwqChatApp(App):
             return
         messages = self.conversation.messages if self.conversation else []
         last = messages[-1] if messages else None
-        if last is None or last.role != "assistant" or last.content.strip() or not last.reasoning:
+        if last is None or not last.stopped_while_thinking:
             self.notify("Nothing to answer: the last reply did not stop while thinking", severity="warning")
             return
         if not self.engine_ready:

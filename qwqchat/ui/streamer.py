@@ -9,7 +9,6 @@ and a busy UI simply receives bigger batches.
 from __future__ import annotations
 
 import threading
-import time
 from typing import Optional
 
 from ..chat import run_turn
@@ -27,7 +26,6 @@ class TurnStream:
         self.engine = engine
         self.answer_from_thinking = answer_from_thinking
         self.end_thinking = threading.Event()
-        self.loop = None  # the LoopDetected event, once the thinking repeats itself
         self.store = store
         self.conversation_id = conversation_id
         self.sampling = sampling
@@ -35,7 +33,6 @@ class TurnStream:
         self.taken = threading.Event()  # set each time the UI takes a batch (benchmarks pace on it)
         self._lock = threading.Lock()
         self._batch = Batch()
-        self.started = time.monotonic()
         # counted by the UI as batches are applied
         self.first_piece_at: Optional[float] = None
         self.reasoning_pieces = 0
