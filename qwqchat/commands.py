@@ -18,6 +18,7 @@ from .chat import run_turn
 from .engines.factory import build_engine
 from .engines.base import AnswerDelta, HistoryTrimmed, LoopDetected, ReasoningDelta, TurnDone, TurnResult
 from .errors import BadInput, QwqError
+from .files import atomic_write
 from .fit import gib
 from .store import Store
 from .text import printable
@@ -289,7 +290,7 @@ def export(args: argparse.Namespace) -> int:
         raise BadInput("export needs a conversation id (or --all -o DIR)")
     text = _render(store.get(args.id), args)
     if args.output:
-        _write(Path(args.output), text)
+        atomic_write(Path(args.output), text)
         print(f"wrote {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)
@@ -300,17 +301,6 @@ def _render(conv, args: argparse.Namespace) -> str:
     if args.json:
         return export_mod.dumps(conv) + "\n"
     return export_mod.to_markdown(conv, reasoning=not args.no_reasoning)
-
-
-def _write(path: Path, text: str) -> None:
-    """Write whole or not at all: a full disk leaves no half file behind."""
-    tmp = path.with_name(path.name + ".part")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise QwqError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def import_(args: argparse.Namespace) -> int:

@@ -1,7 +1,7 @@
 """Settings: defaults < config file < environment < command-line flags.
 
-The file is TOML (``qwqchat config-path`` prints where).  Unknown keys are
-kept when the app writes the file back, so a user's notes survive.
+The file is TOML (``qwqchat paths`` prints where).  The app writes it back
+through tomlkit, so a user's keys, comments and layout survive.
 """
 
 from __future__ import annotations
@@ -86,6 +86,11 @@ def load(path: Optional[Path] = None, profile: Optional[str] = None) -> Config:
         raise BadInput(f"config file {path}: {exc}") from None
     if os.environ.get("QWQCHAT_MODEL"):
         cfg.model = os.environ["QWQCHAT_MODEL"]
+    if os.environ.get("QWQCHAT_THREADS"):
+        try:
+            cfg.threads = int(os.environ["QWQCHAT_THREADS"])
+        except ValueError:
+            raise BadInput(f"QWQCHAT_THREADS must be a whole number, not {os.environ['QWQCHAT_THREADS']!r}") from None
     cfg.api_key = os.environ.get("QWQCHAT_API_KEY") or os.environ.get("OPENAI_API_KEY") or cfg.api_key
     return cfg.validate()
 
@@ -101,26 +106,25 @@ def _apply(cfg: Config, table: Dict[str, Any]) -> None:
 
 
 def save_keys(updates: Dict[str, Any], path: Optional[Path] = None) -> None:
-    """Set top-level keys in the config file, keeping everything else in it."""
-    import tomli_w
+    """Set top-level keys in the config file; tomlkit keeps the user's comments and layout."""
+    import tomlkit
+    from tomlkit.exceptions import TOMLKitError
+
+    from .files import atomic_write
 
     path = path or paths.config_path()
-    raw: Dict[str, Any] = {}
+    doc = tomlkit.document()
     if path.exists():
         try:
-            raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+            doc = tomlkit.parse(path.read_text(encoding="utf-8"))
+        except (TOMLKitError, UnicodeDecodeError):
             raise BadInput(f"config file {path} is not valid TOML; not overwriting it") from None
     for key, value in updates.items():
         if value is None:
-            raw.pop(key, None)
+            doc.pop(key, None)
         else:
-            raw[key] = value
-    tmp = path.with_suffix(".toml.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        tomli_w.dump(raw, fh)
-    os.replace(tmp, path)
+            doc[key] = value
+    atomic_write(path, tomlkit.dumps(doc), private=True)
 
 
 def with_flags(cfg: Config, args: Any) -> Config:

@@ -62,7 +62,7 @@ def qwq(qwq_model):
     """The real engine on the QwQ-template test model, loaded."""
     from qwqchat.engines.llama import LlamaEngine
 
-    engine = LlamaEngine(qwq_model, ctx=4096)
+    engine = LlamaEngine(qwq_model, ctx=4096, threads=1)
     engine.load()
     yield engine
     engine.close()
@@ -73,6 +73,7 @@ def qwq_home(tmp_path, monkeypatch) -> Path:
     home = tmp_path / "home"
     monkeypatch.setenv("QWQCHAT_HOME", str(home))
     monkeypatch.delenv("QWQCHAT_MODEL", raising=False)
+    monkeypatch.setenv("QWQCHAT_THREADS", "1")  # 2 threads on 2 busy cores spin at barriers
     return home
 
 

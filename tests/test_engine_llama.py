@@ -36,14 +36,14 @@ def collect(events):
 
 @pytest.fixture
 def smol(smol_model):
-    engine = LlamaEngine(smol_model, ctx=4096)
+    engine = LlamaEngine(smol_model, ctx=4096, threads=1)
     engine.load()
     yield engine
     engine.close()
 
 
 def test_loads_on_cpu_with_context_capped_at_the_models(smol_model):
-    engine = LlamaEngine(smol_model)  # default 32,768 > SmolLM2's 8,192
+    engine = LlamaEngine(smol_model, threads=1)  # default 32,768 > SmolLM2's 8,192
     engine.load()
     assert engine.context_size == 8192
     assert engine.describe() == "CPU"
@@ -51,7 +51,7 @@ def test_loads_on_cpu_with_context_capped_at_the_models(smol_model):
 
 
 def test_yarn_extends_the_context(smol_model):
-    engine = LlamaEngine(smol_model, ctx=20000, yarn=True, kv_cache="q8_0")
+    engine = LlamaEngine(smol_model, ctx=20000, yarn=True, kv_cache="q8_0", threads=1)
     engine.load()
     assert 20000 <= engine.context_size < 20480  # llama.cpp pads to a multiple of 256
     reasoning, answer, done, _ = collect(engine.stream([Message("user", "Hi")], SHORT))
@@ -73,7 +73,7 @@ def test_plain_model_answers_with_stats(smol):
 def test_same_seed_same_reply(smol_model):
     replies = []
     for _ in range(2):
-        engine = LlamaEngine(smol_model, ctx=1024)
+        engine = LlamaEngine(smol_model, ctx=1024, threads=1)
         engine.load()
         replies.append(collect(engine.stream([Message("user", "Name a colour.")], SHORT))[1])
         engine.close()
@@ -104,23 +104,29 @@ def test_history_sent_to_the_model_holds_answers_only(qwq):
 
 
 def test_cancel_from_another_thread_stops_within_a_token(smol):
-    cancel = threading.Event()
+    """Another thread sets the cancel while this one keeps consuming: the stream ends within a token or two."""
+    cancel, tenth = threading.Event(), threading.Event()
+    count, at_cancel = [0], []
+
+    def canceller() -> None:
+        tenth.wait(60)
+        cancel.set()
+        at_cancel.append(count[0])  # read after the set: every later token came after the cancel
+
+    t = threading.Thread(target=canceller)
+    t.start()
     events = smol.stream([Message("user", "Write a long story about a dragon.")],
                          Sampling(temperature=1.5, top_k=0, top_p=1.0, seed=3, max_tokens=2000), cancel)
-    count = 0
     for ev in events:
         if isinstance(ev, (AnswerDelta, ReasoningDelta)):
-            count += 1
-            if count == 10:
-                at_cancel = None
-                t = threading.Thread(target=cancel.set)
-                t.start()
-                t.join()
-                at_cancel = count
+            count[0] += 1
+            if count[0] == 10:
+                tenth.set()
         if isinstance(ev, TurnDone):
             result = ev.result
+    t.join(10)
     assert result.finish_reason == "cancelled"
-    assert result.stats.answer_tokens <= at_cancel + 2  # the token in flight at most
+    assert count[0] >= 10 and result.stats.answer_tokens <= at_cancel[0] + 2  # the token in flight at most
     assert result.answer  # what was produced is kept
 
 
@@ -139,7 +145,7 @@ def test_follow_up_turns_reuse_the_prefix_cache(smol):
 
 
 def test_context_overflow_drops_oldest_turns_but_keeps_system_and_new_message(smol_model):
-    engine = LlamaEngine(smol_model, ctx=512)
+    engine = LlamaEngine(smol_model, ctx=512, threads=1)
     engine.load()
     messages = [Message("system", "SYSTEM-PROMPT-KEPT")]
     for i in range(12):
@@ -166,13 +172,13 @@ def _one_line(exc):
 
 def test_missing_model(tmp_path):
     with pytest.raises(ModelError) as err:
-        LlamaEngine(tmp_path / "nope.gguf").load()
+        LlamaEngine(tmp_path / "nope.gguf", threads=1).load()
     assert "not found" in _one_line(err)
 
 
 def test_directory_instead_of_model(tmp_path):
     with pytest.raises(ModelError) as err:
-        LlamaEngine(tmp_path).load()
+        LlamaEngine(tmp_path, threads=1).load()
     assert "directory" in _one_line(err)
 
 
@@ -180,7 +186,7 @@ def test_not_a_gguf_file(tmp_path):
     bad = tmp_path / "model.gguf"
     bad.write_text("<html>404 Not Found</html>" * 10)
     with pytest.raises(ModelError) as err:
-        LlamaEngine(bad).load()
+        LlamaEngine(bad, threads=1).load()
     assert "not a GGUF" in _one_line(err)
 
 
@@ -190,7 +196,7 @@ def test_truncated_gguf(tmp_path, smol_model, fraction):
     cut = tmp_path / "cut.gguf"
     cut.write_bytes(data[: int(len(data) * fraction)])
     with pytest.raises(ModelError) as err:
-        LlamaEngine(cut).load()
+        LlamaEngine(cut, threads=1).load()
     assert "truncated" in _one_line(err)
 
 
@@ -203,7 +209,7 @@ def test_unknown_architecture(tmp_path, smol_model):
     odd.write_bytes(bytes(data))
     assert gguf_header.read(odd).architecture == "zebra"
     with pytest.raises(ModelError) as err:
-        LlamaEngine(odd).load()
+        LlamaEngine(odd, threads=1).load()
     assert "'zebra' architecture" in _one_line(err)
 
 
@@ -215,7 +221,7 @@ OOM = textwrap.dedent("""
     vm = int([l for l in open('/proc/self/status') if l.startswith('VmSize')][0].split()[1]) * 1024
     resource.setrlimit(resource.RLIMIT_AS, (vm + 150_000_000, resource.RLIM_INFINITY))
     try:
-        LlamaEngine(sys.argv[1], ctx=8192).load()
+        LlamaEngine(sys.argv[1], ctx=8192, threads=1).load()
     except QwqError as exc:
         print(exc)
         sys.exit(3)

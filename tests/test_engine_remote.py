@@ -219,10 +219,10 @@ def test_profiles_switch_between_local_and_remote(server, qwq_home, smol_model):
 def start_llama_server(model):
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
-                             "--port", str(port), "--n_ctx", "2048"],
+                             "--port", str(port), "--n_ctx", "2048", "--n_threads", "1"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.time() + 60
+    deadline = time.time() + 120
     while time.time() < deadline:
         if proc.poll() is not None:
             raise RuntimeError("llama_cpp.server exited")

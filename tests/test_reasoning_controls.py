@@ -159,7 +159,7 @@ def test_ask_think_budget_and_answer_command(qwq_model):
                    "--json", "What is 2+2?")
     out = json.loads(proc.stdout)
     assert out["stats"]["intervention"] == "think-budget" and out["stats"]["reasoning_tokens"] <= 20
-    assert "thinking budget reached" in proc.stderr or out["answer"]
+    assert "thinking budget reached" in proc.stderr
     cut = run_cli("ask", "--model", str(qwq_model), "--max-tokens", "30", "--seed", "2", "--json", "Why?")
     cid = json.loads(cut.stdout)["conversation_id"]
     answered = run_cli("answer", str(cid), "--model", str(qwq_model), "--max-tokens", "30", "--json")

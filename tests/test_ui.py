@@ -11,6 +11,7 @@ from qwqchat.engines.replay import ReplayEngine, tokens_of
 from qwqchat.errors import ModelError
 from qwqchat.store import Store
 from qwqchat.ui.screens.dialogs import Ask, Confirm
+from qwqchat.ui.keys import KEYS, key_text
 from qwqchat.ui.screens.help import HelpScreen
 from qwqchat.ui.screens.settings import SettingsScreen
 from qwqchat.ui.widgets.turn import AssistantTurn, UserMessage
@@ -273,19 +274,25 @@ async def test_settings_screen_saves_per_chat_settings(qwq_home):
 
 
 async def test_help_screen_and_command_palette_list_every_action(qwq_home):
+    """Help and palette name each key the app really answers to, with the action that key runs."""
     app = make_app()
     async with app.run_test(size=(140, 40)) as pilot:
+        live = {}  # action -> the keys bound to it on the chat screen
+        for key, active in app.active_bindings.items():
+            live.setdefault(active.binding.action, set()).add(key)
         await pilot.press("f1")
         assert isinstance(app.screen, HelpScreen)
-        rows = [str(app.screen.query_one("DataTable").get_row_at(i)[1])
-                for i in range(app.screen.query_one("DataTable").row_count)]
-        for _, title, _ in app.ACTIONS:
-            assert title in rows
+        table = app.screen.query_one("DataTable")
+        rows = {str(table.get_row_at(i)[1]): str(table.get_row_at(i)[0]) for i in range(table.row_count)}
         await pilot.press("escape")
-        titles = [c.title for c in app.get_system_commands(app.screen)]
-        for _, title, _ in app.ACTIONS:
-            assert title in titles
-        assert any("theme" in t.lower() for t in titles)
+        commands = {c.title: c for c in app.get_system_commands(app.screen)}
+        for action in ("stop", "new_chat", "regenerate", "edit_last", "toggle_reasoning", "export", "rename",
+                       "delete", "settings", "answer_now", "retry_with_penalty", "help"):
+            title = next(k.title for k in KEYS if k.action == action)
+            shown = rows[title]
+            assert {key_text(k) for k in live[action]} == set(shown.split(" or ")), (action, shown, live[action])
+            assert commands[title].help == shown and commands[title].callback.__name__ == f"action_{action}"
+        assert any("theme" in t.lower() for t in commands)
 
 
 async def test_prompt_keys_newline_and_recall(qwq_home):
@@ -365,7 +372,7 @@ async def test_view_follows_the_stream_until_the_user_scrolls_up(qwq_home):
 async def test_real_llama_engine_in_the_app(qwq_home, qwq_model):
     cfg = config.load()
     cfg.sampling = cfg.sampling.merged(max_tokens=40, seed=1)
-    app = make_app(LlamaEngine(qwq_model, ctx=2048), cfg=cfg)
+    app = make_app(LlamaEngine(qwq_model, ctx=2048, threads=1), cfg=cfg)
     async with app.run_test(size=(140, 40)) as pilot:
         await wait_until(pilot, lambda: app.engine_ready, timeout=60, what="llama load")
         assert "CPU" in str(app.status.render())
@@ -406,7 +413,7 @@ async def test_remote_engine_in_the_app_reasoning_beside_answer_and_faults_in_th
 async def test_f9_answers_now_and_answers_from_saved_thinking_on_the_real_engine(qwq_home, qwq_model):
     cfg = config.load()
     cfg.sampling = cfg.sampling.merged(max_tokens=30, seed=2)
-    app = make_app(LlamaEngine(qwq_model, ctx=2048), cfg=cfg)
+    app = make_app(LlamaEngine(qwq_model, ctx=2048, threads=1), cfg=cfg)
     async with app.run_test(size=(140, 40)) as pilot:
         await wait_until(pilot, lambda: app.engine_ready, timeout=60, what="llama load")
         await send(pilot, "Why?")

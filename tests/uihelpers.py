@@ -38,8 +38,9 @@ class Gate:
     def release(self) -> None:
         self._open.set()
 
-    async def wait_reached(self) -> None:
-        await asyncio.get_running_loop().run_in_executor(None, self.reached.wait, 10)
+    async def wait_reached(self, timeout: float = 30) -> None:
+        if not await asyncio.get_running_loop().run_in_executor(None, self.reached.wait, timeout):
+            raise AssertionError(f"the replay did not reach chunk {self.stops[0]} within {timeout} s")
 
 
 # what a QwQ-32B turn of this trace reports on a GPU (fixed, so snapshots are stable)
@@ -75,13 +76,18 @@ async def ready(pilot) -> None:
 
 
 async def send(pilot, text: str) -> None:
+    pilot.app.turns_before_send = pilot.app.turns_finished
     pilot.app.prompt.text = text
     await pilot.press("enter")
 
 
 async def finished(pilot, timeout: float = 20.0) -> None:
-    await wait_until(pilot, lambda: pilot.app.stream is None and not pilot.app._pending_send, timeout,
-                     what="the turn to finish")
+    """Wait for the turn the last ``send`` started (or the one streaming now) to finish."""
+    app = pilot.app
+    before = getattr(app, "turns_before_send", None)
+    await wait_until(pilot, lambda: app.stream is None and not app._pending_send
+                     and (before is None or app.turns_finished > before), timeout, what="the turn to finish")
+    app.turns_before_send = None
     await pilot.pause(0.05)
 
 

@@ -17,7 +17,6 @@ from typing import Iterable, Optional
 
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, ListView
@@ -26,6 +25,7 @@ from .. import config as config_mod
 from ..engines.base import Engine, Sampling
 from ..errors import QwqError
 from ..store import Conversation, Store
+from .keys import KEYS, bindings, key_text
 from .messages import ModelFailed, ModelLoaded
 from .streamer import FRAME_S, TurnStream
 from .widgets.conversation import ConversationView
@@ -41,44 +41,7 @@ EMPTY_HINT = ("Ask anything. QwQ thinks before it answers: its reasoning streams
 class QwqChatApp(App):
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses elsewhere keep the styles
     TITLE = "qwqchat"
-    BINDINGS = [
-        Binding("escape", "stop", "Stop"),
-        Binding("ctrl+n", "new_chat", "New chat"),
-        Binding("ctrl+r", "regenerate", "Regenerate"),
-        Binding("f4", "edit_last", "Edit last prompt", show=False),
-        Binding("ctrl+t", "toggle_reasoning", "Fold thinking"),
-        Binding("ctrl+g", "toggle_all_reasoning", "Fold all", show=False),
-        Binding("ctrl+o", "copy_answer", "Copy answer", show=False),
-        Binding("f5", "copy_code", "Copy code", show=False),
-        Binding("ctrl+s", "export", "Export"),
-        Binding("f2", "rename", "Rename", show=False),
-        Binding("f8", "delete", "Delete chat", show=False),
-        Binding("f3", "settings", "Settings", show=False),
-        Binding("ctrl+b", "toggle_sidebar", "Sidebar", show=False),
-        Binding("ctrl+f", "filter", "Find chat", show=False),
-        Binding("f9", "answer_now", "Answer now", show=False),
-        Binding("f10", "retry_with_penalty", "Retry, less looping", show=False),
-        Binding("f1,question_mark", "help", "Help"),
-    ]
-    ACTIONS = [  # (action, title, help) for the command palette and the help screen
-        ("stop", "Stop generating", "Esc"),
-        ("new_chat", "New chat", "Ctrl+N"),
-        ("regenerate", "Regenerate the last reply", "Ctrl+R"),
-        ("edit_last", "Edit the last prompt and resend", "F4"),
-        ("toggle_reasoning", "Fold/unfold the focused turn's thinking", "Ctrl+T"),
-        ("toggle_all_reasoning", "Fold/unfold every turn's thinking", "Ctrl+G"),
-        ("copy_answer", "Copy the focused (or last) answer", "Ctrl+O"),
-        ("copy_code", "Copy the last code block of the answer", "F5"),
-        ("export", "Export this chat to Markdown", "Ctrl+S"),
-        ("rename", "Rename this chat", "F2"),
-        ("delete", "Delete this chat", "F8"),
-        ("settings", "Chat settings (system prompt, sampling)", "F3"),
-        ("toggle_sidebar", "Show/hide the chat list", "Ctrl+B"),
-        ("filter", "Find a chat (full-text)", "Ctrl+F"),
-        ("answer_now", "Answer now: end the thinking, or answer from saved thinking", "F9"),
-        ("retry_with_penalty", "Retry with a higher presence penalty (against loops)", "F10"),
-        ("help", "Keys and help", "F1 or ?"),
-    ]
+    BINDINGS = bindings(KEYS)
 
     def __init__(self, cfg: config_mod.Config, store: Store, engine: Optional[Engine] = None,
                  engine_error: Optional[str] = None, clock=time.monotonic, export_dir: Optional[Path] = None,
@@ -203,8 +166,8 @@ class QwqChatApp(App):
         self.status.show(model=self.engine.name, where=self.engine.describe(), context_size=self.engine.context_size,
                          activity="ready")
         if self._pending_send:
-            self._pending_send = False
             await self._start_turn()
+            self._pending_send = False  # only now: until the stream exists, the send is still pending
 
     def on_model_failed(self, message: ModelFailed) -> None:
         self.engine_error = message.error
@@ -482,12 +445,12 @@ class QwqChatApp(App):
         slug = re.sub(r"[^a-z0-9]+", "-", conv.title.lower()).strip("-")[:40] or "chat"
         folder = self.export_dir or Path.cwd()
         path = folder / f"qwqchat-{conv.id}-{slug}.md"
+        from ..files import atomic_write
+
         try:
-            tmp = path.with_name(path.name + ".part")
-            tmp.write_text(export_mod.to_markdown(conv), encoding="utf-8")
-            tmp.replace(path)
-        except OSError as exc:
-            self.notify(f"Could not write {path}: {exc.strerror or exc}", severity="error")
+            atomic_write(path, export_mod.to_markdown(conv))
+        except QwqError as exc:
+            self.notify(str(exc), severity="error", markup=False)
             return
         self.notify(f"Exported to {path}", title="Export", timeout=8)
 
@@ -553,11 +516,11 @@ class QwqChatApp(App):
     def action_help(self) -> None:
         from .screens.help import HelpScreen
 
-        self.push_screen(HelpScreen([(keys, title) for _, title, keys in self.ACTIONS]))
+        self.push_screen(HelpScreen([(key_text(k.keys), k.title) for k in KEYS]))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        for action, title, keys in self.ACTIONS:
-            yield SystemCommand(title, f"{keys}", getattr(self, f"action_{action}"))
+        for k in KEYS:
+            yield SystemCommand(k.title, key_text(k.keys), getattr(self, f"action_{k.action}"))
         yield from super().get_system_commands(screen)
 
     async def action_quit(self) -> None:

@@ -1,0 +1,56 @@
+"""The one table of the chat's keys: bindings, the help screen and the command palette all come from it.
+
+Kept apart from the app so a key is added in one place and cannot drift
+between what the app answers to and what the help says.
+"""
+
+from __future__ import annotations
+
+from typing import List, NamedTuple, Optional
+
+from textual.binding import Binding
+
+
+class Key(NamedTuple):
+    action: str
+    keys: str  # Textual key names, comma-separated
+    title: str  # what the help screen and the palette call it
+    footer: Optional[str] = None  # a short label shown in the footer; None keeps it out of the footer
+
+
+KEYS: List[Key] = [
+    Key("stop", "escape", "Stop generating", "Stop"),
+    Key("new_chat", "ctrl+n", "New chat", "New chat"),
+    Key("regenerate", "ctrl+r", "Regenerate the last reply", "Regenerate"),
+    Key("edit_last", "f4", "Edit the last prompt and resend"),
+    Key("toggle_reasoning", "ctrl+t", "Fold/unfold the focused turn's thinking", "Fold thinking"),
+    Key("toggle_all_reasoning", "ctrl+g", "Fold/unfold every turn's thinking"),
+    Key("copy_answer", "ctrl+o", "Copy the focused (or last) answer"),
+    Key("copy_code", "f5", "Copy the last code block of the answer"),
+    Key("export", "ctrl+s", "Export this chat to Markdown", "Export"),
+    Key("rename", "f2", "Rename this chat"),
+    Key("delete", "f8", "Delete this chat"),
+    Key("settings", "f3", "Chat settings (system prompt, sampling)"),
+    Key("toggle_sidebar", "ctrl+b", "Show/hide the chat list"),
+    Key("filter", "ctrl+f", "Find a chat (full-text)"),
+    Key("answer_now", "f9", "Answer now: end the thinking, or answer from saved thinking"),
+    Key("retry_with_penalty", "f10", "Retry with a higher presence penalty (against loops)"),
+    Key("help", "f1", "Keys and help", "Help"),  # not "?": the focused prompt types it
+]
+
+_NAMES = {"escape": "Esc", "question_mark": "?", "enter": "Enter", "tab": "Tab"}
+
+
+def key_text(keys: str) -> str:
+    """'ctrl+n' -> 'Ctrl+N', 'f1,question_mark' -> 'F1 or ?'."""
+
+    def one(key: str) -> str:
+        *mods, last = key.split("+")
+        name = _NAMES.get(last, last.upper() if len(last) <= 3 else last.title())
+        return "+".join([m.title() for m in mods] + [name])
+
+    return " or ".join(one(k) for k in keys.split(","))
+
+
+def bindings(table: List[Key]) -> List[Binding]:
+    return [Binding(k.keys, k.action, k.footer or k.title, show=k.footer is not None) for k in table]
