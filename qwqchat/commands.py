@@ -282,7 +282,7 @@ def export(args: argparse.Namespace) -> int:
         folder.mkdir(parents=True, exist_ok=True)
         convs = store.list_conversations()
         for c in convs:
-            _write(folder / f"{c.id}.{'json' if args.json else 'md'}",
+            atomic_write(folder / f"{c.id}.{'json' if args.json else 'md'}",
                    _render(store.get(c.id), args))
         print(f"exported {len(convs)} conversation(s) to {folder}", file=sys.stderr)
         return 0

@@ -33,7 +33,7 @@ FEATURES = (
     ("AVX512_BF16", "avx512_bf16", "GGML_AVX512_BF16"),
 )
 # Reported by system info but not build options of their own.
-EXTRA_FLAGS = {"SSE3": "pni", "SSSE3": "ssse3"}
+EXTRA_FLAGS = {"SSE3": "pni", "SSSE3": "ssse3", "AMX_INT8": "amx_int8", "AMX_BF16": "amx_bf16"}
 AMX_OPTIONS = ("GGML_AMX_TILE", "GGML_AMX_INT8", "GGML_AMX_BF16")
 
 REBUILD = 'CMAKE_ARGS="$(python -m qwqchat.cpu)" pip install --force-reinstall --no-cache-dir llama-cpp-python'

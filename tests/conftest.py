@@ -47,6 +47,16 @@ def qwq_path() -> Path:
     return out
 
 
+MODEL_FIXTURES = {"smol_model", "qwq_model", "qwq", "smol", "llama_server"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests that load the real model are marked ``model`` (the floors run deselects them)."""
+    for item in items:
+        if MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.model)
+
+
 @pytest.fixture(scope="session")
 def smol_model() -> Path:
     return smol_path()

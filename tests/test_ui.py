@@ -208,15 +208,16 @@ async def test_sidebar_filter_open_rename_delete(qwq_home):
         await finished(pilot)
         items = app.query_one("#chat-list", ListView).children
         assert [i.conversation_id for i in items] == [2, 1]  # newest first
+        def shown():
+            return [i.conversation_id for i in app.query_one("#chat-list", ListView).children]
+
         await pilot.press("ctrl+f")
         await pilot.press(*"alpha")
-        await pilot.pause(0.1)
-        assert [i.conversation_id for i in app.query_one("#chat-list", ListView).children] == [1]
+        await wait_until(pilot, lambda: shown() == [1], what="the list filtered to alpha")
         app.query_one("#chat-filter", Input).value = "idiomatic"  # only in the reasoning: matches both
-        await pilot.pause(0.1)
-        assert len(app.query_one("#chat-list", ListView).children) == 2
+        await wait_until(pilot, lambda: sorted(shown()) == [1, 2], what="both chats matching the reasoning")
         app.query_one("#chat-filter", Input).value = ""
-        await pilot.pause(0.1)
+        await wait_until(pilot, lambda: shown() == [2, 1], what="the whole list again")
         await app.open_conversation(1)
         assert app.view.query(UserMessage).first().prompt_text == "alpha question"
         await pilot.press("f2")

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Deque, Iterator, List, Optional, Tuple
 
-from .. import fit, gguf_header, hub, paths
+from .. import cpu, fit, gguf_header, hub, paths
 from ..errors import ModelError, QwqError
 from ..reasoning import OPEN, ReasoningSplitter
 from .base import Event, HistoryTrimmed, Message, Sampling, TurnDone
@@ -136,6 +136,9 @@ class LlamaEngine:
         self.info = info
         import llama_cpp
 
+        problem = cpu.mismatch(llama_cpp.llama_print_system_info().decode("utf-8", "replace"), cpu.read_cpu_flags())
+        if problem:  # before any llama.cpp compute: a build for another CPU dies with SIGILL on the first token
+            raise QwqError(problem)
         _install_log_sink()
         native = info.context_length or DEFAULT_CTX
         limit = native * 4 if self.yarn else native

@@ -16,6 +16,7 @@ class Key(NamedTuple):
     keys: str  # Textual key names, comma-separated
     title: str  # what the help screen and the palette call it
     footer: Optional[str] = None  # a short label shown in the footer; None keeps it out of the footer
+    priority: bool = False  # before the focused widget: for keys a text box would otherwise take
 
 
 KEYS: List[Key] = [
@@ -32,7 +33,7 @@ KEYS: List[Key] = [
     Key("delete", "f8", "Delete this chat"),
     Key("settings", "f3", "Chat settings (system prompt, sampling)"),
     Key("toggle_sidebar", "ctrl+b", "Show/hide the chat list"),
-    Key("filter", "ctrl+f", "Find a chat (full-text)"),
+    Key("filter", "ctrl+f", "Find a chat (full-text)", priority=True),  # Textual < 8's TextArea binds it
     Key("answer_now", "f9", "Answer now: end the thinking, or answer from saved thinking"),
     Key("retry_with_penalty", "f10", "Retry with a higher presence penalty (against loops)"),
     Key("help", "f1", "Keys and help", "Help"),  # not "?": the focused prompt types it
@@ -53,4 +54,5 @@ def key_text(keys: str) -> str:
 
 
 def bindings(table: List[Key]) -> List[Binding]:
-    return [Binding(k.keys, k.action, k.footer or k.title, show=k.footer is not None) for k in table]
+    return [Binding(k.keys, k.action, k.footer or k.title, show=k.footer is not None, priority=k.priority)
+            for k in table]
