@@ -172,10 +172,8 @@ def _stream(events: Iterator, args: argparse.Namespace, cancel: threading.Event,
             elif on_loop == "answer":
                 end_thinking.set()
             continue
-        if args.json:
-            if isinstance(event, TurnDone):
-                result = event.result
-            continue
+        if args.json and isinstance(event, (ReasoningDelta, AnswerDelta)):
+            continue  # --json prints one object at the end; the notes below still go to stderr
         if isinstance(event, ReasoningDelta):
             out.reasoning(event.text)
         elif isinstance(event, AnswerDelta):
@@ -186,7 +184,7 @@ def _stream(events: Iterator, args: argparse.Namespace, cancel: threading.Event,
         elif isinstance(event, TurnDone):
             result = event.result
             out.end_reasoning()
-            if result.answer:
+            if result.answer and not args.json:
                 sys.stdout.write("\n")
             if result.stats.intervention == "think-budget":
                 print(f"qwqchat: thinking budget reached ({result.stats.reasoning_tokens:,} tokens); "
