@@ -66,7 +66,7 @@ class FirstRunScreen(Screen[Path]):
                 yield Label(f"No GPU found: CPU only, {m.cores or '?'} cores, {fit.gib(m.available)} of RAM free")
             yield Label(f"Recommended: {rec.label} · {rec.quant.size / 1e9:.1f} GB · {rec.describe(m.where)}",
                         id="recommended")
-            yield Label(self.rec.reason, id="reason")
+            yield Static(self.rec.reason, id="reason", markup=False)  # wraps: the reason is a long line
             yield Select([(f"{o.label}  {o.quant.size / 1e9:.1f} GB  ({o.describe(m.where)})", i)
                           for i, o in enumerate(self.options)],
                          value=self.options.index(rec), allow_blank=False, id="quant")
