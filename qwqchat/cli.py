@@ -110,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     imp = sub.add_parser("import", help="import a conversation exported with --json")
     imp.add_argument("file")
 
-    pull = sub.add_parser("pull", help="download a model (default: the QwQ-32B quant that fits this machine)")
+    pull = sub.add_parser("pull", help="download a model (default: QwQ-32B if it fits this machine, else the reasoning model that does)")
     pull.add_argument("spec", nargs="?", metavar="REPO[:QUANT]|REPO/FILE.gguf",
                       help="e.g. Qwen/QwQ-32B-GGUF:Q5_K_M or bartowski/Qwen_QwQ-32B-GGUF")
     pull.add_argument("--ctx", type=int, default=None, help="context to fit (default 32768)")

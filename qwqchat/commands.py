@@ -320,19 +320,22 @@ def pull(args: argparse.Namespace) -> int:
     from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
                                TransferSpeedColumn)
 
-    from . import hub
+    from . import catalog, hub
+    from .recommend import recommend, this_machine
 
     cfg = config_mod.load()
     ctx = args.ctx or cfg.ctx
     kv = args.kv_cache or cfg.kv_cache
-    available, where = hub.available_memory()
-    target = hub.resolve(args.spec, ctx=ctx, kv_type=kv, available=available)
+    machine = this_machine()
+    setting: dict = {}
     if args.spec is None:
-        rec = hub.recommend(available, where, ctx, kv)
-        layers = rec.estimate.layers + 1
-        fits = "fits fully" if rec.estimate.fits else f"{rec.estimate.gpu_layers()} of {layers} layers fit"
-        print(f"qwqchat: {where} with {gib(available)} free: {target.repo} {target.quant} "
-              f"({gib(rec.estimate.weights)}; {fits} at {ctx:,} context)", file=sys.stderr)
+        rec = recommend(catalog.MODELS, machine, ctx, kv)
+        o = rec.option
+        print(f"qwqchat: {machine.where} with {gib(machine.available)} free: {rec.reason}", file=sys.stderr)
+        target = hub.Target(o.model.repo, [o.quant.filename], o.quant.name)
+        setting = {"ctx": o.ctx, "kv_cache": o.kv}  # what the fit was reckoned at: the default with the model
+    else:
+        target = hub.resolve(args.spec, ctx=ctx, kv_type=kv, available=machine.available)
     columns = [TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                TimeRemainingColumn()]
     tasks = {}
@@ -347,14 +350,16 @@ def pull(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:  # Ctrl+C: the partial file stays for the next run
             raise QwqError("download stopped; run the same command again to resume") from None
     if not args.no_default:
-        config_mod.save_keys({"model": str(path)})
-        print(f"qwqchat: {path} is now the default model", file=sys.stderr)
+        config_mod.save_keys({"model": str(path), **setting})
+        extra = f" (context {setting['ctx']:,}, {setting['kv_cache']} KV cache)" if setting else ""
+        print(f"qwqchat: {path} is now the default model{extra}", file=sys.stderr)
     print(path)
     return 0
 
 
 def models(args: argparse.Namespace) -> int:
     from . import hub
+    from .recommend import this_machine
 
     cfg = config_mod.load()
     extra = list(cfg.raw.get("local_models", []))
@@ -378,8 +383,9 @@ def models(args: argparse.Namespace) -> int:
         config_mod.save_keys({"model": str(chosen)})
         print(f"qwqchat: default model is now {chosen}", file=sys.stderr)
         return 0
-    available, where = hub.available_memory()
-    rows = [hub.describe_local(m, cfg.ctx, cfg.kv_cache, available) for m in found]
+    machine = this_machine()
+    where = machine.where
+    rows = [hub.describe_local(m, cfg.ctx, cfg.kv_cache, machine.available) for m in found]
     default = str(Path(cfg.model).expanduser().resolve()) if cfg.model else None
     for r in rows:
         r["default"] = default is not None and str(Path(r["path"]).resolve()) == default
@@ -387,7 +393,7 @@ def models(args: argparse.Namespace) -> int:
         print(json.dumps(rows))
         return 0
     if not rows:
-        print("no local models: `qwqchat pull` downloads the QwQ-32B quant that fits this machine",
+        print("no local models: `qwqchat pull` downloads the reasoning model that fits this machine",
               file=sys.stderr)
         return 0
     print(f"{'#':>3}  {'size':>9}  {'quant':<8} {'arch':<8} {'context':>8}  {'fits ' + where:<10} model")

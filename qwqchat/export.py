@@ -10,6 +10,7 @@ from typing import Any, Dict, Optional
 from .engines.base import Stats
 from .store import Conversation, Store
 from .errors import BadInput
+from .text import printable
 
 JSON_FORMAT = "qwqchat-conversation"
 JSON_VERSION = 1
@@ -60,7 +61,9 @@ def _date(ts: float) -> str:
 
 def to_markdown(conv: Conversation, reasoning: bool = True) -> str:
     lines = [f"# {_neutralise_html(conv.title)}", ""]
-    meta = [f"- **Model:** {conv.model or 'unknown'}", f"- **Date:** {_date(conv.created)}"]
+    model = _neutralise_html(" ".join(printable(conv.model or "").split()))  # one line, whatever the GGUF says
+    speaker = model or "Assistant"  # each reply's header: the model that wrote it
+    meta = [f"- **Model:** {model or 'unknown'}", f"- **Date:** {_date(conv.created)}"]
     if conv.settings:
         meta.append("- **Sampling:** " + ", ".join(f"{k} {v}" for k, v in conv.settings.items()
                                                    if v is not None))
@@ -71,7 +74,7 @@ def to_markdown(conv: Conversation, reasoning: bool = True) -> str:
         if m.role == "user":
             lines += ["## You", "", _close_fences(_neutralise_html(m.content)), ""]
             continue
-        lines += ["## QwQ", ""]
+        lines += [f"## {speaker}", ""]
         if reasoning and m.reasoning:
             lines += ["<details>", f"<summary>{thought_summary(m.stats, m.reasoning)}</summary>", "",
                       _fenced(m.reasoning), "", "</details>", ""]

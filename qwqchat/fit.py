@@ -1,8 +1,10 @@
 """Will a model fit?  Weights + KV cache + a compute margin, against free GPU (or system) memory.
 
 Figures come from the GGUF header (layers, KV heads, head size; no weights
-are read) or, for quants not downloaded yet, from QwQ-32B's known shape.  The
-same estimate picks the recommended quant and how many layers to offload.
+are read) or, for files not downloaded yet, from the catalogue's shapes.  The
+same estimate picks the recommended model and how many layers to offload.
+Decoding is memory-bandwidth bound (every token reads all the weights), so the
+expected speed is the bandwidth of where the weights sit over their size.
 """
 
 from __future__ import annotations
@@ -17,6 +19,16 @@ GiB = 1024 ** 3
 COMPUTE_MARGIN = 1 * GiB  # llama.cpp's compute buffers at 32K context, roughly
 KV_BYTES = {"f16": 2.0, "q8_0": 34 / 32, "q4_0": 18 / 32}  # bytes per element (q8_0/q4_0 blocks of 32)
 CPU_BANDWIDTH = 40e9  # bytes/s a desktop CPU streams from RAM; decoding reads all weights per token
+# ...but a few cores cannot use all of it: measured here, 2 threads decode SmolLM2-135M Q4_1 (98 MB) at
+# ~82 tokens/s, i.e. ~4 GB/s of weights per core.
+CORE_BANDWIDTH = 4e9
+GPU_EFFICIENCY = 0.7  # llama.cpp reaches 60-85 % of a card's memory bandwidth
+GPU_BANDWIDTH = (  # bytes/s by a part of the name nvidia-smi reports; the first match wins
+    ("H200", 4.8e12), ("H100", 3.35e12), ("A100", 1.9e12), ("5090", 1.79e12), ("4090", 1.01e12),
+    ("3090", 9.36e11), ("L40", 8.64e11), ("A6000", 7.68e11), ("4080", 7.17e11), ("3080", 7.6e11),
+    ("4070", 5.04e11), ("3070", 4.48e11), ("3060", 3.6e11), ("4060", 2.72e11),
+)
+DEFAULT_GPU_BANDWIDTH = 3e11  # a card we do not know: a cautious mid-range figure
 
 
 @dataclass
@@ -25,9 +37,6 @@ class Shape:
     kv_heads: int
     head_dim: int
     context_length: int
-
-
-QWQ_32B = Shape(layers=64, kv_heads=8, head_dim=128, context_length=32768)
 
 
 def kv_bytes(shape: Shape, ctx: int, kv_type: str = "f16") -> int:
@@ -113,9 +122,28 @@ def system_available() -> Optional[int]:
         return None
 
 
-def cpu_tokens_per_s(weights: int) -> float:
+def cpu_bandwidth(cores: Optional[int] = None) -> float:
+    """Bytes/s of weights the CPU reads while decoding: RAM's limit, or fewer cores' own."""
+    return CPU_BANDWIDTH if cores is None else min(CPU_BANDWIDTH, cores * CORE_BANDWIDTH)
+
+
+def cpu_tokens_per_s(weights: int, cores: Optional[int] = None) -> float:
     """A rough CPU decode speed: every token reads all the weights from RAM."""
-    return CPU_BANDWIDTH / weights
+    return cpu_bandwidth(cores) / weights
+
+
+def gpu_bandwidth(name: str) -> float:
+    return next((bw for part, bw in GPU_BANDWIDTH if part in name.upper()), DEFAULT_GPU_BANDWIDTH)
+
+
+def tokens_per_s(est: Estimate, gpu_bw: Optional[float], cpu_bw: float) -> float:
+    """Decode speed when the offloaded layers' share of the weights sits on a GPU and the rest in RAM."""
+    share = 0.0
+    if gpu_bw:
+        layers = est.gpu_layers()
+        share = 1.0 if layers < 0 else layers / (est.layers + 1)
+    seconds = est.weights * share / ((gpu_bw or 1) * GPU_EFFICIENCY) + est.weights * (1 - share) / cpu_bw
+    return 1 / seconds
 
 
 def gib(n: Optional[int]) -> str:

@@ -1,4 +1,4 @@
-"""Getting models: the QwQ-32B catalogue, resolving what the user names, downloads, the local list.
+"""Getting models: resolving what the user names, downloads, the local list (the catalogue: catalog.py).
 
 huggingface-hub does the downloading (the standard cache, so files other tools
 fetched are reused; ``HF_HOME``, ``HF_TOKEN`` and ``HF_ENDPOINT`` work as
@@ -17,28 +17,13 @@ import shutil
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, List, Optional, Tuple
+from typing import Callable, List, Optional
 
-from . import fit, gguf_header
+from . import catalog, fit, gguf_header
 from .errors import BadInput, QwqError
 
-REPO = "Qwen/QwQ-32B-GGUF"
-
-
-@dataclass(frozen=True)
-class Quant:
-    name: str
-    filename: str
-    size: int  # bytes
-
-
-CATALOGUE = [  # Qwen/QwQ-32B-GGUF, smallest first
-    Quant("Q4_K_M", "qwq-32b-q4_k_m.gguf", 19_900_000_000),
-    Quant("Q5_0", "qwq-32b-q5_0.gguf", 22_600_000_000),
-    Quant("Q5_K_M", "qwq-32b-q5_k_m.gguf", 23_300_000_000),
-    Quant("Q6_K", "qwq-32b-q6_k.gguf", 26_900_000_000),
-    Quant("Q8_0", "qwq-32b-q8_0.gguf", 34_800_000_000),
-]
+REPO = catalog.QWQ.repo
+CATALOGUE = list(catalog.QWQ.quants)  # QwQ-32B's quants, smallest first
 QUANT_RE = re.compile(r"(I?Q\d_[A-Z0-9_]+?|Q\d_\d|F16|BF16|F32)(?=[.-])", re.I)
 SPLIT_RE = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$")
 
@@ -54,29 +39,6 @@ class Target:
     repo: str
     files: List[str]
     quant: Optional[str] = None
-
-
-@dataclass
-class Recommendation:
-    quant: Quant
-    estimate: fit.Estimate
-    where: str  # "GPU" or "CPU"
-
-
-def available_memory() -> Tuple[Optional[int], str]:
-    """Free memory to fit a model into, and where: all GPUs' free memory, else system RAM."""
-    cards = fit.gpus()
-    if cards:
-        return sum(g.free for g in cards), "GPU"
-    return fit.system_available(), "CPU"
-
-
-def recommend(available: Optional[int], where: str = "GPU", ctx: int = 32768, kv_type: str = "f16") -> Recommendation:
-    """The largest quant that fits fully at ``ctx``; when none does, the smallest with partial offload."""
-    estimates = [(q, fit.estimate(q.size, fit.QWQ_32B, ctx, kv_type, available)) for q in CATALOGUE]
-    fitting = [(q, e) for q, e in estimates if e.fits]
-    quant, est = fitting[-1] if fitting else estimates[0]
-    return Recommendation(quant, est, where)
 
 
 def quant_of(filename: str) -> Optional[str]:
@@ -95,14 +57,9 @@ def _api(endpoint: Optional[str] = None):
     return HfApi(endpoint=_endpoint(endpoint))
 
 
-def resolve(spec: Optional[str], ctx: int = 32768, kv_type: str = "f16",
+def resolve(spec: str, ctx: int = 32768, kv_type: str = "f16",
             available: Optional[int] = None, endpoint: Optional[str] = None) -> Target:
-    """``None`` (the recommended QwQ quant), ``REPO``, ``REPO:QUANT`` or ``REPO/FILE.gguf``."""
-    if spec is None:
-        if available is None:
-            available = available_memory()[0]
-        q = recommend(available, ctx=ctx, kv_type=kv_type).quant
-        return Target(REPO, [q.filename], q.name)
+    """``REPO``, ``REPO:QUANT`` or ``REPO/FILE.gguf`` (with no spec, see ``recommend``)."""
     if spec.lower().endswith(".gguf"):
         parts = spec.split("/")
         if len(parts) < 3:
@@ -125,9 +82,12 @@ def resolve(spec: Optional[str], ctx: int = 32768, kv_type: str = "f16",
             have = ", ".join(sorted({q for f in files if (q := quant_of(f))})) or "none recognised"
             raise BadInput(f"{repo} has no {quant.upper()} file (quants there: {have})")
     else:
-        order = [q.name for q in reversed(CATALOGUE)]  # largest that we know first…
-        rec = recommend(available if available is not None else available_memory()[0], ctx=ctx, kv_type=kv_type)
-        wanted = order[order.index(rec.quant.name):] + order[:order.index(rec.quant.name)]
+        model = catalog.by_repo(repo) or catalog.QWQ  # its shape, else QwQ's: the usual upload
+        order = [q.name for q in reversed(model.quants)]  # largest that we know first…
+        fitting = [q for q in model.quants if fit.estimate(q.size, model.shape, min(ctx, model.shape.context_length),
+                                                           kv_type, available).fits]
+        best = (fitting[-1] if fitting else model.quants[0]).name
+        wanted = order[order.index(best):] + order[:order.index(best)]
         by_quant = {}
         for f in files:
             by_quant.setdefault((quant_of(f) or "").upper(), []).append(f)

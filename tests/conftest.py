@@ -32,22 +32,27 @@ def smol_path() -> Path:
     return path
 
 
-def qwq_path() -> Path:
-    """SmolLM2 with QwQ-32B's chat template, built once per checkout."""
+def templated_path(template: Path, label: str) -> Path:
+    """SmolLM2 with another model's chat template in its metadata, built once per checkout."""
     src = smol_path()
-    digest = hashlib.sha256(QWQ_TEMPLATE.read_bytes()).hexdigest()[:12]
-    out = CACHE / f"smollm2-qwq-template-{digest}.gguf"
+    digest = hashlib.sha256(template.read_bytes()).hexdigest()[:12]
+    out = CACHE / f"smollm2-{label}-template-{digest}.gguf"
     if not out.exists():
         CACHE.mkdir(exist_ok=True)
         tmp = out.with_suffix(".part")
         tool = Path(sys.executable).parent / "gguf-new-metadata"
-        subprocess.run([str(tool), "--chat-template-file", str(QWQ_TEMPLATE), "--force", str(src), str(tmp)],
+        subprocess.run([str(tool), "--chat-template-file", str(template), "--force", str(src), str(tmp)],
                        check=True, capture_output=True)
         tmp.replace(out)
     return out
 
 
-MODEL_FIXTURES = {"smol_model", "qwq_model", "qwq", "smol", "llama_server"}
+def qwq_path() -> Path:
+    """SmolLM2 with QwQ-32B's chat template."""
+    return templated_path(QWQ_TEMPLATE, "qwq")
+
+
+MODEL_FIXTURES = {"smol_model", "qwq_model", "qwq", "smol", "llama_server", "family"}
 
 
 def pytest_collection_modifyitems(config, items):

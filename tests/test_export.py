@@ -69,3 +69,18 @@ def test_import_rejects_foreign_json():
         export.import_json(Store(), {"hello": 1})
     with pytest.raises(BadInput):
         export.import_json(Store(), {"format": export.JSON_FORMAT, "conversation": {"title": "x"}})
+
+
+def test_replies_are_headed_by_the_model_that_wrote_them():
+    store = Store()
+    md = export.to_markdown(store.get(make(store)))
+    assert md.count("\n## qwq-32b-q4_k_m\n") == 2 and "## QwQ" not in md
+    cid = store.create_conversation(model="Qwen3 8B Q4_K_M\n## injected</details>")
+    store.add_user_message(cid, "hi")
+    store.finish_reply(store.start_reply(cid), "", "hello", "stop")
+    md = export.to_markdown(store.get(cid))
+    assert "\n## Qwen3 8B Q4_K_M ## injected&lt;/details>\n" in md and "\n## injected" not in md
+    cid = store.create_conversation(model=None)
+    store.add_user_message(cid, "hi")
+    store.finish_reply(store.start_reply(cid), "", "hello", "stop")
+    assert "\n## Assistant\n" in export.to_markdown(store.get(cid))

@@ -1,18 +1,15 @@
-"""The first-run screen through Pilot: download the recommended quant from a fake hub, cancel, resume, or
+"""The first-run screen through Pilot: download the recommended model from a fake hub, cancel, resume, or
 point at a local file — and then chat with it."""
 
 import pytest
 from textual.widgets import Button, Input, Label, Select
 
 from fake_hub import FakeHub
-from qwqchat import config, hub
+from qwqchat import catalog, config
 from qwqchat.store import Store
 from qwqchat.ui.app import QwqChatApp
 from qwqchat.ui.screens.first_run import FirstRunScreen
 from uihelpers import send, wait_until
-
-REPO = hub.REPO
-
 
 @pytest.fixture
 def fake(monkeypatch, tmp_path, smol_model):
@@ -20,8 +17,9 @@ def fake(monkeypatch, tmp_path, smol_model):
 
     with FakeHub() as h:
         data = smol_model.read_bytes()
-        for q in hub.CATALOGUE:
-            h.add(REPO, q.filename, data)
+        for m in catalog.MODELS:
+            for q in m.quants:
+                h.add(m.repo, q.filename, data)
         monkeypatch.setenv("HF_ENDPOINT", h.url)
         monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
         yield h
@@ -37,7 +35,9 @@ async def test_download_the_recommended_quant_then_chat(fake, qwq_home):
         screen = app.screen
         assert isinstance(screen, FirstRunScreen)
         text = " ".join(str(l.render()) for l in screen.query(Label))
-        assert "Recommended: QwQ-32B" in text and ("GPU:" in text or "CPU only, expect about" in text)
+        rec = screen.rec
+        assert f"Recommended: {rec.option.label}" in text and ("GPU:" in text or "No GPU found: CPU only" in text)
+        assert str(screen.query_one("#reason").render()) == rec.reason and rec.fits  # a setting that fits, and why
         await pilot.click("#download")
         await wait_until(pilot, lambda: app.engine_ready or (app.screen is screen and "✗" in str(screen.query_one("#first-run-error").render())),
                          timeout=60, what="download and load")
@@ -46,6 +46,9 @@ async def test_download_the_recommended_quant_then_chat(fake, qwq_home):
         await send(pilot, "Hello")
         await wait_until(pilot, lambda: app.turns_finished == 1, timeout=60, what="a reply")
         assert "CPU" in str(app.status.render()) or "CUDA" in str(app.status.render())
+        fetched = [r["path"] for r in fake.requests if r["method"] == "GET" and "/resolve/" in r["path"]]
+        assert fetched and fetched[-1].endswith(rec.option.quant.filename)
+        assert (app.cfg.ctx, config.load().ctx, config.load().kv_cache) == (rec.option.ctx,) * 2 + (rec.option.kv,)
 
 
 async def test_cancel_then_resume(fake, qwq_home, tmp_path):
@@ -53,10 +56,15 @@ async def test_cancel_then_resume(fake, qwq_home, tmp_path):
     app = first_run_app()
     async with app.run_test(size=(140, 45)) as pilot:
         screen = app.screen
-        screen.query_one("#quant", Select).value = "Q8_0"  # pick another quant
+        pick = next(i for i, o in enumerate(screen.options) if o.label == "QwQ-32B Q8_0")
+        screen.query_one("#quant", Select).value = pick  # pick another model and quant
+        await pilot.pause()  # let the screen lay out the new choice before clicking below it
         await pilot.click("#download")
+        assert screen.chosen is not None and screen.chosen.label == "QwQ-32B Q8_0"
         partials = lambda: [p for p in tmp_path.rglob("*.qwqchat-partial") if p.stat().st_size > 0]
-        await wait_until(pilot, lambda: partials(), what="some bytes on disk")
+        await wait_until(pilot, lambda: partials() or "✗" in str(screen.query_one("#first-run-error").render()),
+                         what="some bytes on disk")
+        assert partials(), str(screen.query_one("#first-run-error").render())
         await pilot.click("#cancel")
         await wait_until(pilot, lambda: "run it again to resume" in str(screen.query_one("#first-run-error").render()),
                          timeout=20, what="the cancel")

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import run_cli, smol_path
 from fake_hub import FakeHub
-from qwqchat import fit, hub
+from qwqchat import catalog, fit, hub
 from qwqchat.errors import BadInput, QwqError
 
 GiB = 1024 ** 3
@@ -50,7 +50,7 @@ def record():
 @pytest.mark.parametrize("kv,ctx,gib", [("f16", 16384, 4), ("f16", 32768, 8), ("f16", 131072, 32),
                                         ("q8_0", 32768, 4.25), ("q4_0", 32768, 2.25), ("q8_0", 131072, 17)])
 def test_qwq_kv_cache_matches_the_reference_table(kv, ctx, gib):
-    assert fit.kv_bytes(fit.QWQ_32B, ctx, kv) == pytest.approx(gib * GiB, rel=1e-3)
+    assert fit.kv_bytes(catalog.QWQ.shape, ctx, kv) == pytest.approx(gib * GiB, rel=1e-3)
 
 
 def test_test_model_figures_from_its_header():
@@ -62,20 +62,19 @@ def test_test_model_figures_from_its_header():
     assert fit.kv_bytes(shape, 8192) == 23040 * 8192
 
 
-@pytest.mark.parametrize("free_gib,kv,quant,fits", [
-    (80, "f16", "Q8_0", True),     # 32.4 GiB + 8 + 1
-    (40, "f16", "Q6_K", True),     # Q8_0 needs 41.4 GiB
-    (24, "q8_0", "Q4_K_M", True),  # 18.5 + 4.25 + 1 = 23.8 GiB: just fits a 24 GB card
-    (24, "f16", "Q4_K_M", False),  # 27.5 GiB: partial offload
-    (12, "f16", "Q4_K_M", False),
+@pytest.mark.parametrize("free_gib,kv,fits", [
+    (24, "q8_0", True),   # 18.5 + 4.25 + 1 = 23.8 GiB: just fits a 24 GB card
+    (24, "f16", False),   # 27.5 GiB: partial offload
+    (12, "f16", False),
 ])
-def test_recommendation(free_gib, kv, quant, fits):
-    rec = hub.recommend(free_gib * GiB, "GPU", 32768, kv)
-    assert rec.quant.name == quant and rec.estimate.fits is fits
+def test_qwq_q4_fit_and_partial_offload(free_gib, kv, fits):
+    q4 = catalog.QWQ.quants[0]
+    est = fit.estimate(q4.size, catalog.QWQ.shape, 32768, kv, free_gib * GiB)
+    assert est.fits is fits
     if not fits:
-        layers = rec.estimate.gpu_layers()
+        layers = est.gpu_layers()
         assert 0 < layers < 64
-        per_layer = (rec.estimate.weights + rec.estimate.kv) / 65
+        per_layer = (est.weights + est.kv) / 65
         assert layers * per_layer + fit.COMPUTE_MARGIN <= free_gib * GiB
 
 
@@ -92,7 +91,8 @@ def test_resolve_forms(fake_hub, hf_cache):
     assert hub.resolve("someone/QwQ-32B-GGUF/QwQ-32B-F16-00001-of-00002.gguf", endpoint=e).files[1] == \
         "QwQ-32B-F16-00002-of-00002.gguf"
     assert hub.resolve("Qwen/QwQ-32B-GGUF", available=80 * GiB, endpoint=e).files == ["qwq-32b-q8_0.gguf"]
-    assert hub.resolve(None, available=24 * GiB, kv_type="q8_0").files == ["qwq-32b-q4_k_m.gguf"]
+    assert hub.resolve("Qwen/QwQ-32B-GGUF", available=24 * GiB, kv_type="q8_0", endpoint=e).files == \
+        ["qwq-32b-q4_k_m.gguf"]
     with pytest.raises(BadInput, match="no Q2_K file"):
         hub.resolve("Qwen/QwQ-32B-GGUF:Q2_K", endpoint=e)
     with pytest.raises(BadInput, match="not found"):
@@ -230,3 +230,28 @@ def test_cli_pull_then_models_then_use(fake_hub, tmp_path, qwq_home, model_bytes
     assert [r["default"] for r in json.loads(run_cli("models", "--json", env_extra=env).stdout)] == [True, False]
     bad = run_cli("pull", "nobody/nothing", env_extra=env)
     assert bad.returncode == 2 and "not found" in bad.stderr and bad.stderr.count("\n") == 1
+
+
+def test_cli_pull_with_no_argument_fetches_what_fits_this_machine(tmp_path, qwq_home, model_bytes):
+    """Every catalogue file is on the fake hub; `pull` takes the one recommended for this machine."""
+    from qwqchat import config
+    from qwqchat.recommend import recommend, this_machine
+
+    rec = recommend(catalog.MODELS, this_machine())
+    with FakeHub() as h:
+        for m in catalog.MODELS:
+            for q in m.quants:
+                h.add(m.repo, q.filename, model_bytes)
+        env = {"HF_ENDPOINT": h.url, "HF_HOME": str(tmp_path / "hf"), "HF_HUB_DISABLE_XET": "1"}
+        proc = run_cli("pull", env_extra=env)
+        fetched = [r["path"] for r in h.requests if r["method"] == "GET" and "/resolve/" in r["path"]]
+    assert proc.returncode == 0, proc.stderr
+    o = rec.option
+    reason = next(line for line in proc.stderr.splitlines() if line.startswith("qwqchat: CPU") or
+                  line.startswith("qwqchat: GPU"))
+    assert o.label in reason and ("recommending" in reason or "fits" in reason)  # the one-line reason
+    assert fetched and all(p.startswith(f"/{o.model.repo}/resolve/") and p.endswith(o.quant.filename)
+                           for p in fetched)
+    assert Path(proc.stdout.strip()).read_bytes() == model_bytes
+    cfg = config.load()
+    assert cfg.model == proc.stdout.strip() and (cfg.ctx, cfg.kv_cache) == (o.ctx, o.kv)

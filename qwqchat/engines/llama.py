@@ -23,6 +23,7 @@ from typing import Deque, Iterator, List, Optional, Tuple
 from .. import cpu, fit, gguf_header, hub, paths
 from ..errors import ModelError, QwqError
 from ..reasoning import OPEN, ReasoningSplitter
+from ..text import printable
 from .base import Event, HistoryTrimmed, Message, Sampling, TurnDone
 from .recorder import TurnRecorder
 
@@ -112,6 +113,13 @@ def _diagnose_load_failure(path: Path, info: gguf_header.GGUFInfo, ctx: int) -> 
     return ModelError(f"llama.cpp could not load {path}: {last}")
 
 
+def display_name(info: gguf_header.GGUFInfo) -> str:
+    """The model's own name (GGUF ``general.name``) and its quant: "QwQ 32B Q4_K_M", on one line."""
+    name = " ".join(printable(info.name).split())[:80]
+    quant = hub.quant_of(info.path.name)
+    return f"{name} {quant}" if quant and quant.lower() not in name.lower() else name
+
+
 class LlamaEngine:
     def __init__(self, model_path: str | os.PathLike, *, ctx: int = DEFAULT_CTX, kv_cache: str = "f16",
                  yarn: bool = False, threads: Optional[int] = None, gpu_layers: Optional[int] = None) -> None:
@@ -134,6 +142,7 @@ class LlamaEngine:
     def load(self) -> None:
         info = gguf_header.read(self.path)  # clear errors for missing, dir, not GGUF, truncated
         self.info = info
+        self.name = display_name(info)
         import llama_cpp
 
         problem = cpu.mismatch(llama_cpp.llama_print_system_info().decode("utf-8", "replace"), cpu.read_cpu_flags())
@@ -224,6 +233,12 @@ class LlamaEngine:
         tokens = self.llm.tokenize(result.prompt.encode("utf-8"), add_bos=self._add_bos, special=True)
         return result.prompt, tokens
 
+    @staticmethod
+    def opens_thinking(prompt: str) -> bool:
+        """Did the template open the thinking (QwQ, the R1 distills), or does the model write its own
+        ``<think>`` (Qwen3, thinking on: its ``enable_thinking`` switch is left unset)?"""
+        return prompt.rstrip().endswith(OPEN)
+
     def fit(self, messages: List[Message], sampling: Sampling) -> Tuple[str, List[int], int]:
         """Leave out the oldest turns until prompt + room for the reply fit the context.
 
@@ -285,8 +300,9 @@ class LlamaEngine:
         stats.context_size = self.context_size
         try:
             prompt, tokens, dropped = self.fit(messages, sampling)
-            if prefill_reasoning is not None:
-                prompt = prompt + prefill_reasoning + CLOSE_THINKING
+            if prefill_reasoning is not None:  # the saved thinking, opened as the model would have
+                opened = "" if self.opens_thinking(prompt) else OPEN + "\n"
+                prompt = prompt + opened + prefill_reasoning + CLOSE_THINKING
                 tokens = self.llm.tokenize(prompt.encode("utf-8"), add_bos=self._add_bos, special=True)
                 if len(tokens) >= self.context_size - 16:
                     raise QwqError("the saved thinking fills the context; there is no room left for an answer")
@@ -302,7 +318,7 @@ class LlamaEngine:
         stats.prompt_tokens_evaluated = len(tokens) - max(0, self._cached_prefix(tokens))
         max_new = sampling.max_tokens or self.context_size  # a forced closing does not count against it
 
-        thinking_open = prefill_reasoning is None and prompt.rstrip().endswith(OPEN)
+        thinking_open = prefill_reasoning is None and self.opens_thinking(prompt)
         splitter = ReasoningSplitter(starts_in_reasoning=thinking_open)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         llm = self.llm

@@ -34,7 +34,7 @@ from .widgets.sidebar import Sidebar
 from .widgets.status_line import StatusLine
 
 WIDE = 120  # columns from which the reasoning sits beside the answer
-EMPTY_HINT = ("Ask anything. QwQ thinks before it answers: its reasoning streams on the left "
+EMPTY_HINT = ("Ask anything. The model thinks before it answers: its reasoning streams on the left "
               "and folds to one line when the answer starts.\nF1 lists every key.")
 
 

@@ -1,8 +1,10 @@
-"""First run, no model yet: show the hardware, recommend the QwQ-32B quant that fits, download it.
+"""First run, no model yet: show the hardware, recommend the reasoning model that fits, download it.
 
-The download runs in a worker thread through ``hub.pull`` (resumable, verified);
-progress arrives as messages a few times a second.  Dismissed with the path of
-the model to use.
+The recommendation (``recommend.py``) says why in one line; every other model
+and quant is in the list below it with its fit and speed.  The download runs
+in a worker thread through ``hub.pull`` (resumable, verified); progress
+arrives as messages a few times a second.  Dismissed with the path of the
+model to use; the context and KV type it was fitted at become the defaults.
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Input, Label, ProgressBar, Select, Static
 
-from ... import fit, gguf_header, hub
+from ... import catalog, fit, gguf_header, hub
+from ... import config as config_mod
 from ...errors import QwqError
+from ...recommend import Option, choices, recommend, this_machine
 
 
 class PullProgress(Message):
@@ -42,34 +46,30 @@ class FirstRunScreen(Screen[Path]):
     def __init__(self, ctx: int = 32768, kv_type: str = "f16") -> None:
         super().__init__()
         self.ctx, self.kv_type = ctx, kv_type
-        self.cards = fit.gpus()
-        self.available, self.where = hub.available_memory()
-        self.rec = hub.recommend(self.available, self.where, ctx, kv_type)
+        self.machine = this_machine()
+        self.rec = recommend(catalog.MODELS, self.machine, ctx, kv_type)
+        self.options = [self.rec.option if (o.model, o.quant) == (self.rec.option.model, self.rec.option.quant) else o
+                        for o in choices(catalog.MODELS, self.machine, ctx, kv_type)]
+        self.chosen: Optional[Option] = None
         self.cancel: Optional[threading.Event] = None
         self._last_post = 0.0
         self._started = 0.0
 
-    def _fit_text(self, quant: hub.Quant) -> str:
-        est = fit.estimate(quant.size, fit.QWQ_32B, self.ctx, self.kv_type, self.available)
-        if self.where == "CPU":
-            return f"~{fit.cpu_tokens_per_s(quant.size):.1f} tokens/s on the CPU" + ("" if est.fits else ", too big for RAM")
-        return "fits fully" if est.fits else f"{est.gpu_layers()}/65 layers on the GPU, the rest on the CPU"
-
     def compose(self) -> ComposeResult:
+        m, rec = self.machine, self.rec.option
         with VerticalScroll(id="first-run"):
             yield Static("Welcome to qwqchat — let's get a model", classes="dialog-title")
-            if self.cards:
-                for g in self.cards:
+            if m.gpus:
+                for g in m.gpus:
                     yield Label(f"GPU: {g.name} · {fit.gib(g.free)} free of {fit.gib(g.total)}")
             else:
-                tps = fit.cpu_tokens_per_s(self.rec.quant.size)
-                yield Label(f"No GPU found: CPU only, expect about {tps:.1f} tokens/s with "
-                            f"{self.rec.quant.name} ({fit.gib(self.available)} of RAM free)")
-            q = self.rec.quant
-            yield Label(f"Recommended: QwQ-32B {q.name} · {q.size / 1e9:.1f} GB · {self._fit_text(q)} "
-                        f"at {self.ctx:,} tokens of context", id="recommended")
-            yield Select([(f"{c.name}  {c.size / 1e9:.1f} GB  ({self._fit_text(c)})", c.name) for c in hub.CATALOGUE],
-                         value=q.name, allow_blank=False, id="quant")
+                yield Label(f"No GPU found: CPU only, {m.cores or '?'} cores, {fit.gib(m.available)} of RAM free")
+            yield Label(f"Recommended: {rec.label} · {rec.quant.size / 1e9:.1f} GB · {rec.describe(m.where)}",
+                        id="recommended")
+            yield Static(self.rec.reason, id="reason", markup=False)  # wraps: the reason is a long line
+            yield Select([(f"{o.label}  {o.quant.size / 1e9:.1f} GB  ({o.describe(m.where)})", i)
+                          for i, o in enumerate(self.options)],
+                         value=self.options.index(rec), allow_blank=False, id="quant")
             with Horizontal(classes="buttons"):
                 yield Button("Download", variant="primary", id="download")
                 yield Button("Cancel download", id="cancel", disabled=True)
@@ -117,15 +117,15 @@ class FirstRunScreen(Screen[Path]):
     def start_download(self) -> None:
         if self.cancel is not None:
             return
-        name = self.query_one("#quant", Select).value
-        quant = next(q for q in hub.CATALOGUE if q.name == name)
+        self.chosen = self.options[int(self.query_one("#quant", Select).value)]  # type: ignore[arg-type]
+        quant = self.chosen.quant
         self.cancel = threading.Event()
         self._started = time.monotonic()
         self.query_one("#download", Button).disabled = True
         self.query_one("#cancel", Button).disabled = False
         self.query_one("#pull-bar", ProgressBar).display = True
         self.query_one("#first-run-error", Label).update("")
-        self._pull(hub.Target(hub.REPO, [quant.filename], quant.name), self.cancel)
+        self._pull(hub.Target(self.chosen.model.repo, [quant.filename], quant.name), self.cancel)
 
     @work(thread=True, exclusive=True, group="pull")
     def _pull(self, target: hub.Target, cancel: threading.Event) -> None:
@@ -166,4 +166,16 @@ class FirstRunScreen(Screen[Path]):
             self.query_one("#download", Button).label = "Resume download"
             return
         self.query_one("#pull-status", Label).update(f"Ready: {msg.path}")
+        if self.chosen is not None:
+            self._keep_setting(self.chosen)
         self.dismiss(msg.path)
+
+    def _keep_setting(self, o: Option) -> None:
+        """The context and KV type the model was fitted at become the defaults (file and this session)."""
+        try:
+            config_mod.save_keys({"ctx": o.ctx, "kv_cache": o.kv})
+        except (QwqError, OSError) as exc:
+            self.notify(f"could not save the context setting: {exc}", severity="warning")
+        cfg = getattr(self.app, "cfg", None)
+        if cfg is not None:
+            cfg.ctx, cfg.kv_cache = o.ctx, o.kv
