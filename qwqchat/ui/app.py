@@ -65,6 +65,7 @@ class QwqChatApp(App):
         self.turns_finished = 0  # tests and benchmarks wait on it
         self._pump_timer = None
         self._loading_timer = None
+        self._loading_word = "loading model…"
         if cfg.theme and cfg.theme in self.available_themes:
             self.theme = cfg.theme
 
@@ -108,7 +109,8 @@ class QwqChatApp(App):
             self._start_loading()
 
     def _start_loading(self) -> None:
-        self.status.show(model=self.engine.name, activity="loading model…", error=None)
+        self._loading_word = "connecting…" if getattr(self.engine, "endpoint", None) else "loading model…"
+        self.status.show(model=self.engine.name, activity=self._loading_word, error=None)
         self._load_started = self.clock()
         self._loading_timer = self.set_interval(0.5, self._tick_loading, name="loading")
         self._load_model()
@@ -157,7 +159,7 @@ class QwqChatApp(App):
     def _tick_loading(self) -> None:
         if not self.engine_ready and not self.engine_error:
             spin = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"[int(self.clock() * 10) % 10]
-            self.status.show(activity=f"{spin} loading model… {self.clock() - self._load_started:.0f} s")
+            self.status.show(activity=f"{spin} {self._loading_word} {self.clock() - self._load_started:.0f} s")
 
     async def on_model_loaded(self, _: ModelLoaded) -> None:
         self.engine_ready = True
