@@ -50,3 +50,47 @@ async def test_remote_profile_without_a_local_model_opens_the_chat(server, qwq_h
 
     config_path().write_text(f'[profiles.box]\nendpoint = "{server.url}"\nmodel = "Qwen/QwQ-32B"\n')
     await chat_remotely(build_app(build_parser().parse_args(["--profile", "box"])), server)
+
+
+# -- 2. F4 keeps the old exchange until the edited prompt is sent ------------------------
+
+def shown_users(app) -> list:
+    from qwqchat.ui.widgets.turn import UserMessage
+
+    return [w.prompt_text for w in app.view.query(UserMessage) if w.display]
+
+
+async def test_edit_then_escape_keeps_the_exchange_in_the_database_and_on_screen(qwq_home):
+    app = make_app()
+    async with app.run_test(size=(150, 45)) as pilot:
+        await ready(pilot)
+        await send(pilot, "first prompt")
+        await finished(pilot)
+        app.prompt.text = "a draft"
+        await pilot.press("f4")
+        assert app.prompt.text == "first prompt"
+        assert len(Store().get(app.conversation.id).messages) == 2  # nothing deleted yet
+        assert shown_users(app) == []
+        await pilot.press("escape")
+        assert app.prompt.text == "a draft"
+        assert shown_users(app) == ["first prompt"] and app.view.last_turn().display
+        assert [m.role for m in Store().get(app.conversation.id).messages] == ["user", "assistant"]
+        await pilot.press("f4")
+        app.prompt.text = "second prompt"
+        await send(pilot, "second prompt")
+        await finished(pilot)
+        conv = Store().get(app.conversation.id)
+        assert [m.content for m in conv.messages if m.role == "user"] == ["second prompt"]
+        assert shown_users(app) == ["second prompt"] and len(app.view.turns()) == 1
+
+
+async def test_edit_then_quit_loses_nothing(qwq_home):
+    app = make_app()
+    async with app.run_test(size=(150, 45)) as pilot:
+        await ready(pilot)
+        await send(pilot, "keep me")
+        await finished(pilot)
+        cid = app.conversation.id
+        await pilot.press("f4")
+        await pilot.press("ctrl+q")
+    assert [m.role for m in Store().get(cid).messages] == ["user", "assistant"]

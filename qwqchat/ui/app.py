@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Iterable, List, Optional
 
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
@@ -38,6 +39,14 @@ EMPTY_HINT = ("Ask anything. QwQ thinks before it answers: its reasoning streams
               "and folds to one line when the answer starts.\nF1 lists every key.")
 
 
+@dataclass
+class Editing:
+    conversation_id: int
+    message_ids: List[int]  # the last prompt and everything after it, deleted when the edit is sent
+    hidden: list  # their widgets, hidden meanwhile
+    draft: str  # what the prompt box held before F4
+
+
 class QwqChatApp(App):
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses elsewhere keep the styles
     TITLE = "qwqchat"
@@ -60,6 +69,7 @@ class QwqChatApp(App):
         self.stream: Optional[TurnStream] = None
         self.streaming_turn = None  # the AssistantTurn being streamed into, while it is on screen
         self._pending_send = False
+        self.editing: Optional[Editing] = None  # F4: the exchange the prompt box will replace when sent
         self._load_started = clock()
         self.frame_s = FRAME_S
         self.turns_finished = 0  # tests and benchmarks wait on it
@@ -199,6 +209,7 @@ class QwqChatApp(App):
         if self.engine is None or self.engine_error:
             self.notify(self.engine_error or "no model", title="Cannot send", severity="error")
             return
+        await self._replace_edited()
         if self.conversation is None:
             cid = self.store.create_conversation(model=self.engine.name, system_prompt=self.cfg.system_prompt,
                                                  settings=self.cfg.sampling.to_dict())
@@ -278,6 +289,7 @@ class QwqChatApp(App):
         await self.open_conversation(message.conversation_id)
 
     async def open_conversation(self, conversation_id: Optional[int]) -> None:
+        self._cancel_edit()
         if self.stream is not None and self.stream.conversation_id != conversation_id:
             self.streaming_turn = None  # it keeps streaming into the store in the background
         self.conversation = self.store.get(conversation_id) if conversation_id else None
@@ -301,6 +313,8 @@ class QwqChatApp(App):
         if self.stream is not None:
             self.stream.stop()
             self.status.show(activity="stopping…")
+        else:
+            self._cancel_edit()
 
     async def action_new_chat(self) -> None:
         await self.open_conversation(None)
@@ -344,6 +358,7 @@ class QwqChatApp(App):
         self.notify("Code block copied")
 
     def _idle_chat(self, what: str) -> bool:
+        self._cancel_edit()  # regenerating or deleting acts on the exchange as it is saved
         if self.conversation is None:
             self.notify(f"Nothing to {what} yet", severity="warning")
             return False
@@ -415,27 +430,48 @@ class QwqChatApp(App):
         await self.action_regenerate()
 
     async def action_edit_last(self) -> None:
-        if not self._idle_chat("edit"):
+        """Put the last prompt back in the box; its exchange is only hidden until the new prompt is sent."""
+        if self.editing is not None or not self._idle_chat("edit"):
             return
         messages = self.conversation.messages
         users = [i for i, m in enumerate(messages) if m.role == "user"]
         if not users:
             return
         at = users[-1]
-        for m in messages[at:]:
-            self.store.delete_message(m.id)
-        text = messages[at].content
         from .widgets.turn import UserMessage
 
-        widgets = list(self.view.query_children(UserMessage))
-        if widgets:
-            last_user = widgets[-1]
-            for w in list(self.view.children)[list(self.view.children).index(last_user):]:
-                await w.remove()
-        self.conversation = self.store.get(self.conversation.id)
-        self.prompt.text = text
+        children = list(self.view.children)
+        shown = [w for w in children if isinstance(w, UserMessage)]
+        hidden = children[children.index(shown[-1]):] if shown else []
+        for w in hidden:
+            w.display = False
+        self.editing = Editing(self.conversation.id, [m.id for m in messages[at:]], hidden, self.prompt.text)
+        self.prompt.text = messages[at].content
         self.prompt.move_cursor(self.prompt.document.end)
         self.prompt.focus()
+        self.notify("Enter sends the edited prompt in place of the last exchange; Esc keeps it", timeout=5)
+
+    def _cancel_edit(self) -> bool:
+        """Esc while editing: show the old exchange again and give the prompt box back its draft."""
+        editing, self.editing = self.editing, None
+        if editing is None:
+            return False
+        for w in editing.hidden:
+            w.display = True
+        self.prompt.text = editing.draft
+        self.prompt.move_cursor(self.prompt.document.end)
+        return True
+
+    async def _replace_edited(self) -> None:
+        """The edited prompt is being sent: only now does the old exchange go."""
+        editing, self.editing = self.editing, None
+        if editing is None or self.conversation is None or editing.conversation_id != self.conversation.id:
+            return
+        for mid in editing.message_ids:
+            self.store.delete_message(mid)
+        for w in editing.hidden:
+            await w.remove()
+        self.conversation = self.store.get(self.conversation.id)
 
     def action_export(self) -> None:
         if self.conversation is None:
