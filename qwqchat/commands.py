@@ -19,7 +19,7 @@ from .engines.factory import build_engine
 from .engines.base import AnswerDelta, HistoryTrimmed, LoopDetected, ReasoningDelta, TurnDone, TurnResult
 from .errors import BadInput, QwqError
 from .files import atomic_write
-from .fit import gib
+from .fit import cpu_tokens_per_s, gib
 from .store import Store
 from .text import printable
 
@@ -331,8 +331,12 @@ def pull(args: argparse.Namespace) -> int:
     target = hub.resolve(args.spec, ctx=ctx, kv_type=kv, available=available)
     if args.spec is None:
         rec = hub.recommend(available, where, ctx, kv)
-        layers = rec.estimate.layers + 1
-        fits = "fits fully" if rec.estimate.fits else f"{rec.estimate.gpu_layers()} of {layers} layers fit"
+        if where == "CPU":  # no GPU: layers are not the question, RAM and speed are
+            speed = f"~{cpu_tokens_per_s(rec.quant.size):.1f} tokens/s on the CPU"
+            fits = f"fits in RAM, {speed}" if rec.estimate.fits else f"more than the free RAM, {speed}"
+        else:
+            layers = rec.estimate.layers + 1
+            fits = "fits fully" if rec.estimate.fits else f"{rec.estimate.gpu_layers()} of {layers} layers fit"
         print(f"qwqchat: {where} with {gib(available)} free: {target.repo} {target.quant} "
               f"({gib(rec.estimate.weights)}; {fits} at {ctx:,} context)", file=sys.stderr)
     columns = [TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
@@ -348,6 +352,8 @@ def pull(args: argparse.Namespace) -> int:
             path = hub.pull(target, progress)
         except KeyboardInterrupt:  # Ctrl+C: the partial file stays for the next run
             raise QwqError("download stopped; run the same command again to resume") from None
+        except hub.HubInterrupted as exc:
+            raise QwqError(f"{exc}; run the same command again to resume") from None
     if not args.no_default:
         config_mod.save_keys({"model": str(path)})
         print(f"qwqchat: {path} is now the default model", file=sys.stderr)

@@ -94,3 +94,111 @@ async def test_edit_then_quit_loses_nothing(qwq_home):
         await pilot.press("f4")
         await pilot.press("ctrl+q")
     assert [m.role for m in Store().get(cid).messages] == ["user", "assistant"]
+
+
+# -- 3. offline first run and pull ------------------------------------------------------
+
+class ConnectError(Exception):  # named like the hub client's own exceptions, which hub_error reads by name
+    pass
+
+
+class ReadError(Exception):
+    pass
+
+
+def test_offline_and_interrupted_are_told_apart_in_one_line():
+    from qwqchat import hub
+
+    dns = hub.hub_error(ConnectError("[Errno -2] Name or service not known"), hub.REPO, "qwq-32b-q4_k_m.gguf")
+    refused = hub.hub_error(ConnectError("[Errno 111] Connection refused"), hub.REPO)
+    cut = hub.hub_error(ReadError("[Errno 104] Connection reset by peer"), hub.REPO, "qwq-32b-q4_k_m.gguf")
+    assert isinstance(dns, hub.HubOffline) and str(dns) == "offline: cannot reach huggingface.co (DNS lookup failed)"
+    assert isinstance(refused, hub.HubOffline) and "connection refused" in str(refused)
+    assert isinstance(cut, hub.HubInterrupted)
+    assert str(cut) == "the download of qwq-32b-q4_k_m.gguf was interrupted (connection reset by peer)"
+    assert all("run the same command" not in str(e) and len(str(e)) <= 80 for e in (dns, refused, cut))
+
+
+def test_pull_offline_fails_at_once_with_one_line_and_no_retries():
+    import time
+
+    from conftest import run_cli
+    from sse_server import free_port
+
+    started = time.monotonic()
+    port = free_port()
+    r = run_cli("pull", "Qwen/QwQ-32B-GGUF:Q4_K_M", env_extra={"HF_ENDPOINT": f"http://127.0.0.1:{port}"})
+    took = time.monotonic() - started
+    assert r.returncode == 1
+    assert r.stderr.splitlines() == [f"qwqchat: error: offline: cannot reach 127.0.0.1:{port} (connection refused)"]
+    assert took < 10, took  # the hub client's own back-off took 23 s
+
+
+def test_pull_on_a_cpu_only_machine_speaks_of_ram_not_layers(monkeypatch, capsys):
+    from qwqchat import commands, fit, hub
+
+    monkeypatch.setattr(fit, "gpus", lambda: [])
+    monkeypatch.setattr(hub, "available_memory", lambda: (24 * fit.GiB, "CPU"))
+    monkeypatch.setattr(hub, "pull", lambda *a, **k: (_ for _ in ()).throw(hub.HubOffline("offline: test")))
+    with pytest.raises(hub.HubOffline):
+        commands.pull(build_parser().parse_args(["pull"]))
+    err = capsys.readouterr().err
+    assert "CPU with" in err and "tokens/s on the CPU" in err and "layers" not in err, err
+
+
+@pytest.fixture
+def fixed_machine(monkeypatch):
+    """A 24 GiB CPU-only machine whatever runs the test, so the first-run screen is the same everywhere."""
+    from qwqchat import fit, hub
+
+    monkeypatch.setattr(fit, "gpus", lambda: [])
+    monkeypatch.setattr(hub, "available_memory", lambda: (24 * fit.GiB, "CPU"))
+    monkeypatch.delenv("HF_ENDPOINT", raising=False)
+
+
+def offline_pull(monkeypatch):
+    from qwqchat import hub
+
+    def pull(target, progress=None, cancel=None, endpoint=None):
+        raise hub.hub_error(ConnectError("[Errno -2] Name or service not known"), target.repo, target.files[0])
+
+    monkeypatch.setattr(hub, "pull", pull)
+
+
+def first_run_app():
+    from qwqchat.ui.app import QwqChatApp
+
+    return QwqChatApp(config.load(), Store(), None, "no model configured", save_theme=False, first_run=True)
+
+
+async def test_first_run_offline_says_so_in_one_line_and_offers_no_resume(fixed_machine, monkeypatch, qwq_home):
+    from textual.widgets import Button, ProgressBar
+
+    offline_pull(monkeypatch)
+    app = first_run_app()
+    async with app.run_test(size=(150, 45)) as pilot:
+        screen = app.screen
+        await pilot.click("#download")
+        error = screen.query_one("#first-run-error")
+        await wait_until(pilot, lambda: "✗" in str(error.render()), what="the failure")
+        text = str(error.render())
+        assert text == "✗ Offline: cannot reach huggingface.co (DNS lookup failed)", text
+        assert str(screen.query_one("#download", Button).label) == "Try again"  # nothing to resume
+        assert not screen.query_one("#pull-bar", ProgressBar).display  # no "--%" pulsing on
+
+
+async def test_get_a_model_from_the_palette_opens_the_first_run_screen_again(fixed_machine, qwq_home):
+    from qwqchat.ui.app import GET_MODEL
+    from qwqchat.ui.screens.first_run import FirstRunScreen
+
+    app = make_app()
+    async with app.run_test(size=(150, 45)) as pilot:
+        await ready(pilot)
+        await pilot.press("ctrl+p")
+        await pilot.press(*GET_MODEL[:-1])
+        await wait_until(pilot, lambda: any(GET_MODEL in str(o.prompt) for o in app.screen.query("OptionList").first().options)
+                         if app.screen.query("OptionList") else False, what="the command in the palette")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, FirstRunScreen), what="the first-run screen")
+        await pilot.press("escape")
+        assert not isinstance(app.screen, FirstRunScreen) and app.engine_ready  # the model is still there

@@ -34,6 +34,7 @@ from .widgets.prompt import PromptBox
 from .widgets.sidebar import Sidebar
 from .widgets.status_line import StatusLine
 
+GET_MODEL = "Get a model…"  # the palette's way back to the first-run screen
 WIDE = 120  # columns from which the reasoning sits beside the answer
 EMPTY_HINT = ("Ask anything. QwQ thinks before it answers: its reasoning streams on the left "
               "and folds to one line when the answer starts.\nF1 lists every key.")
@@ -112,9 +113,7 @@ class QwqChatApp(App):
         if self.engine is None:
             self.status.show(model="no model", error=self.engine_error)
             if self.first_run:
-                from .screens.first_run import FirstRunScreen
-
-                self.push_screen(FirstRunScreen(self.cfg.ctx, self.cfg.kv_cache), self._model_chosen)
+                self.action_get_model()
         else:
             self._start_loading()
 
@@ -125,13 +124,29 @@ class QwqChatApp(App):
         self._loading_timer = self.set_interval(0.5, self._tick_loading, name="loading")
         self._load_model()
 
+    def action_get_model(self) -> None:
+        """The first-run screen: at launch without a model, and from the palette ("Get a model…") at any time."""
+        if self.stream is not None:
+            self.notify("Still answering: press Esc to stop it first", severity="warning")
+            return
+        from .screens.first_run import FirstRunScreen
+
+        self.push_screen(FirstRunScreen(self.cfg.ctx, self.cfg.kv_cache), self._model_chosen)
+
     def _model_chosen(self, path: Optional[Path]) -> None:
         """The first-run screen got a model: make it the default and load it."""
         if path is None:
             return
+        if self.stream is not None:
+            self.notify("Still answering: the new model is the default from the next start", severity="warning")
+            return
         from ..engines.factory import build_engine
 
+        old = self.engine
+        if old is not None and hasattr(old, "close"):
+            old.close()  # its memory is needed for the new one
         self.cfg.model = str(path)
+        self.cfg.endpoint = None  # a model chosen here runs in-process
         try:
             config_mod.save_keys({"model": str(path)})
         except (QwqError, OSError) as exc:
@@ -559,6 +574,7 @@ class QwqChatApp(App):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         for k in KEYS:
             yield SystemCommand(k.title, key_text(k.keys), getattr(self, f"action_{k.action}"))
+        yield SystemCommand(GET_MODEL, "Download QwQ-32B, or use a GGUF file you have", self.action_get_model)
         yield from super().get_system_commands(screen)
 
     async def action_quit(self) -> None:
