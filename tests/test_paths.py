@@ -202,3 +202,52 @@ async def test_get_a_model_from_the_palette_opens_the_first_run_screen_again(fix
         await wait_until(pilot, lambda: isinstance(app.screen, FirstRunScreen), what="the first-run screen")
         await pilot.press("escape")
         assert not isinstance(app.screen, FirstRunScreen) and app.engine_ready  # the model is still there
+
+
+# -- 4. keys in a real terminal -------------------------------------------------------------
+
+async def test_keys_typed_while_the_app_mounts_go_to_the_prompt(qwq_home):
+    """The screen focuses its AUTO_FOCUS widget while the app's on_mount is still awaiting (in a terminal, the
+    first half second); that was the chat filter."""
+    import asyncio
+
+    from qwqchat.ui.app import QwqChatApp
+
+    focused_during_mount = []
+
+    class Probe(QwqChatApp):
+        async def on_mount(self) -> None:
+            await asyncio.sleep(0.2)  # what a slow first mount gives the screen time to do
+            focused_during_mount.append(self.focused)
+            await super().on_mount()
+
+    base = make_app()
+    app = Probe(base.cfg, base.store, base.engine, save_theme=False)
+    async with app.run_test(size=(150, 45)) as pilot:
+        await ready(pilot)
+        assert focused_during_mount == [app.prompt], focused_during_mount
+
+
+async def test_down_from_the_filter_goes_to_the_results(qwq_home):
+    from textual.widgets import ListView
+
+    store = Store()
+    for title in ("alpha", "beta"):
+        store.rename(store.create_conversation(model="m"), title)
+    app = make_app(store=store)
+    async with app.run_test(size=(150, 45)) as pilot:
+        await ready(pilot)
+        await pilot.press("ctrl+f")
+        assert app.focused.id == "chat-filter"
+        await pilot.press("down")
+        chats = app.query_one("#chat-list", ListView)
+        assert app.focused is chats and chats.index == 0
+
+
+def test_readme_and_help_promise_no_alt_enter():
+    from pathlib import Path
+
+    from qwqchat.ui.screens.help import PROMPT_KEYS
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    assert "Alt+Enter" not in readme and not any("Alt+Enter" in k for k, _ in PROMPT_KEYS)

@@ -52,6 +52,7 @@ class QwqChatApp(App):
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses elsewhere keep the styles
     TITLE = "qwqchat"
     BINDINGS = bindings(KEYS)
+    AUTO_FOCUS = "#prompt"  # not the first focusable (the chat filter): keys typed at launch go to the prompt
 
     def __init__(self, cfg: config_mod.Config, store: Store, engine: Optional[Engine] = None,
                  engine_error: Optional[str] = None, clock=time.monotonic, export_dir: Optional[Path] = None,
@@ -106,9 +107,9 @@ class QwqChatApp(App):
         return self.query_one(StatusLine)
 
     async def on_mount(self) -> None:
+        self.prompt.focus()
         self._apply_width(self.size.width)
         await self.view.show(None, EMPTY_HINT)
-        self.prompt.focus()
         self.theme_changed_signal.subscribe(self, self._remember_theme)
         if self.engine is None:
             self.status.show(model="no model", error=self.engine_error)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import List, Optional
 
+from textual import events
 from textual.containers import Vertical
 from textual.content import Content
 from textual.message import Message
@@ -71,7 +72,18 @@ class Sidebar(Vertical):
         self.refresh_list()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.query_one("#chat-list", ListView).focus()
+        self._to_list()
+
+    def on_key(self, event: events.Key) -> None:
+        if event.key == "down" and self.query_one("#chat-filter", Input).has_focus:
+            event.stop()
+            self._to_list()
+
+    def _to_list(self) -> None:
+        view = self.query_one("#chat-list", ListView)
+        view.focus()
+        if view.index is None and view.children:
+            view.index = 0
 
     def on_list_view_selected(self, event: ListView.Selected) -> None:
         if isinstance(event.item, ChatItem):
