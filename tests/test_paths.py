@@ -251,3 +251,32 @@ def test_readme_and_help_promise_no_alt_enter():
 
     readme = (Path(__file__).parent.parent / "README.md").read_text()
     assert "Alt+Enter" not in readme and not any("Alt+Enter" in k for k, _ in PROMPT_KEYS)
+
+
+# -- 5. layout -----------------------------------------------------------------------------------
+
+def fully_visible(screen, widget) -> bool:
+    region = widget.region
+    return region.height > 0 and screen.region.contains_region(region) and \
+        screen.find_widget(widget).region == region  # laid out and not cut by a scrolled container
+
+
+@pytest.mark.parametrize("size", [(80, 24), (90, 40), (150, 45)])
+async def test_settings_dialog_fits_a_short_terminal_and_shows_its_own_keys(qwq_home, size):
+    from textual.widgets import Footer
+
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        await ready(pilot)
+        await pilot.press("f3")
+        await pilot.pause(0.1)
+        screen = app.screen
+        screen.query_one("#temperature").value = "hot"
+        await pilot.press("ctrl+s")
+        await pilot.pause(0.1)
+        for wid in ("#save", "#cancel", "#settings-error"):
+            assert fully_visible(screen, screen.query_one(wid)), (wid, screen.query_one(wid).region)
+        assert "not a number" in str(screen.query_one("#settings-error").render())
+        footer = screen.query_one(Footer)
+        keys = " ".join(str(k.render()) for k in footer.query("FooterKey"))
+        assert "Save" in keys and "Cancel" in keys and "New chat" not in keys, keys

@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable, Footer, Static
 
 PROMPT_KEYS = [
     ("Enter", "Send the prompt"),
@@ -29,6 +29,7 @@ class HelpScreen(ModalScreen):
             yield Static("qwqchat — keys", id="help-title")
             yield DataTable(id="help-keys", show_cursor=False, zebra_stripes=True)
             yield Static("Esc closes this screen.", id="help-footer")
+        yield Footer()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
