@@ -280,3 +280,118 @@ async def test_settings_dialog_fits_a_short_terminal_and_shows_its_own_keys(qwq_
         footer = screen.query_one(Footer)
         keys = " ".join(str(k.render()) for k in footer.query("FooterKey"))
         assert "Save" in keys and "Cancel" in keys and "New chat" not in keys, keys
+
+
+async def test_folded_thinking_sits_above_the_answer_not_beside_it(qwq_home):
+    app = make_app()
+    async with app.run_test(size=(150, 45)) as pilot:
+        await ready(pilot)
+        await send(pilot, "q")
+        await finished(pilot)
+        turn = app.view.last_turn()
+        assert turn.fold.collapsed
+        assert turn.answer.region.x == turn.fold.region.x  # the answer starts at the left edge, below the line
+        assert turn.answer.region.y > turn.fold.region.y
+        await pilot.press("ctrl+t")  # unfolded: beside again
+        await pilot.pause(0.1)
+        assert turn.answer.region.x > turn.fold.region.right - 1
+
+
+async def test_at_90_columns_the_status_line_keeps_activity_and_speed(qwq_home):
+    from uihelpers import TRACE_STATS
+
+    app = make_app(stats=TRACE_STATS)
+    async with app.run_test(size=(90, 40)) as pilot:
+        await ready(pilot)
+        assert app.query_one("#sidebar").size.width <= 24
+        await send(pilot, "q")
+        await finished(pilot)
+        text = status_text(app)
+        assert "tok/s" in text and len(text) <= app.status.content_region.width, (text, app.status.content_region)
+
+
+async def test_switching_chats_does_not_show_the_last_chats_activity(qwq_home):
+    from uihelpers import TRACE_STATS
+
+    store = Store()
+    other = store.create_conversation(model="m")
+    app = make_app(stats=TRACE_STATS, store=store)
+    async with app.run_test(size=(150, 45)) as pilot:
+        await ready(pilot)
+        await send(pilot, "q")
+        await finished(pilot)
+        assert "tok/s" in status_text(app)
+        await app.open_conversation(other)
+        assert "tok/s" not in status_text(app) and "ready" in status_text(app)
+
+
+async def test_loop_warning_stays_in_sight_and_drops_its_keys_when_the_turn_ends(qwq_home):
+    from qwqchat.engines.replay import ReplayEngine, tokens_of
+
+    looping = tokens_of("Let me see. " + "The sum is 12, so adding 3 gives 15, then I check it again. " * 30)
+    app = make_app(ReplayEngine(looping, name="m", delay=0.002))
+    async with app.run_test(size=(150, 45)) as pilot:
+        await ready(pilot)
+        await send(pilot, "q")
+        bar = app.query_one("#loop-bar")
+        await wait_until(pilot, lambda: bar.display, what="the loop warning")
+        assert "Esc stop" in str(bar.render())
+        assert bar.region.bottom <= app.prompt.region.y  # just above the prompt, whatever the view scrolls to
+        await finished(pilot)
+        assert not bar.display
+        turn = app.view.last_turn()
+        assert "Esc" not in str(turn.warning.render()) and "repeated itself" in str(turn.warning.render())
+
+
+async def test_search_hits_are_highlighted_not_bracketed_and_not_cut(qwq_home):
+    from qwqchat.ui.widgets.sidebar import ChatItem
+
+    store = Store()
+    cid = store.create_conversation(model="m")
+    store.add_user_message(cid, "a long prompt about reversing lists in Python with slicing and reversed() "
+                                "and why xs[::-1] copies the list while reverse() works in place")
+    app = make_app(store=store)
+    async with app.run_test(size=(150, 45)) as pilot:
+        await ready(pilot)
+        await pilot.press("ctrl+f", *"slicing")
+        await wait_until(pilot, lambda: len(app.query(ChatItem)) == 1, what="one hit")
+        snippet = app.query_one(ChatItem).query_one(".snippet")
+        shown = str(snippet.render())
+        assert "[slicing]" not in shown and "slicing" in shown
+        assert any("reverse" in span.style for span in snippet.render().spans if isinstance(span.style, str))
+        assert snippet.size.height > 1  # wraps inside the sidebar instead of being cut at its edge
+
+
+async def test_a_wide_code_line_can_be_scrolled_to(qwq_home):
+    from qwqchat.engines.replay import tokens_of
+    from qwqchat.engines.replay import ReplayEngine
+    from textual.widgets._markdown import MarkdownFence
+
+    line = "print(" + ", ".join(f"value_{i}" for i in range(60)) + ")"
+    app = make_app(ReplayEngine(tokens_of(f"Hmm.</think>\n\n```python\n{line}\n```\n"), name="m"))
+    async with app.run_test(size=(150, 45)) as pilot:
+        await ready(pilot)
+        await send(pilot, "q")
+        await finished(pilot)
+        fence = app.view.last_turn().answer.query_one(MarkdownFence)
+        assert fence.max_scroll_x > 0 and fence.scrollbar_size_horizontal == 1 and fence.show_horizontal_scrollbar
+
+
+def test_the_empty_chat_hint_does_not_say_left():
+    from qwqchat.ui.app import EMPTY_HINT
+
+    assert "on the left" not in EMPTY_HINT and "beside" in EMPTY_HINT and "above" in EMPTY_HINT
+
+
+# -- 6. counters ------------------------------------------------------------------------------
+
+async def test_answering_from_saved_thinking_counts_its_time(qwq_home):
+    now = [1000.0]
+    app = make_app(clock=lambda: now[0])
+    async with app.run_test(size=(150, 45)) as pilot:
+        await ready(pilot)
+        turn = await app.view.add_reply()
+        await turn.resume("I was thinking about it.", 5, thinking_s=40.0)
+        now[0] += 2
+        await turn.add("", "The answer.", 0)
+        assert turn.fold.title.startswith("Thought for 42 s"), turn.fold.title

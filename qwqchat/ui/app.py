@@ -20,7 +20,7 @@ from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, ListView
+from textual.widgets import Footer, ListView, Static
 
 from .. import config as config_mod
 from ..engines.base import Engine, Sampling
@@ -36,8 +36,8 @@ from .widgets.status_line import StatusLine
 
 GET_MODEL = "Get a model…"  # the palette's way back to the first-run screen
 WIDE = 120  # columns from which the reasoning sits beside the answer
-EMPTY_HINT = ("Ask anything. QwQ thinks before it answers: its reasoning streams on the left "
-              "and folds to one line when the answer starts.\nF1 lists every key.")
+EMPTY_HINT = ("Ask anything. QwQ thinks before it answers: its reasoning streams beside the answer (above it "
+              "in a narrow terminal) and folds to one line when the answer starts.\nF1 lists every key.")
 
 
 @dataclass
@@ -90,6 +90,7 @@ class QwqChatApp(App):
                 view.keep_open = self.cfg.keep_reasoning_open
                 view.clock = self.clock
                 yield view
+                yield Static("", id="loop-bar", classes="turn-warning")  # in sight whatever the view shows
                 yield PromptBox(id="prompt")
                 yield StatusLine(id="status")
         yield Footer()
@@ -108,6 +109,7 @@ class QwqChatApp(App):
 
     async def on_mount(self) -> None:
         self.prompt.focus()
+        self.query_one("#loop-bar").display = False
         self._apply_width(self.size.width)
         await self.view.show(None, EMPTY_HINT)
         self.theme_changed_signal.subscribe(self, self._remember_theme)
@@ -162,6 +164,7 @@ class QwqChatApp(App):
 
     def _apply_width(self, width: int) -> None:
         self.query_one("#conversation").set_class(width >= WIDE, "-wide")
+        self.query_one(Sidebar).set_class(width < WIDE, "-narrow")  # leave the chat room for its status line
 
     def _remember_theme(self, theme) -> None:
         if self.save_theme:
@@ -264,8 +267,10 @@ class QwqChatApp(App):
         if batch.loop is not None:
             keys = "Esc stop · F9 answer now · F10 retry with a higher presence penalty"
             if turn is not None and turn.is_attached:
-                turn.warn(f"⚠ The thinking is repeating itself ({batch.loop.repeats}×). {keys}")
-            self.notify(keys, title="The thinking is looping", severity="warning", timeout=10)
+                turn.warn(batch.loop.repeats)
+            bar = self.query_one("#loop-bar", Static)
+            bar.update(f"⚠ The thinking is repeating itself ({batch.loop.repeats}×): {keys}")
+            bar.display = True
         if (batch.reasoning_pieces or batch.answer_pieces) and stream.first_piece_at is None:
             stream.first_piece_at = self.clock()
         stream.reasoning_pieces += batch.reasoning_pieces
@@ -284,6 +289,7 @@ class QwqChatApp(App):
 
     async def _finish_turn(self, stream: TurnStream, turn, result) -> None:
         """Settle the turn on screen; ``self.stream`` is cleared last, so "not streaming" means done."""
+        self.query_one("#loop-bar").display = False  # its keys act on a running turn only
         same_chat = self.conversation is not None and self.conversation.id == stream.conversation_id
         if same_chat:
             self.conversation = self.store.get(stream.conversation_id)
@@ -321,6 +327,10 @@ class QwqChatApp(App):
                 if m.stats and m.stats.context_used:
                     used = m.stats.context_used
                     break
+        streaming_here = self.stream is not None and self.conversation is not None \
+            and self.stream.conversation_id == self.conversation.id
+        if not streaming_here and self.engine_ready:
+            self.status.show(activity="ready")  # not the last chat's "cancelled · 2.1 tok/s"
         self.status.show(context_used=used)
         self.prompt.focus()
 
@@ -425,7 +435,9 @@ class QwqChatApp(App):
         if old is not None:
             await old.remove()
         await self._start_turn(answer_from_thinking=True)
-        await self.streaming_turn.add(last.reasoning, "", last.stats.reasoning_tokens if last.stats else 0)
+        stats = last.stats
+        await self.streaming_turn.resume(last.reasoning, stats.reasoning_tokens if stats else 0,
+                                         stats.thinking_s if stats else 0.0)
 
     async def action_retry_with_penalty(self) -> None:
         """Stop (if needed) and regenerate the last reply with a higher presence penalty."""
