@@ -24,6 +24,9 @@ from .store import Store
 from .text import printable
 
 
+NO_ANSWER = 3  # exit code: the turn ended without an answer, so a script can tell it from an empty one
+
+
 def _age(ts: float) -> str:
     d = max(0.0, time.time() - ts)
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
@@ -151,7 +154,7 @@ def _run(engine, store: Store, cid: int, sampling, args: argparse.Namespace, sho
     if result.unclosed_thinking and not result.answer and shown_id and engine.can_end_thinking:
         print(f"qwqchat: to let the model answer from its thinking so far: qwqchat answer {shown_id}",
               file=sys.stderr)
-    return 0
+    return NO_ANSWER if not result.answer.strip() else 0
 
 
 def _stream(events: Iterator, args: argparse.Namespace, cancel: threading.Event,
@@ -282,7 +285,7 @@ def export(args: argparse.Namespace) -> int:
         folder.mkdir(parents=True, exist_ok=True)
         convs = store.list_conversations()
         for c in convs:
-            _write(folder / f"{c.id}.{'json' if args.json else 'md'}",
+            atomic_write(folder / f"{c.id}.{'json' if args.json else 'md'}",
                    _render(store.get(c.id), args))
         print(f"exported {len(convs)} conversation(s) to {folder}", file=sys.stderr)
         return 0

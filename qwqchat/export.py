@@ -67,11 +67,12 @@ def to_markdown(conv: Conversation, reasoning: bool = True) -> str:
     lines += meta + [""]
     if conv.system_prompt:
         lines += ["## System", "", _close_fences(_neutralise_html(conv.system_prompt)), ""]
+    speaker = f"## {_neutralise_html(' '.join((conv.model or 'Assistant').split()))}"  # the model that answered
     for m in conv.messages:
         if m.role == "user":
             lines += ["## You", "", _close_fences(_neutralise_html(m.content)), ""]
             continue
-        lines += ["## QwQ", ""]
+        lines += [speaker, ""]
         if reasoning and m.reasoning:
             lines += ["<details>", f"<summary>{thought_summary(m.stats, m.reasoning)}</summary>", "",
                       _fenced(m.reasoning), "", "</details>", ""]

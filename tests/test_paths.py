@@ -395,3 +395,49 @@ async def test_answering_from_saved_thinking_counts_its_time(qwq_home):
         now[0] += 2
         await turn.add("", "The answer.", 0)
         assert turn.fold.title.startswith("Thought for 42 s"), turn.fold.title
+
+
+# -- 7. output -------------------------------------------------------------------------------------
+
+def test_logs_rotate_with_a_size_cap_and_a_few_files_kept(tmp_path):
+    from qwqchat.paths import open_log
+
+    log = tmp_path / "llama.log"
+    for run in range(6):
+        with open_log(log, cap=1000, keep=3) as fh:
+            fh.write(f"run {run}\n" + "x" * 1200)
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["llama.log", "llama.log.1", "llama.log.2", "llama.log.3"]
+    assert log.read_text().startswith("run 5") and (tmp_path / "llama.log.3").read_text().startswith("run 2")
+
+
+def test_the_cli_log_rotates(qwq_home):
+    from conftest import run_cli
+    from qwqchat import paths
+
+    log = paths.log_dir() / "qwqchat.log"
+    log.write_text("x" * (paths.LOG_CAP + 1))
+    assert run_cli("paths").returncode == 0
+    assert log.stat().st_size < paths.LOG_CAP and (log.parent / "qwqchat.log.1").stat().st_size > paths.LOG_CAP
+
+
+def test_ask_without_an_answer_exits_3_with_empty_stdout(server, qwq_home):
+    from conftest import run_cli
+
+    server.script = [chunk(reasoning_content="Hmm, let me think about this for a long"), chunk(finish="length")]
+    r = run_cli("ask", "--endpoint", server.url, "What is 6*7?")
+    assert r.returncode == 3 and r.stdout == "", (r.returncode, r.stdout, r.stderr)
+    server.script = [chunk(reasoning_content="Easy."), chunk(content="42"), chunk(finish="stop")]
+    r = run_cli("ask", "--endpoint", server.url, "What is 6*7?")
+    assert r.returncode == 0 and r.stdout.strip() == "42"
+
+
+def test_export_heads_replies_with_the_model_that_wrote_them(qwq_home):
+    from qwqchat.export import to_markdown
+
+    store = Store()
+    cid = store.create_conversation(model="DeepSeek-R1-Distill-Qwen-7B")
+    store.add_user_message(cid, "hi")
+    store.start_reply(cid)
+    md = to_markdown(store.get(cid))
+    assert "## DeepSeek-R1-Distill-Qwen-7B" in md and "## QwQ" not in md

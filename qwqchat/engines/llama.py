@@ -54,7 +54,7 @@ def _install_log_sink() -> None:
         if _callback is not None:
             return
         try:
-            _log_file = paths.open_private(paths.llama_log_path())
+            _log_file = paths.open_log(paths.llama_log_path())
         except OSError:
             _log_file = None
 
