@@ -36,8 +36,11 @@ class ReasoningSplitter:
     accepted either way.  Whitespace around the tags is dropped.
     """
 
-    def __init__(self, starts_in_reasoning: bool = True) -> None:
+    def __init__(self, starts_in_reasoning: bool = True, closed_by_engine: bool = False) -> None:
         self._default = REASONING if starts_in_reasoning else ANSWER
+        # The engine closed the thinking itself (answer now, a budget, answering from saved thinking): a
+        # ``</think>`` the model still writes is its own belated closing, never answer text.
+        self.closed_by_engine = closed_by_engine
         self._mode = "start"
         self._buf = ""
         self.saw_close = False
@@ -102,9 +105,13 @@ class ReasoningSplitter:
                     return
                 self._strip_lead = False
             if self._mode == ANSWER:
-                if self._buf:
-                    out.append((ANSWER, self._buf))
-                    self._buf = ""
+                text, hold = self._buf, 0
+                if self.closed_by_engine:
+                    text = text.replace(CLOSE, "")
+                    hold = 0 if final else _held_prefix(text, CLOSE)
+                self._buf = text[len(text) - hold:]
+                if text[:len(text) - hold]:
+                    out.append((ANSWER, text[:len(text) - hold]))
                 return
             # Reasoning: look for the closing tag.
             at = self._buf.find(CLOSE)

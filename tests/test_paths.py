@@ -441,3 +441,17 @@ def test_export_heads_replies_with_the_model_that_wrote_them(qwq_home):
     store.start_reply(cid)
     md = to_markdown(store.get(cid))
     assert "## DeepSeek-R1-Distill-Qwen-7B" in md and "## QwQ" not in md
+
+
+def test_a_closing_tag_the_model_writes_after_the_engine_closed_its_thinking_is_never_shown():
+    """`qwqchat answer ID` printed the small model's own late </think> twice."""
+    from qwqchat.reasoning import ANSWER, ReasoningSplitter, merge
+
+    splitter = ReasoningSplitter(False, closed_by_engine=True)  # answering from saved thinking
+    pieces = [p for chunk in ("</th", "ink>\n\nThe answer </thi", "nk> is 42.</think>", " Done")
+              for p in splitter.feed(chunk)] + splitter.flush()
+    answer = "".join(t for kind, t in merge(pieces) if kind == ANSWER)
+    assert answer == "The answer  is 42. Done", answer
+    plain = ReasoningSplitter(True)  # the model closed its own thinking: later tags stay text, as before
+    assert "".join(t for k, t in plain.feed("a</think>use </think> tags") + plain.flush() if k == ANSWER) \
+        == "use </think> tags"
