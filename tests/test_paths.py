@@ -196,8 +196,12 @@ async def test_get_a_model_from_the_palette_opens_the_first_run_screen_again(fix
         await ready(pilot)
         await pilot.press("ctrl+p")
         await pilot.press(*GET_MODEL[:-1])
-        await wait_until(pilot, lambda: any(GET_MODEL in str(o.prompt) for o in app.screen.query("OptionList").first().options)
-                         if app.screen.query("OptionList") else False, what="the command in the palette")
+
+        def offered() -> bool:
+            lists = app.screen.query("OptionList")
+            return bool(lists) and any(GET_MODEL in str(o.prompt) for o in lists.first().options)
+
+        await wait_until(pilot, offered, what="the command in the palette")
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, FirstRunScreen), what="the first-run screen")
         await pilot.press("escape")

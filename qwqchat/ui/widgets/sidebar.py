@@ -38,7 +38,7 @@ class ChatItem(ListItem):
     def __init__(self, conversation_id: int, title: str, updated: float, snippet: str = "") -> None:
         self.conversation_id = conversation_id
         text = Content.assemble((printable(title), "bold"), "\n", (age(updated), "dim"))
-        rows = [Label(text)]
+        rows: List[Static] = [Label(text)]
         if snippet:
             rows.append(Static(snippet_content(snippet), classes="snippet"))  # wraps: the whole snippet shows
         super().__init__(*rows)
