@@ -81,6 +81,7 @@ class ReasoningSplitter:
         return out
 
     _strip_lead = False
+    _answered = False  # some answer text has been given out
 
     def _drain(self, out: List[Piece], final: bool) -> None:
         while True:
@@ -105,13 +106,21 @@ class ReasoningSplitter:
                     return
                 self._strip_lead = False
             if self._mode == ANSWER:
-                text, hold = self._buf, 0
+                hold = 0
                 if self.closed_by_engine:
-                    text = text.replace(CLOSE, "")
-                    hold = 0 if final else _held_prefix(text, CLOSE)
-                self._buf = text[len(text) - hold:]
-                if text[:len(text) - hold]:
-                    out.append((ANSWER, text[:len(text) - hold]))
+                    at = self._buf.find(CLOSE)
+                    if at >= 0:
+                        if self._buf[:at]:
+                            out.append((ANSWER, self._buf[:at]))
+                            self._answered = True
+                        self._buf = self._buf[at + len(CLOSE):]
+                        self._strip_lead = not self._answered  # the blank lines after a leading tag go too
+                        continue
+                    hold = 0 if final else _held_prefix(self._buf, CLOSE)
+                text, self._buf = self._buf[:len(self._buf) - hold], self._buf[len(self._buf) - hold:]
+                if text:
+                    out.append((ANSWER, text))
+                    self._answered = True
                 return
             # Reasoning: look for the closing tag.
             at = self._buf.find(CLOSE)
