@@ -73,6 +73,8 @@ def test_remote_only_tui(snap_compare, qwq_home, monkeypatch):
 
         async def loaded(pilot):
             await ready(pilot)
+            await wait_until(pilot, lambda: pilot.app.prompt.has_focus, what="the prompt's focus")
+            pilot.app.prompt.cursor_blink = False  # a steady cursor: the picture must not depend on the moment
             await pilot.pause(0.1)
 
         assert snap_compare(app, terminal_size=WIDE, run_before=loaded)
