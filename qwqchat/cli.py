@@ -1,7 +1,7 @@
 """The ``qwqchat`` command: the TUI with no subcommand, headless subcommands otherwise.
 
 Every error a user can cause ends here as one line on stderr and an exit code
-(0 ok, 1 runtime failure, 2 bad usage or bad input, 130 stopped by Ctrl+C).
+(0 ok, 1 runtime failure, 2 bad usage or bad input, 3 no answer, 130 stopped by Ctrl+C).
 """
 
 from __future__ import annotations
@@ -136,7 +136,7 @@ def _version() -> str:
 
 def _setup_logging() -> None:
     try:
-        handler = logging.StreamHandler(paths.open_private(paths.log_dir() / "qwqchat.log"))
+        handler = logging.StreamHandler(paths.open_log(paths.log_dir() / "qwqchat.log"))
     except OSError:
         return
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))

@@ -24,6 +24,9 @@ from .store import Store
 from .text import printable
 
 
+NO_ANSWER = 3  # exit code: the turn ended without an answer, so a script can tell it from an empty one
+
+
 def _age(ts: float) -> str:
     d = max(0.0, time.time() - ts)
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
@@ -151,7 +154,7 @@ def _run(engine, store: Store, cid: int, sampling, args: argparse.Namespace, sho
     if result.unclosed_thinking and not result.answer and shown_id and engine.can_end_thinking:
         print(f"qwqchat: to let the model answer from its thinking so far: qwqchat answer {shown_id}",
               file=sys.stderr)
-    return 0
+    return NO_ANSWER if not result.answer.strip() else 0
 
 
 def _stream(events: Iterator, args: argparse.Namespace, cancel: threading.Event,
@@ -349,6 +352,8 @@ def pull(args: argparse.Namespace) -> int:
             path = hub.pull(target, progress)
         except KeyboardInterrupt:  # Ctrl+C: the partial file stays for the next run
             raise QwqError("download stopped; run the same command again to resume") from None
+        except hub.HubInterrupted as exc:
+            raise QwqError(f"{exc}; run the same command again to resume") from None
     if not args.no_default:
         config_mod.save_keys({"model": str(path), **setting})
         extra = f" (context {setting['ctx']:,}, {setting['kv_cache']} KV cache)" if setting else ""

@@ -34,6 +34,14 @@ class PullCancelled(QwqError):
     pass
 
 
+class HubOffline(QwqError):
+    """The hub could not be reached at all (no network, DNS failure, refused): this attempt fetched nothing."""
+
+
+class HubInterrupted(QwqError):
+    """A transfer started and broke off; what arrived is kept and the next attempt resumes from it."""
+
+
 @dataclass
 class Target:
     repo: str
@@ -51,12 +59,6 @@ def _endpoint(endpoint: Optional[str]) -> Optional[str]:
     return endpoint or os.environ.get("HF_ENDPOINT") or None
 
 
-def _api(endpoint: Optional[str] = None):
-    from huggingface_hub import HfApi
-
-    return HfApi(endpoint=_endpoint(endpoint))
-
-
 def resolve(spec: str, ctx: int = 32768, kv_type: str = "f16",
             available: Optional[int] = None, endpoint: Optional[str] = None) -> Target:
     """``REPO``, ``REPO:QUANT`` or ``REPO/FILE.gguf`` (with no spec, see ``recommend``)."""
@@ -71,7 +73,7 @@ def resolve(spec: str, ctx: int = 32768, kv_type: str = "f16",
     if repo.count("/") != 1:
         raise BadInput(f"{spec!r}: expected OWNER/REPO, OWNER/REPO:QUANT or OWNER/REPO/FILE.gguf")
     try:
-        files = [f for f in _api(endpoint).list_repo_files(repo) if f.lower().endswith(".gguf")]
+        files = [f for f in _list_files(repo, endpoint) if f.lower().endswith(".gguf")]
     except Exception as exc:
         raise hub_error(exc, repo) from None
     if not files:
@@ -95,6 +97,34 @@ def resolve(spec: str, ctx: int = 32768, kv_type: str = "f16",
     first = sorted(chosen)[0]
     parts = [f for f in sorted(chosen) if SPLIT_RE.search(f)] if SPLIT_RE.search(first) else [first]
     return Target(repo, parts, quant_of(first))
+
+
+def _list_files(repo: str, endpoint: Optional[str]) -> List[str]:
+    """The repository's files, one request per page.
+
+    ``HfApi.list_repo_files`` retries a failed request five times with back-off, printing
+    "Retrying in 8s" lines for 23 s when offline; one attempt and one clear line serve a user better.
+    """
+    from huggingface_hub import constants, get_session
+    from huggingface_hub.utils import build_hf_headers, hf_raise_for_status
+
+    _quiet_hub_log()
+    url: Optional[str] = f"{_endpoint(endpoint) or constants.ENDPOINT}/api/models/{repo}/tree/main"
+    params: Optional[dict] = {"recursive": "true"}
+    files: List[str] = []
+    while url:
+        r = get_session().get(url, params=params, headers=build_hf_headers(), timeout=constants.HF_HUB_ETAG_TIMEOUT)
+        hf_raise_for_status(r)
+        files += [e["path"] for e in r.json() if e.get("type") == "file"]
+        url, params = r.links.get("next", {}).get("url"), None
+    return files
+
+
+def _quiet_hub_log() -> None:
+    """huggingface-hub logs warnings to stderr, which would scribble over the TUI: keep only its errors."""
+    from huggingface_hub.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
 
 
 def _with_split_parts(filename: str) -> List[str]:
@@ -121,8 +151,7 @@ def hub_error(exc: BaseException, repo: str, filename: str = "") -> QwqError:
     if isinstance(exc, errors.RevisionNotFoundError):
         return BadInput(f"{where}: revision not found")
     if isinstance(exc, errors.LocalEntryNotFoundError):
-        return QwqError(f"cannot reach the Hugging Face hub for {where} (offline?); run the same command "
-                        "again when connected: the download resumes")
+        return HubOffline(f"offline: cannot reach {_hub_host()} for {where}")
     if isinstance(exc, errors.HfHubHTTPError):
         status = getattr(getattr(exc, "response", None), "status_code", None)
         if status == 401:
@@ -132,11 +161,44 @@ def hub_error(exc: BaseException, repo: str, filename: str = "") -> QwqError:
         return QwqError(f"the disk is full while downloading {where}; free space and run the command again "
                         "(the download resumes)")
     text = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
-    if any(s in text.lower() for s in ("connect", "resolve", "timed out", "network", "remoteprotocol")) \
-            or exc.__class__.__name__ in ("ConnectError", "ConnectTimeout", "ReadTimeout", "RemoteProtocolError",
-                                          "ReadError", "ConnectionError"):
-        return QwqError(f"the download of {where} was interrupted ({text}); run the same command again to resume")
+    offline = _offline_reason(exc, text)
+    if offline:
+        return HubOffline(f"offline: cannot reach {_hub_host()} ({offline})")
+    if any(s in text.lower() for s in ("connect", "timed out", "network", "remoteprotocol", "reset")) \
+            or exc.__class__.__name__ in ("ReadTimeout", "RemoteProtocolError", "ReadError", "WriteError",
+                                          "ConnectionError", "ChunkedEncodingError"):
+        return HubInterrupted(f"the download of {filename or repo} was interrupted ({_short(text)})")
     return QwqError(f"download of {where} failed: {exc.__class__.__name__}: {text}")
+
+
+def _hub_host() -> str:
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+
+    url = _endpoint(None) or constants.ENDPOINT
+    return urlparse(url).netloc or url
+
+
+def _offline_reason(exc: BaseException, text: str) -> Optional[str]:
+    """Why no connection could be made at all, or None when the failure came later."""
+    low = text.lower()
+    if "name or service not known" in low or "nodename nor servname" in low or "resolve" in low \
+            or "getaddrinfo" in low or "name resolution" in low:
+        return "DNS lookup failed"
+    if "refused" in low:
+        return "connection refused"
+    if "network is unreachable" in low or "no route to host" in low:
+        return "network unreachable"
+    if exc.__class__.__name__ in ("ConnectError", "ConnectTimeout"):
+        return "no connection"
+    return None
+
+
+def _short(text: str) -> str:
+    """'[Errno 104] Connection reset by peer' -> 'connection reset by peer'."""
+    text = re.sub(r"^\[Errno -?\d+\]\s*", "", text).strip()
+    return (text[:1].lower() + text[1:])[:60] if text else "network error"
 
 
 def _tqdm_class(progress: Optional[Progress], cancel: Optional[threading.Event], name: str):
@@ -199,6 +261,7 @@ def pull(target: Target, progress: Optional[Progress] = None, cancel: Optional[t
     from huggingface_hub import get_hf_file_metadata, hf_hub_url
 
     endpoint = _endpoint(endpoint)
+    _quiet_hub_log()
     plans = []
     for filename in target.files:
         try:

@@ -65,6 +65,25 @@ def llama_log_path() -> Path:
     return log_dir() / "llama.log"
 
 
+LOG_CAP = 1024 * 1024  # bytes a log file may reach before it is moved aside at the next open
+LOG_KEEP = 3  # older logs kept: name.1 (newest) … name.3
+
+
+def open_log(path: Path, cap: int = LOG_CAP, keep: int = LOG_KEEP):
+    """Append to a log, first rotating it (name.1 … name.KEEP, the oldest dropped) once it has passed ``cap``."""
+    try:
+        full = path.stat().st_size >= cap
+    except OSError:
+        full = False
+    if full:
+        for i in range(keep - 1, 0, -1):
+            older = path.with_name(f"{path.name}.{i}")
+            if older.exists():
+                older.replace(path.with_name(f"{path.name}.{i + 1}"))
+        path.replace(path.with_name(f"{path.name}.1"))
+    return open_private(path)
+
+
 def open_private(path: Path, mode: str = "a"):
     """Open a text file that only the user can read (0600), creating it if needed."""
     flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if mode == "a" else os.O_TRUNC)

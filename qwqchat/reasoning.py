@@ -36,8 +36,11 @@ class ReasoningSplitter:
     accepted either way.  Whitespace around the tags is dropped.
     """
 
-    def __init__(self, starts_in_reasoning: bool = True) -> None:
+    def __init__(self, starts_in_reasoning: bool = True, closed_by_engine: bool = False) -> None:
         self._default = REASONING if starts_in_reasoning else ANSWER
+        # The engine closed the thinking itself (answer now, a budget, answering from saved thinking): a
+        # ``</think>`` the model still writes is its own belated closing, never answer text.
+        self.closed_by_engine = closed_by_engine
         self._mode = "start"
         self._buf = ""
         self.saw_close = False
@@ -78,6 +81,7 @@ class ReasoningSplitter:
         return out
 
     _strip_lead = False
+    _answered = False  # some answer text has been given out
 
     def _drain(self, out: List[Piece], final: bool) -> None:
         while True:
@@ -102,9 +106,21 @@ class ReasoningSplitter:
                     return
                 self._strip_lead = False
             if self._mode == ANSWER:
-                if self._buf:
-                    out.append((ANSWER, self._buf))
-                    self._buf = ""
+                hold = 0
+                if self.closed_by_engine:
+                    at = self._buf.find(CLOSE)
+                    if at >= 0:
+                        if self._buf[:at]:
+                            out.append((ANSWER, self._buf[:at]))
+                            self._answered = True
+                        self._buf = self._buf[at + len(CLOSE):]
+                        self._strip_lead = not self._answered  # the blank lines after a leading tag go too
+                        continue
+                    hold = 0 if final else _held_prefix(self._buf, CLOSE)
+                text, self._buf = self._buf[:len(self._buf) - hold], self._buf[len(self._buf) - hold:]
+                if text:
+                    out.append((ANSWER, text))
+                    self._answered = True
                 return
             # Reasoning: look for the closing tag.
             at = self._buf.find(CLOSE)

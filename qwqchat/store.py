@@ -16,7 +16,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from . import paths
 from .engines.base import Stats
@@ -358,12 +358,13 @@ class Store:
         self._write("UPDATE messages SET content = ? WHERE id = ?", (content, message_id))
 
     # -- search ----------------------------------------------------------
-    def search(self, query: str, limit: int = 50) -> List[SearchHit]:
+    def search(self, query: str, limit: int = 50, marks: Tuple[str, str] = ("[", "]")) -> List[SearchHit]:
+        """Newest first; ``marks`` go round each hit in the snippet (the UI styles them instead)."""
         match = fts_query(query)
         if not match:
             return []
         sql = """
-            SELECT c.id, c.title, c.updated, snippet(messages_fts, -1, '[', ']', '…', 12)
+            SELECT c.id, c.title, c.updated, snippet(messages_fts, -1, ?, ?, '…', 12)
               FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid
               JOIN conversations c ON c.id = m.conversation_id
              WHERE messages_fts MATCH ?
@@ -373,7 +374,7 @@ class Store:
              WHERE conversations_fts MATCH ?
         """
         with self._lock:
-            rows = self._db.execute(sql, (match, match)).fetchall()
+            rows = self._db.execute(sql, (*marks, match, match)).fetchall()
         hits: Dict[int, SearchHit] = {}
         for cid, title, updated, snippet in rows:
             if cid not in hits:

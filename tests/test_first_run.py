@@ -66,7 +66,7 @@ async def test_cancel_then_resume(fake, qwq_home, tmp_path):
                          what="some bytes on disk")
         assert partials(), str(screen.query_one("#first-run-error").render())
         await pilot.click("#cancel")
-        await wait_until(pilot, lambda: "run it again to resume" in str(screen.query_one("#first-run-error").render()),
+        await wait_until(pilot, lambda: "Download stopped" in str(screen.query_one("#first-run-error").render()),
                          timeout=20, what="the cancel")
         assert str(screen.query_one("#download", Button).label) == "Resume download"
         fake.throttle = 0

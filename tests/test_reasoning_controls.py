@@ -160,7 +160,7 @@ def test_ask_on_loop_stop_and_warning(qwq_model):
     assert "warning: the thinking is repeating itself" in proc.stderr and "stopping" in proc.stderr
     warn = run_cli("ask", "--model", str(qwq_model), "--temperature", "0", "--max-tokens", "500", "--seed", "1",
                    "--json", LOOP_PROMPT)
-    assert warn.returncode == 0 and "use --on-loop=stop|answer" in warn.stderr
+    assert warn.returncode == 3 and "use --on-loop=stop|answer" in warn.stderr  # looped to the limit: no answer
     assert json.loads(warn.stdout)["stats"]["loop_detected"] is True
 
 

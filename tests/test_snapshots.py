@@ -57,3 +57,62 @@ def test_help_screen(snap_compare, qwq_home):
         await pilot.pause(0.1)
 
     assert snap_compare(make_app(stats=TRACE_STATS), terminal_size=WIDE, run_before=help_)
+
+
+def test_remote_only_tui(snap_compare, qwq_home, monkeypatch):
+    """`qwqchat --endpoint URL` with no local model: the chat, not the first-run screen; host and model shown."""
+    from qwqchat.cli import build_parser
+    from qwqchat.engines.remote import RemoteEngine
+    from qwqchat.ui.run import build_app
+    from sse_server import ScriptedServer
+
+    monkeypatch.setattr(RemoteEngine, "describe", lambda self: "gpu-box:8000")  # the test server's port varies
+    with ScriptedServer() as server:
+        app = build_app(build_parser().parse_args(["--endpoint", server.url]))
+        app.save_theme = False
+
+        async def loaded(pilot):
+            await ready(pilot)
+            await wait_until(pilot, lambda: pilot.app.prompt.has_focus, what="the prompt's focus")
+            pilot.app.prompt.cursor_blink = False  # a steady cursor: the picture must not depend on the moment
+            await pilot.pause(0.1)
+
+        assert snap_compare(app, terminal_size=WIDE, run_before=loaded)
+
+
+def test_settings_dialog_in_a_short_terminal(snap_compare, qwq_home):
+    async def settings(pilot):
+        await ready(pilot)
+        await pilot.press("f3")
+        await pilot.pause(0.1)
+        pilot.app.screen.query_one("#temperature").value = "hot"
+        await pilot.press("ctrl+s")
+        await pilot.pause(0.1)
+
+    assert snap_compare(make_app(stats=TRACE_STATS), terminal_size=(80, 24), run_before=settings)
+
+
+def test_first_run_offline(snap_compare, qwq_home, monkeypatch):
+    from qwqchat import config, fit, hub
+    from qwqchat.store import Store
+    from qwqchat.ui.app import QwqChatApp
+
+    class ConnectError(Exception):  # named like the hub client's exception
+        pass
+
+    def offline(target, progress=None, cancel=None, endpoint=None):
+        raise hub.hub_error(ConnectError("[Errno -2] Name or service not known"), target.repo, target.files[0])
+
+    monkeypatch.setattr(fit, "gpus", lambda: [])  # the same 24 GiB CPU-only machine wherever it runs
+    monkeypatch.setattr(fit, "system_available", lambda: 24 * fit.GiB)
+    monkeypatch.setattr("qwqchat.engines.llama.physical_cores", lambda: 2)
+    monkeypatch.delenv("HF_ENDPOINT", raising=False)
+    monkeypatch.setattr(hub, "pull", offline)
+    app = QwqChatApp(config.load(), Store(), None, "no model configured", save_theme=False, first_run=True)
+
+    async def failed(pilot):
+        await pilot.click("#download")
+        await wait_until(pilot, lambda: "✗" in str(pilot.app.screen.query_one("#first-run-error").render()))
+        await pilot.pause(0.3)  # the button's press effect ends
+
+    assert snap_compare(app, terminal_size=(150, 45), run_before=failed)

@@ -59,7 +59,11 @@ async def test_reasoning_beside_answer_when_wide_then_folds_with_summary(qwq_hom
         await finished(pilot)
         assert turn.fold.title.startswith("Thought for ") and "tokens" in turn.fold.title
         fold, answer = turn.fold.region, turn.answer.region
-        assert fold.x < answer.x and abs(fold.y - answer.y) <= 1  # side by side
+        assert fold.x == answer.x and fold.y < answer.y  # folded: one line above the answer, no blank column
+        turn.fold.collapsed = False
+        await pilot.pause(0.1)
+        fold, answer = turn.fold.region, turn.answer.region
+        assert fold.x < answer.x and abs(fold.y - answer.y) <= 1  # unfolded: side by side
 
 
 async def test_narrow_terminal_puts_reasoning_above_answer(qwq_home):
@@ -156,7 +160,7 @@ async def test_regenerate_and_edit_last_prompt(qwq_home):
         assert len(engine.requests) == 2 and engine.requests[1][-1].content == "first prompt"
         await pilot.press("f4")
         assert app.prompt.text == "first prompt"
-        assert not app.view.query(UserMessage) and not app.view.turns()
+        assert not [w for w in [*app.view.query(UserMessage), *app.view.turns()] if w.display]  # hidden, kept
         app.prompt.text = "edited prompt"
         await pilot.press("enter")
         await finished(pilot)
@@ -402,6 +406,8 @@ async def test_remote_engine_in_the_app_reasoning_beside_answer_and_faults_in_th
             await finished(pilot)
             turn = app.view.last_turn()
             assert reasoning_text(turn) == "Six times seven is 42." and turn.answer.text == "**42**"
+            turn.fold.collapsed = False
+            await pilot.pause(0.1)
             assert turn.fold.region.x < turn.answer.region.x
             server.script = [("status", 500, "CUDA out of memory")]
             await send(pilot, "again")

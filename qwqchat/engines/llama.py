@@ -55,7 +55,7 @@ def _install_log_sink() -> None:
         if _callback is not None:
             return
         try:
-            _log_file = paths.open_private(paths.llama_log_path())
+            _log_file = paths.open_log(paths.llama_log_path())
         except OSError:
             _log_file = None
 
@@ -319,7 +319,7 @@ class LlamaEngine:
         max_new = sampling.max_tokens or self.context_size  # a forced closing does not count against it
 
         thinking_open = prefill_reasoning is None and self.opens_thinking(prompt)
-        splitter = ReasoningSplitter(starts_in_reasoning=thinking_open)
+        splitter = ReasoningSplitter(starts_in_reasoning=thinking_open, closed_by_engine=prefill_reasoning is not None)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         llm = self.llm
         vocab = llm._model.vocab
@@ -376,6 +376,7 @@ class LlamaEngine:
             # End the thinking ourselves: the closing goes after the tokens already in the
             # KV cache, so only it (and the last sampled token) is evaluated.
             yield from pieces(decoder.decode(b"", final=True) + CLOSE_THINKING)
+            splitter.closed_by_engine = True
             closing = llm.tokenize(CLOSE_THINKING.encode("utf-8"), add_bos=False, special=True)
             out += closing
             stats.intervention = close_now

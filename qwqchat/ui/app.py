@@ -12,14 +12,15 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Iterable, List, Optional
 
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, ListView
+from textual.widgets import Footer, ListView, Static
 
 from .. import config as config_mod
 from ..engines.base import Engine, Sampling
@@ -33,15 +34,25 @@ from .widgets.prompt import PromptBox
 from .widgets.sidebar import Sidebar
 from .widgets.status_line import StatusLine
 
+GET_MODEL = "Get a model…"  # the palette's way back to the first-run screen
 WIDE = 120  # columns from which the reasoning sits beside the answer
-EMPTY_HINT = ("Ask anything. The model thinks before it answers: its reasoning streams on the left "
-              "and folds to one line when the answer starts.\nF1 lists every key.")
+EMPTY_HINT = ("Ask anything. The model thinks before it answers: its reasoning streams beside the answer (above it "
+              "in a narrow terminal) and folds to one line when the answer starts.\nF1 lists every key.")
+
+
+@dataclass
+class Editing:
+    conversation_id: int
+    message_ids: List[int]  # the last prompt and everything after it, deleted when the edit is sent
+    hidden: list  # their widgets, hidden meanwhile
+    draft: str  # what the prompt box held before F4
 
 
 class QwqChatApp(App):
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses elsewhere keep the styles
     TITLE = "qwqchat"
     BINDINGS = bindings(KEYS)
+    AUTO_FOCUS = "#prompt"  # not the first focusable (the chat filter): keys typed at launch go to the prompt
 
     def __init__(self, cfg: config_mod.Config, store: Store, engine: Optional[Engine] = None,
                  engine_error: Optional[str] = None, clock=time.monotonic, export_dir: Optional[Path] = None,
@@ -60,11 +71,13 @@ class QwqChatApp(App):
         self.stream: Optional[TurnStream] = None
         self.streaming_turn = None  # the AssistantTurn being streamed into, while it is on screen
         self._pending_send = False
+        self.editing: Optional[Editing] = None  # F4: the exchange the prompt box will replace when sent
         self._load_started = clock()
         self.frame_s = FRAME_S
         self.turns_finished = 0  # tests and benchmarks wait on it
         self._pump_timer = None
         self._loading_timer = None
+        self._loading_word = "loading model…"
         if cfg.theme and cfg.theme in self.available_themes:
             self.theme = cfg.theme
 
@@ -77,6 +90,7 @@ class QwqChatApp(App):
                 view.keep_open = self.cfg.keep_reasoning_open
                 view.clock = self.clock
                 yield view
+                yield Static("", id="loop-bar", classes="turn-warning")  # in sight whatever the view shows
                 yield PromptBox(id="prompt")
                 yield StatusLine(id="status")
         yield Footer()
@@ -94,32 +108,48 @@ class QwqChatApp(App):
         return self.query_one(StatusLine)
 
     async def on_mount(self) -> None:
+        self.prompt.focus()
+        self.query_one("#loop-bar").display = False
         self._apply_width(self.size.width)
         await self.view.show(None, EMPTY_HINT)
-        self.prompt.focus()
         self.theme_changed_signal.subscribe(self, self._remember_theme)
         if self.engine is None:
             self.status.show(model="no model", error=self.engine_error)
             if self.first_run:
-                from .screens.first_run import FirstRunScreen
-
-                self.push_screen(FirstRunScreen(self.cfg.ctx, self.cfg.kv_cache), self._model_chosen)
+                self.action_get_model()
         else:
             self._start_loading()
 
     def _start_loading(self) -> None:
-        self.status.show(model=self.engine.name, activity="loading model…", error=None)
+        self._loading_word = "connecting…" if getattr(self.engine, "endpoint", None) else "loading model…"
+        self.status.show(model=self.engine.name, activity=self._loading_word, error=None)
         self._load_started = self.clock()
         self._loading_timer = self.set_interval(0.5, self._tick_loading, name="loading")
         self._load_model()
+
+    def action_get_model(self) -> None:
+        """The first-run screen: at launch without a model, and from the palette ("Get a model…") at any time."""
+        if self.stream is not None:
+            self.notify("Still answering: press Esc to stop it first", severity="warning")
+            return
+        from .screens.first_run import FirstRunScreen
+
+        self.push_screen(FirstRunScreen(self.cfg.ctx, self.cfg.kv_cache), self._model_chosen)
 
     def _model_chosen(self, path: Optional[Path]) -> None:
         """The first-run screen got a model: make it the default and load it."""
         if path is None:
             return
+        if self.stream is not None:
+            self.notify("Still answering: the new model is the default from the next start", severity="warning")
+            return
         from ..engines.factory import build_engine
 
+        old = self.engine
+        if old is not None and hasattr(old, "close"):
+            old.close()  # its memory is needed for the new one
         self.cfg.model = str(path)
+        self.cfg.endpoint = None  # a model chosen here runs in-process
         try:
             config_mod.save_keys({"model": str(path)})
         except (QwqError, OSError) as exc:
@@ -134,6 +164,7 @@ class QwqChatApp(App):
 
     def _apply_width(self, width: int) -> None:
         self.query_one("#conversation").set_class(width >= WIDE, "-wide")
+        self.query_one(Sidebar).set_class(width < WIDE, "-narrow")  # leave the chat room for its status line
 
     def _remember_theme(self, theme) -> None:
         if self.save_theme:
@@ -157,7 +188,7 @@ class QwqChatApp(App):
     def _tick_loading(self) -> None:
         if not self.engine_ready and not self.engine_error:
             spin = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"[int(self.clock() * 10) % 10]
-            self.status.show(activity=f"{spin} loading model… {self.clock() - self._load_started:.0f} s")
+            self.status.show(activity=f"{spin} {self._loading_word} {self.clock() - self._load_started:.0f} s")
 
     async def on_model_loaded(self, _: ModelLoaded) -> None:
         self.engine_ready = True
@@ -197,6 +228,7 @@ class QwqChatApp(App):
         if self.engine is None or self.engine_error:
             self.notify(self.engine_error or "no model", title="Cannot send", severity="error")
             return
+        await self._replace_edited()
         if self.conversation is None:
             cid = self.store.create_conversation(model=self.engine.name, system_prompt=self.cfg.system_prompt,
                                                  settings=self.cfg.sampling.to_dict())
@@ -235,8 +267,10 @@ class QwqChatApp(App):
         if batch.loop is not None:
             keys = "Esc stop · F9 answer now · F10 retry with a higher presence penalty"
             if turn is not None and turn.is_attached:
-                turn.warn(f"⚠ The thinking is repeating itself ({batch.loop.repeats}×). {keys}")
-            self.notify(keys, title="The thinking is looping", severity="warning", timeout=10)
+                turn.warn(batch.loop.repeats)
+            bar = self.query_one("#loop-bar", Static)
+            bar.update(f"⚠ The thinking is repeating itself ({batch.loop.repeats}×): {keys}")
+            bar.display = True
         if (batch.reasoning_pieces or batch.answer_pieces) and stream.first_piece_at is None:
             stream.first_piece_at = self.clock()
         stream.reasoning_pieces += batch.reasoning_pieces
@@ -255,6 +289,7 @@ class QwqChatApp(App):
 
     async def _finish_turn(self, stream: TurnStream, turn, result) -> None:
         """Settle the turn on screen; ``self.stream`` is cleared last, so "not streaming" means done."""
+        self.query_one("#loop-bar").display = False  # its keys act on a running turn only
         same_chat = self.conversation is not None and self.conversation.id == stream.conversation_id
         if same_chat:
             self.conversation = self.store.get(stream.conversation_id)
@@ -276,6 +311,7 @@ class QwqChatApp(App):
         await self.open_conversation(message.conversation_id)
 
     async def open_conversation(self, conversation_id: Optional[int]) -> None:
+        self._cancel_edit()
         if self.stream is not None and self.stream.conversation_id != conversation_id:
             self.streaming_turn = None  # it keeps streaming into the store in the background
         self.conversation = self.store.get(conversation_id) if conversation_id else None
@@ -291,6 +327,10 @@ class QwqChatApp(App):
                 if m.stats and m.stats.context_used:
                     used = m.stats.context_used
                     break
+        streaming_here = self.stream is not None and self.conversation is not None \
+            and self.stream.conversation_id == self.conversation.id
+        if not streaming_here and self.engine_ready:
+            self.status.show(activity="ready")  # not the last chat's "cancelled · 2.1 tok/s"
         self.status.show(context_used=used)
         self.prompt.focus()
 
@@ -299,6 +339,8 @@ class QwqChatApp(App):
         if self.stream is not None:
             self.stream.stop()
             self.status.show(activity="stopping…")
+        else:
+            self._cancel_edit()
 
     async def action_new_chat(self) -> None:
         await self.open_conversation(None)
@@ -342,6 +384,7 @@ class QwqChatApp(App):
         self.notify("Code block copied")
 
     def _idle_chat(self, what: str) -> bool:
+        self._cancel_edit()  # regenerating or deleting acts on the exchange as it is saved
         if self.conversation is None:
             self.notify(f"Nothing to {what} yet", severity="warning")
             return False
@@ -392,7 +435,9 @@ class QwqChatApp(App):
         if old is not None:
             await old.remove()
         await self._start_turn(answer_from_thinking=True)
-        await self.streaming_turn.add(last.reasoning, "", last.stats.reasoning_tokens if last.stats else 0)
+        stats = last.stats
+        await self.streaming_turn.resume(last.reasoning, stats.reasoning_tokens if stats else 0,
+                                         stats.thinking_s if stats else 0.0)
 
     async def action_retry_with_penalty(self) -> None:
         """Stop (if needed) and regenerate the last reply with a higher presence penalty."""
@@ -413,27 +458,48 @@ class QwqChatApp(App):
         await self.action_regenerate()
 
     async def action_edit_last(self) -> None:
-        if not self._idle_chat("edit"):
+        """Put the last prompt back in the box; its exchange is only hidden until the new prompt is sent."""
+        if self.editing is not None or not self._idle_chat("edit"):
             return
         messages = self.conversation.messages
         users = [i for i, m in enumerate(messages) if m.role == "user"]
         if not users:
             return
         at = users[-1]
-        for m in messages[at:]:
-            self.store.delete_message(m.id)
-        text = messages[at].content
         from .widgets.turn import UserMessage
 
-        widgets = list(self.view.query_children(UserMessage))
-        if widgets:
-            last_user = widgets[-1]
-            for w in list(self.view.children)[list(self.view.children).index(last_user):]:
-                await w.remove()
-        self.conversation = self.store.get(self.conversation.id)
-        self.prompt.text = text
+        children = list(self.view.children)
+        shown = [w for w in children if isinstance(w, UserMessage)]
+        hidden = children[children.index(shown[-1]):] if shown else []
+        for w in hidden:
+            w.display = False
+        self.editing = Editing(self.conversation.id, [m.id for m in messages[at:]], hidden, self.prompt.text)
+        self.prompt.text = messages[at].content
         self.prompt.move_cursor(self.prompt.document.end)
         self.prompt.focus()
+        self.notify("Enter sends the edited prompt in place of the last exchange; Esc keeps it", timeout=5)
+
+    def _cancel_edit(self) -> bool:
+        """Esc while editing: show the old exchange again and give the prompt box back its draft."""
+        editing, self.editing = self.editing, None
+        if editing is None:
+            return False
+        for w in editing.hidden:
+            w.display = True
+        self.prompt.text = editing.draft
+        self.prompt.move_cursor(self.prompt.document.end)
+        return True
+
+    async def _replace_edited(self) -> None:
+        """The edited prompt is being sent: only now does the old exchange go."""
+        editing, self.editing = self.editing, None
+        if editing is None or self.conversation is None or editing.conversation_id != self.conversation.id:
+            return
+        for mid in editing.message_ids:
+            self.store.delete_message(mid)
+        for w in editing.hidden:
+            await w.remove()
+        self.conversation = self.store.get(self.conversation.id)
 
     def action_export(self) -> None:
         if self.conversation is None:
@@ -521,6 +587,7 @@ class QwqChatApp(App):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         for k in KEYS:
             yield SystemCommand(k.title, key_text(k.keys), getattr(self, f"action_{k.action}"))
+        yield SystemCommand(GET_MODEL, "Download QwQ-32B, or use a GGUF file you have", self.action_get_model)
         yield from super().get_system_commands(screen)
 
     async def action_quit(self) -> None:

@@ -12,7 +12,9 @@ from ..store import Store
 def build_app(args: argparse.Namespace):
     cfg = config_mod.with_flags(config_mod.load(profile=args.profile), args)
     store = Store()  # a database we cannot use stops here with its one-line reason
-    engine = build_engine(cfg) if cfg.model else None  # not loaded: the app loads it after its first frame
+    # a local file or a remote server (--endpoint, a remote --profile); not loaded: the app loads it after its
+    # first frame.  With neither, the first-run screen offers a download.
+    engine = build_engine(cfg) if cfg.model or cfg.endpoint else None
     from .app import QwqChatApp
 
     return QwqChatApp(cfg, store, engine, None if engine else no_model_message(), first_run=engine is None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label
+from textual.widgets import Button, Footer, Input, Label
 
 
 class Confirm(ModalScreen[bool]):
@@ -21,6 +21,7 @@ class Confirm(ModalScreen[bool]):
             with Horizontal(classes="buttons"):
                 yield Button(self.yes, variant="error", id="yes")
                 yield Button("Cancel", id="no")
+        yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()
@@ -30,7 +31,10 @@ class Confirm(ModalScreen[bool]):
 
 
 class Ask(ModalScreen[str | None]):
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel"), Binding("enter", "submit", "OK", show=True)]
+
+    def action_submit(self) -> None:
+        self.dismiss(self.query_one("#answer", Input).value)
 
     def __init__(self, question: str, value: str = "") -> None:
         super().__init__()
@@ -40,6 +44,7 @@ class Ask(ModalScreen[str | None]):
         with Vertical(classes="dialog"):
             yield Label(self.question)
             yield Input(self.value, id="answer")
+        yield Footer()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.dismiss(event.value)

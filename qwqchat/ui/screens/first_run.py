@@ -54,6 +54,7 @@ class FirstRunScreen(Screen[Path]):
         self.cancel: Optional[threading.Event] = None
         self._last_post = 0.0
         self._started = 0.0
+        self._have = 0  # bytes of the chosen file on disk, as the download reported them
 
     def compose(self) -> ComposeResult:
         m, rec = self.machine, self.rec.option
@@ -121,6 +122,7 @@ class FirstRunScreen(Screen[Path]):
         quant = self.chosen.quant
         self.cancel = threading.Event()
         self._started = time.monotonic()
+        self._have = 0
         self.query_one("#download", Button).disabled = True
         self.query_one("#cancel", Button).disabled = False
         self.query_one("#pull-bar", ProgressBar).display = True
@@ -137,14 +139,19 @@ class FirstRunScreen(Screen[Path]):
 
         try:
             path = hub.pull(target, progress, cancel)
+        except hub.PullCancelled:
+            self.post_message(PullFinished(None, "Download stopped"))
         except QwqError as exc:
-            self.post_message(PullFinished(None, str(exc)))
+            text = str(exc)
+            self.post_message(PullFinished(None, text[:1].upper() + text[1:]))
         except Exception as exc:  # never a traceback on screen
             self.post_message(PullFinished(None, f"{exc.__class__.__name__}: {exc}"))
         else:
             self.post_message(PullFinished(path))
 
     def on_pull_progress(self, msg: PullProgress) -> None:
+        if not msg.name.startswith("verifying"):
+            self._have = max(self._have, msg.done)
         bar = self.query_one("#pull-bar", ProgressBar)
         bar.update(total=msg.total, progress=msg.done)
         elapsed = max(1e-6, time.monotonic() - self._started)
@@ -163,7 +170,13 @@ class FirstRunScreen(Screen[Path]):
         self.query_one("#cancel", Button).disabled = True
         if msg.path is None:
             self._error(msg.error or "download failed")
-            self.query_one("#download", Button).label = "Resume download"
+            bar = self.query_one("#pull-bar", ProgressBar)
+            if self._have and bar.total:
+                bar.update(progress=self._have)  # a known fraction: the bar holds still
+            else:
+                bar.display = False  # nothing arrived: no bar pulsing "--%" after the failure
+                self.query_one("#pull-status", Label).update("")
+            self.query_one("#download", Button).label = "Resume download" if self._have else "Try again"
             return
         self.query_one("#pull-status", Label).update(f"Ready: {msg.path}")
         if self.chosen is not None:

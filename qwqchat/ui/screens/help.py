@@ -5,15 +5,15 @@ from __future__ import annotations
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable, Footer, Static
 
 PROMPT_KEYS = [
     ("Enter", "Send the prompt"),
-    ("Ctrl+J (or Alt+Enter)", "New line in the prompt"),
+    ("Ctrl+J (or Shift+Enter)", "New line in the prompt (Shift+Enter where the terminal reports it)"),
     ("Up / Down", "Recall earlier prompts (in an empty prompt box)"),
     ("Click a code block", "Copy that code block"),
     ("Click “Thinking…/Thought for…”", "Fold or unfold that turn's reasoning"),
-    ("Ctrl+P", "Command palette: every action, and themes"),
+    ("Ctrl+P", "Command palette: every action, themes, and “Get a model…”"),
 ]
 
 
@@ -29,6 +29,7 @@ class HelpScreen(ModalScreen):
             yield Static("qwqchat — keys", id="help-title")
             yield DataTable(id="help-keys", show_cursor=False, zebra_stripes=True)
             yield Static("Esc closes this screen.", id="help-footer")
+        yield Footer()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

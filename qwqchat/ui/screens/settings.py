@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Optional, Tuple
 
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, TextArea
+from textual.widgets import Button, Footer, Input, Label, TextArea
 
 from ...engines.base import Sampling
 from ...errors import QwqError
@@ -32,18 +32,21 @@ class SettingsScreen(ModalScreen[Optional[Tuple[str, Sampling]]]):
         self.sampling = sampling
 
     def compose(self):
-        with VerticalScroll(classes="dialog", id="settings"):
+        # only the fields scroll: the error line and the buttons stay in sight in a short terminal
+        with Vertical(classes="dialog", id="settings"):
             yield Label("Chat settings", classes="dialog-title")
-            yield Label("System prompt")
-            yield TextArea(self.system_prompt, id="system_prompt", soft_wrap=True)
-            for name, label, _ in FIELDS:
-                value = getattr(self.sampling, name)
-                yield Label(label)
-                yield Input("" if value is None else str(value), id=name)
+            with VerticalScroll(id="settings-fields"):
+                yield Label("System prompt")
+                yield TextArea(self.system_prompt, id="system_prompt", soft_wrap=True)
+                for name, label, _ in FIELDS:
+                    value = getattr(self.sampling, name)
+                    yield Label(label)
+                    yield Input("" if value is None else str(value), id=name)
             yield Label("", id="settings-error")
             with Horizontal(classes="buttons"):
                 yield Button("Save", variant="primary", id="save")
                 yield Button("Cancel", id="cancel")
+        yield Footer()  # this dialog's keys, not the chat's
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "save":

@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 from typing import List, Optional
 
+from textual import events
 from textual.containers import Vertical
 from textual.content import Content
 from textual.message import Message
-from textual.widgets import Input, Label, ListItem, ListView
+from textual.widgets import Input, Label, ListItem, ListView, Static
 
 from ...text import printable
 
@@ -22,13 +23,25 @@ def age(ts: float, now: Optional[float] = None) -> str:
     return "just now"
 
 
+HIT = ("\x02", "\x03")  # the store marks search hits with these; shown highlighted, never as brackets
+
+
+def snippet_content(snippet: str) -> Content:
+    """'…the \x02hit\x03 in…' -> the text with the hit highlighted (model text made printable first)."""
+    parts = []
+    for i, piece in enumerate(snippet.replace(HIT[1], HIT[0]).split(HIT[0])):
+        parts.append((printable(piece), "bold reverse" if i % 2 else "italic dim"))
+    return Content.assemble(*parts)
+
+
 class ChatItem(ListItem):
     def __init__(self, conversation_id: int, title: str, updated: float, snippet: str = "") -> None:
         self.conversation_id = conversation_id
         text = Content.assemble((printable(title), "bold"), "\n", (age(updated), "dim"))
+        rows: List[Static] = [Label(text)]
         if snippet:
-            text = Content.assemble(text, "  ", (printable(snippet)[:80], "italic dim"))
-        super().__init__(Label(text))
+            rows.append(Static(snippet_content(snippet), classes="snippet"))  # wraps: the whole snippet shows
+        super().__init__(*rows)
 
 
 class Sidebar(Vertical):
@@ -55,7 +68,7 @@ class Sidebar(Vertical):
         query = self.query_one("#chat-filter", Input).value.strip()
         if query:
             items: List[ChatItem] = [ChatItem(h.conversation_id, h.title, h.updated, h.snippet)
-                                     for h in store.search(query)]
+                                     for h in store.search(query, marks=HIT)]
         else:
             items = [ChatItem(c.id, c.title, c.updated) for c in store.list_conversations(limit=500)]
         view = self.query_one("#chat-list", ListView)
@@ -71,7 +84,18 @@ class Sidebar(Vertical):
         self.refresh_list()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.query_one("#chat-list", ListView).focus()
+        self._to_list()
+
+    def on_key(self, event: events.Key) -> None:
+        if event.key == "down" and self.query_one("#chat-filter", Input).has_focus:
+            event.stop()
+            self._to_list()
+
+    def _to_list(self) -> None:
+        view = self.query_one("#chat-list", ListView)
+        view.focus()
+        if view.index is None and view.children:
+            view.index = 0
 
     def on_list_view_selected(self, event: ListView.Selected) -> None:
         if isinstance(event.item, ChatItem):

@@ -1,8 +1,12 @@
-"""One line: model, where it runs, context used, live tokens/s."""
+"""One line: model, what it is doing (with live tokens/s), context used, where it runs.
+
+In a narrow terminal the least useful parts go first (where it runs, then the
+context), so what the model is doing right now is never cut off.
+"""
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import List, Optional
 
 from textual.content import Content
 from textual.widgets import Static
@@ -21,12 +25,27 @@ class StatusLine(Static):
     def show(self, **fields) -> None:
         for key, value in fields.items():
             setattr(self, key, value)
-        parts = [p for p in (self.model, self.where) if p]
-        if self.context_size:
+        self._render_line()
+
+    def on_resize(self) -> None:
+        self._render_line()
+
+    def _parts(self, keep_where: bool, keep_context: bool) -> List[str]:
+        parts = [p for p in (self.model, self.where if keep_where else "") if p]
+        if self.context_size and keep_context:
             parts.append(f"{self.context_used:,} / {self.context_size:,} tokens")
         if self.activity:
             parts.append(self.activity)
-        text = Content(" · ".join(parts))
-        if self.error:
-            text = Content.assemble(text, ("  ✗ " + self.error, "bold $error"))
+        return parts
+
+    def _render_line(self) -> None:
+        width = self.content_region.width or 10_000  # not laid out yet: everything
+        error = "  ✗ " + self.error if self.error else ""
+        for keep in ((True, True), (False, True), (False, False)):
+            line = " · ".join(self._parts(*keep))
+            if len(line) + len(error) <= width:
+                break
+        text = Content(line)
+        if error:
+            text = Content.assemble(text, (error, "bold $error"))
         self.update(text)

@@ -37,6 +37,8 @@ class ReasoningFold(Collapsible):
     def _watch_collapsed(self, collapsed: bool) -> None:
         super()._watch_collapsed(collapsed)
         self.set_class(collapsed, "-folded")
+        if self.parent is not None:
+            self.parent.set_class(collapsed, "-folded")  # the turn lays a folded line out above the answer
         if not collapsed and self.pane is None and self.is_mounted:
             self.pane = ReasoningPane(self._pending_text)
             self._pending_text = ""
@@ -73,7 +75,11 @@ class AssistantTurn(Vertical, can_focus=True):
         self.note = Static("", classes="turn-note")
         self.warning = Static("", classes="turn-warning")
         self.warning.display = False
+        self.loop_repeats = 0
         self._set_note(message)
+
+    def on_mount(self) -> None:
+        self.set_class(self.fold.collapsed, "-folded")
 
     def compose(self):
         yield self.fold
@@ -82,8 +88,9 @@ class AssistantTurn(Vertical, can_focus=True):
             yield self.answer
             yield self.note
 
-    def warn(self, text: str) -> None:
-        self.warning.update(Content(text))
+    def warn(self, repeats: int) -> None:
+        self.loop_repeats = repeats
+        self.warning.update(Content(f"⚠ The thinking is repeating itself ({repeats}×)"))
         self.warning.display = True
 
     # -- while streaming ---------------------------------------------------
@@ -106,6 +113,11 @@ class AssistantTurn(Vertical, can_focus=True):
             return
         self.fold.display = self.reasoning_pieces > 0
 
+    async def resume(self, reasoning: str, pieces: int, thinking_s: float) -> None:
+        """Answering from saved thinking: that thinking, and the time it took, count as this turn's."""
+        self.started = self.clock() - thinking_s
+        await self.add(reasoning, "", pieces)
+
     async def finish(self, result: TurnResult, message: Optional[StoredMessage] = None) -> None:
         self.streaming = False
         self.message = message
@@ -117,6 +129,9 @@ class AssistantTurn(Vertical, can_focus=True):
                 self.fold.collapsed = True
         await self.answer.finish()
         self._set_note(message, result)
+        if self.loop_repeats:  # a record now, without the keys that only act while it runs
+            self.warning.update(Content(f"⚠ The thinking repeated itself ({self.loop_repeats}×) · "
+                                        "F10 retries with a higher presence penalty"))
 
     def _set_note(self, message: Optional[StoredMessage], result: Optional[TurnResult] = None) -> None:
         finish = result.finish_reason if result else (message.finish_reason if message else None)
