@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
+import stat
 import sys
 import threading
 import time
@@ -303,14 +305,34 @@ def _render(conv, args: argparse.Namespace) -> str:
     return export_mod.to_markdown(conv, reasoning=not args.no_reasoning)
 
 
+def _read_import(name: str) -> bytes:
+    """The bytes of a regular file (or stdin, ``-``), at most ``MAX_IMPORT_BYTES``: no device, pipe or folder."""
+    limit = export_mod.MAX_IMPORT_BYTES
+    if name == "-":
+        data = sys.stdin.buffer.read(limit + 1)
+    else:
+        try:  # O_NONBLOCK: opening a named pipe must not wait for a writer
+            fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK)
+        except FileNotFoundError:
+            raise BadInput(f"no such file: {name}") from None
+        except OSError as exc:
+            raise BadInput(f"cannot read {name}: {exc.strerror}") from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise BadInput(f"{name} is not a regular file (import reads files, or stdin with -)")
+        with os.fdopen(fd, "rb") as fh:
+            data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise BadInput(f"{name} is larger than {limit // 2**20} MiB; not a conversation export")
+    return data
+
+
 def import_(args: argparse.Namespace) -> int:
-    path = Path(args.file)
+    path = args.file
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise BadInput(f"no such file: {path}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BadInput(f"{path} is not JSON: {exc}") from None
+        data = json.loads(_read_import(path).decode("utf-8"))
+    except (ValueError, RecursionError) as exc:  # bad JSON, bad UTF-8, absurd numbers or nesting
+        raise BadInput(f"{path} is not JSON: {str(exc).splitlines()[0][:200]}") from None
     cid = export_mod.import_json(Store(), data)
     print(cid)
     return 0

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import re
 import time
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
-from .engines.base import Stats
+from .checks import conforms, dataclass_problem, type_name
+from .engines.base import FINISH_REASONS, Sampling, Stats
 from .store import Conversation, Store
 from .errors import BadInput
 
@@ -145,14 +146,71 @@ def to_json(conv: Conversation) -> Dict[str, Any]:
     }
 
 
+MAX_IMPORT_BYTES = 64 * 1024 * 1024
+MAX_MESSAGES = 100_000
+MAX_TIME = 1e11  # year 5138: beyond it the dates cannot be shown
+# The export schema: field -> type (Optional = may be missing or null).
+CONVERSATION_FIELDS: Dict[str, Any] = {
+    "title": str, "created": Optional[float], "updated": Optional[float], "model": Optional[str],
+    "system_prompt": Optional[str], "settings": Optional[dict], "messages": list}
+MESSAGE_FIELDS: Dict[str, Any] = {
+    "role": str, "content": Optional[str], "reasoning": Optional[str], "stats": Optional[dict],
+    "finish_reason": Optional[str], "error": Optional[str], "created": Optional[float]}
+
+
+def _fields(data: Any, fields: Dict[str, Any], where: str) -> None:
+    if not isinstance(data, dict):
+        raise BadInput(f"{where} must be a JSON object")
+    for key, kind in fields.items():
+        value = data.get(key)
+        if not conforms(value, kind):
+            raise BadInput(f"{where}.{key} must be {type_name(kind)}, not {json.dumps(value)[:40]}")
+        if key in ("created", "updated") and value is not None and not 0 <= value <= MAX_TIME:
+            raise BadInput(f"{where}.{key} is not a date: {value}")
+
+
+def _check_dataclass(cls: Any, data: Dict[str, Any], where: str) -> None:
+    problem = dataclass_problem(cls, data)
+    if problem:
+        raise BadInput(f"{where}: {problem}")
+
+
+def validate(data: Any) -> Dict[str, Any]:
+    """The whole document checked against the export schema before anything is written."""
+    if not isinstance(data, dict) or data.get("format") != JSON_FORMAT:
+        raise BadInput("not a qwqchat conversation export")
+    version = data.get("version", 0)
+    if not conforms(version, int):
+        raise BadInput(f"export version must be a whole number, not {json.dumps(version)[:40]}")
+    if version > JSON_VERSION:
+        raise BadInput(f"export version {version} is newer than this qwqchat understands")
+    c = data.get("conversation")
+    _fields(c, CONVERSATION_FIELDS, "conversation")
+    if len(c["messages"]) > MAX_MESSAGES:
+        raise BadInput(f"conversation has {len(c['messages']):,} messages (at most {MAX_MESSAGES:,})")
+    _check_dataclass(Sampling, c.get("settings") or {}, "conversation.settings")
+    messages: List[Dict[str, Any]] = c["messages"]
+    for i, m in enumerate(messages):
+        where = f"conversation.messages[{i}]"
+        _fields(m, MESSAGE_FIELDS, where)
+        if m["role"] not in ("user", "assistant"):
+            raise BadInput(f"{where}.role must be \"user\" or \"assistant\", not {json.dumps(m['role'])[:40]}")
+        if m["role"] == "user" and m.get("content") is None:
+            raise BadInput(f"{where}.content is missing")
+        if m.get("finish_reason") not in (None, *FINISH_REASONS, "interrupted"):
+            raise BadInput(f"{where}.finish_reason is not one of {', '.join(FINISH_REASONS)}")
+        _check_dataclass(Stats, m.get("stats") or {}, f"{where}.stats")
+    return c
+
+
 def import_json(store: Store, data: Any) -> int:
-    """Bring back a conversation written by ``to_json``; returns its new id."""
-    try:
-        if data.get("format") != JSON_FORMAT:
-            raise BadInput("not a qwqchat conversation export")
-        if data.get("version", 0) > JSON_VERSION:
-            raise BadInput(f"export version {data['version']} is newer than this qwqchat understands")
-        c = data["conversation"]
+    """Bring back a conversation written by ``to_json``; returns its new id.
+
+    The document is validated whole first and written in one transaction, so a
+    bad file leaves nothing behind and a good one arrives complete.
+    """
+    c = validate(data)
+    with store.transaction():
         cid = store.create_conversation(c["title"], c.get("model"), c.get("system_prompt"),
                                         c.get("settings") or {}, created=c.get("created"))
         for m in c["messages"]:
@@ -165,9 +223,7 @@ def import_json(store: Store, data: Any) -> int:
                                    m.get("finish_reason") or "stop", stats, m.get("error"))
         store.rename(cid, c["title"])
         store.touch(cid, c.get("updated"))
-        return cid
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise BadInput(f"not a valid qwqchat conversation export ({exc.__class__.__name__}: {exc})") from None
+    return cid
 
 
 def dumps(conv: Conversation) -> str:
