@@ -103,7 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     exp = sub.add_parser("export", help="export a conversation to Markdown (or JSON)")
     exp.add_argument("id", type=int, nargs="?")
     exp.add_argument("--all", action="store_true", help="export every conversation into -o DIR")
-    exp.add_argument("-o", "--output", metavar="PATH", help="file (or folder with --all); default stdout")
+    exp.add_argument("-o", "--output", metavar="PATH", help="file (or folder with --all); default or - : stdout")
+    exp.add_argument("--force", action="store_true", help="overwrite files that exist")
     exp.add_argument("--no-reasoning", action="store_true", help="leave the thinking out")
     exp.add_argument("--json", action="store_true", help="lossless JSON (for qwqchat import)")
 

@@ -20,7 +20,7 @@ from .chat import run_turn
 from .engines.factory import build_engine
 from .engines.base import AnswerDelta, HistoryTrimmed, LoopDetected, ReasoningDelta, TurnDone, TurnResult
 from .errors import BadInput, QwqError
-from .files import atomic_write
+from .files import inside, write_output
 from .fit import gib
 from .store import Store
 from .text import printable
@@ -278,22 +278,22 @@ def rm(args: argparse.Namespace) -> int:
 def export(args: argparse.Namespace) -> int:
     store = Store()
     if args.all:
-        if not args.output:
+        if not args.output or args.output == "-":
             raise BadInput("export --all needs -o DIR")
         folder = Path(args.output)
         folder.mkdir(parents=True, exist_ok=True)
         convs = store.list_conversations()
         for c in convs:
-            _write(folder / f"{c.id}.{'json' if args.json else 'md'}",
-                   _render(store.get(c.id), args))
-        print(f"exported {len(convs)} conversation(s) to {folder}", file=sys.stderr)
+            target = inside(folder, folder / f"{c.id}.{'json' if args.json else 'md'}")
+            write_output(str(target), _render(store.get(c.id), args), args.force)
+        print(f"exported {len(convs)} conversation(s) to {printable(str(folder))}", file=sys.stderr)
         return 0
     if args.id is None:
         raise BadInput("export needs a conversation id (or --all -o DIR)")
     text = _render(store.get(args.id), args)
-    if args.output:
-        atomic_write(Path(args.output), text)
-        print(f"wrote {args.output}", file=sys.stderr)
+    if args.output and args.output != "-":
+        write_output(args.output, text, args.force)
+        print(f"wrote {printable(args.output)}", file=sys.stderr)
     else:
         sys.stdout.write(text)
     return 0

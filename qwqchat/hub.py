@@ -21,6 +21,7 @@ from typing import Callable, List, Optional, Tuple
 
 from . import fit, gguf_header
 from .errors import BadInput, QwqError
+from .files import inside
 
 REPO = "Qwen/QwQ-32B-GGUF"
 
@@ -155,14 +156,6 @@ def safe_repo_path(name: str) -> bool:
     if not name or "\\" in name or name.startswith("/") or any(ord(c) < 0x20 or c == "\x7f" for c in name):
         return False
     return all(part not in ("", ".", "..") for part in name.split("/"))
-
-
-def inside(root: Path, path: Path) -> Path:
-    """``path``, refused unless it resolves (links followed) to somewhere within ``root``."""
-    real_root, real = root.resolve(), path.resolve()
-    if real != real_root and real_root not in real.parents:
-        raise QwqError(f"refusing to write {path}: it is outside {root}")
-    return path
 
 
 def _with_split_parts(filename: str) -> List[str]:

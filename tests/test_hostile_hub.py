@@ -16,7 +16,7 @@ REPO = "Qwen/QwQ-32B-GGUF"
 FILE = "qwq-32b-q4_k_m.gguf"
 PAYLOAD = b"GGUF" + b"\0" * 2000
 
-COMMITS = ["../../../../outside", "/tmp/qwqchat-hostile-abs", "..", COMMIT[:-2] + "/x", "Z" * 40,
+COMMITS = ["../../../../outside", "ABSOLUTE", "..", COMMIT[:-2] + "/x", "Z" * 40,
            COMMIT + "/../../..", "c0ffee\n" + "0" * 33]
 ETAGS = ['"not-a-sha"', '"../../../../outside"', '"' + "A" * 64 + '"', 'W/"abc"', '"' + "0" * 63 + '/"', '""']
 LISTED = ["../../outside.gguf", "/abs/outside.gguf", "a/../../outside.gguf", "a\\..\\outside.gguf", "./x.gguf",
@@ -60,7 +60,7 @@ def test_commit_hash_cannot_move_the_snapshot(hostile, hf_cache, tmp_path, commi
         hub.pull(hub.Target(REPO, [FILE]), endpoint=hostile.url)
     one_line(err.value)
     assert outside(tmp_path, hf_cache) == []
-    assert not Path("/tmp/qwqchat-hostile-abs").exists()
+    assert not Path("ABSOLUTE").exists()
 
 
 @pytest.mark.parametrize("etag", ETAGS)

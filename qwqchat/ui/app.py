@@ -445,14 +445,14 @@ class QwqChatApp(App):
         slug = re.sub(r"[^a-z0-9]+", "-", conv.title.lower()).strip("-")[:40] or "chat"
         folder = self.export_dir or Path.cwd()
         path = folder / f"qwqchat-{conv.id}-{slug}.md"
-        from ..files import atomic_write
+        from ..files import atomic_write, inside
 
         try:
-            atomic_write(path, export_mod.to_markdown(conv))
+            atomic_write(inside(folder, path), export_mod.to_markdown(conv))
         except QwqError as exc:
             self.notify(str(exc), severity="error", markup=False)
             return
-        self.notify(f"Exported to {path}", title="Export", timeout=8)
+        self.notify(f"Exported to {path}", title="Export", timeout=8, markup=False)
 
     def action_rename(self) -> None:
         if self.conversation is None:
