@@ -16,6 +16,7 @@ from typing import List, Optional
 from . import config as config_mod
 from . import paths
 from .errors import QwqError
+from .text import redact, shown
 
 PROG = "qwqchat"
 
@@ -37,7 +38,8 @@ def _engine_options() -> argparse.ArgumentParser:
     g.add_argument("--gpu-layers", type=int, metavar="N", help="layers to offload (default: all when the build has a GPU)")
     r = p.add_argument_group("remote server (OpenAI-compatible: vLLM, llama-server, Ollama, hosted)")
     r.add_argument("--endpoint", metavar="URL", help="e.g. http://gpu-box:8000/v1")
-    r.add_argument("--api-key", metavar="KEY", help="default: QWQCHAT_API_KEY, then OPENAI_API_KEY")
+    r.add_argument("--api-key", metavar="KEY", help="visible to other users in the process list: prefer "
+                                                   "QWQCHAT_API_KEY (default), OPENAI_API_KEY or a profile's api_key_env")
     r.add_argument("--profile", metavar="NAME", help="a [profiles.NAME] table of the config file")
     return p
 
@@ -135,12 +137,19 @@ def _version() -> str:
         return "unknown"
 
 
+class RedactingFormatter(logging.Formatter):
+    """Log lines never carry a credential from a URL or an auth header."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
 def _setup_logging() -> None:
     try:
         handler = logging.StreamHandler(paths.open_private(paths.log_dir() / "qwqchat.log"))
     except OSError:
         return
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger("qwqchat")
     root.addHandler(handler)
     root.setLevel(logging.INFO)
@@ -153,7 +162,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         _setup_logging()
         return _dispatch(args)
     except QwqError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        print(f"{PROG}: error: {shown(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print(f"{PROG}: stopped", file=sys.stderr)
@@ -165,13 +174,13 @@ def main(argv: Optional[List[str]] = None) -> int:
             pass
         return 0
     except OSError as exc:
-        print(f"{PROG}: error: {exc.strerror or exc}{': ' + str(exc.filename) if exc.filename else ''}",
-              file=sys.stderr)
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"{PROG}: error: {shown(str(exc.strerror or exc) + where)}", file=sys.stderr)
         return 1
     except Exception as exc:  # a bug: one line for the user, the traceback to the log
         logging.getLogger("qwqchat").error("unexpected error\n%s", traceback.format_exc())
-        print(f"{PROG}: internal error: {exc.__class__.__name__}: {exc} (details in {paths.log_dir()})",
-              file=sys.stderr)
+        print(f"{PROG}: internal error: {exc.__class__.__name__}: {shown(str(exc).splitlines()[0] if str(exc) else '')}"
+              f" (details in {paths.log_dir()})", file=sys.stderr)
         return 1
 
 

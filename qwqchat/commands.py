@@ -23,7 +23,7 @@ from .errors import BadInput, QwqError
 from .files import inside, write_output
 from .fit import gib
 from .store import Store
-from .text import printable
+from .text import json_line, printable, shown
 
 
 def _age(ts: float) -> str:
@@ -39,7 +39,7 @@ def _read_prompt(args: argparse.Namespace) -> str:
     if prompt is None:
         if sys.stdin is None or sys.stdin.isatty():
             raise BadInput("no prompt: give it as an argument or on stdin")
-        prompt = sys.stdin.read()
+        prompt = sys.stdin.buffer.read().decode("utf-8", errors="replace")  # bad bytes become U+FFFD
     if not prompt.strip():
         raise BadInput("the prompt is empty")
     return prompt
@@ -137,15 +137,15 @@ def _run(engine, store: Store, cid: int, sampling, args: argparse.Namespace, sho
         signal.signal(signal.SIGINT, previous)
 
     if args.json:
-        print(json.dumps({
+        print(json_line({
             "conversation_id": shown_id,
             "reasoning": result.reasoning, "answer": result.answer,
             "finish_reason": result.finish_reason, "error": result.error,
             "unclosed_thinking": result.unclosed_thinking,
             "stats": result.stats.to_dict(),
-        }, ensure_ascii=False))
+        }))
     if result.finish_reason == "error":
-        print(f"qwqchat: error: {result.error}", file=sys.stderr)
+        print(f"qwqchat: error: {shown(result.error or 'generation failed')}", file=sys.stderr)
         return 1
     if result.finish_reason == "cancelled":
         print("qwqchat: stopped; the partial reply was kept", file=sys.stderr)
@@ -236,8 +236,8 @@ def stats(args: argparse.Namespace) -> int:
 def list_(args: argparse.Namespace) -> int:
     convs = Store().list_conversations(args.limit)
     if args.json:
-        print(json.dumps([{"id": c.id, "title": c.title, "created": c.created, "updated": c.updated,
-                           "model": c.model} for c in convs], ensure_ascii=False))
+        print(json_line([{"id": c.id, "title": c.title, "created": c.created, "updated": c.updated,
+                          "model": c.model} for c in convs]))
         return 0
     if not convs:
         print("no conversations yet: try  qwqchat ask \"…\"", file=sys.stderr)
@@ -255,10 +255,10 @@ def show(args: argparse.Namespace) -> int:
 def search(args: argparse.Namespace) -> int:
     hits = Store().search(args.query)
     if args.json:
-        print(json.dumps([h.__dict__ for h in hits], ensure_ascii=False))
+        print(json_line([h.__dict__ for h in hits]))
         return 0
     if not hits:
-        print(f"nothing matches {args.query!r}", file=sys.stderr)
+        print(f"nothing matches {printable(repr(args.query))}", file=sys.stderr)
         return 1
     for h in hits:
         print(f"{h.conversation_id:>5}  {_age(h.updated):>9}  {printable(h.title)}  —  {printable(h.snippet)}")
@@ -302,7 +302,7 @@ def export(args: argparse.Namespace) -> int:
 def _render(conv, args: argparse.Namespace) -> str:
     if args.json:
         return export_mod.dumps(conv) + "\n"
-    return export_mod.to_markdown(conv, reasoning=not args.no_reasoning)
+    return printable(export_mod.to_markdown(conv, reasoning=not args.no_reasoning))
 
 
 def _read_import(name: str) -> bytes:

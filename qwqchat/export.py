@@ -11,6 +11,7 @@ from .checks import conforms, dataclass_problem, type_name
 from .engines.base import FINISH_REASONS, Sampling, Stats
 from .store import Conversation, Store
 from .errors import BadInput
+from .text import json_line
 
 JSON_FORMAT = "qwqchat-conversation"
 JSON_VERSION = 1
@@ -44,9 +45,55 @@ def _close_fences(text: str) -> str:
     return text + ("\n" + open_fence if open_fence else "")
 
 
+_UNSAFE_LINK = re.compile(r"(\]\(\s*<?|^\s{0,3}\[[^\]]*\]:\s*<?)\s*(javascript|vbscript|data|file):", re.I | re.M)
+_TAG_START = re.compile(r"<(?=[A-Za-z/!?])")  # what can open a tag, comment or autolink; "a < b" stays
+_CODE_SPAN = re.compile(r"(`+)(?:.|\n)*?(?<!`)\1(?!`)")
+
+
 def _neutralise_html(text: str) -> str:
-    """Keep model text from closing or opening our <details> structure."""
-    return re.sub(r"<(/?)(details|summary)\b", r"&lt;\1\2", text, flags=re.I)
+    """Model and user text as Markdown that cannot inject HTML or script links into a renderer:
+    ``<`` is escaped and javascript:/data:/vbscript:/file: link targets are defused, outside code."""
+    out, in_fence, lines = [], None, text.split("\n")
+    chunk: list = []
+
+    def flush() -> None:
+        if chunk:
+            out.append(_escape_prose("\n".join(chunk)))
+            chunk.clear()
+
+    for line in lines:
+        m = FENCE.match(line)
+        if in_fence is None and m:
+            flush()
+            in_fence = m.group(1)
+            out.append(line)
+        elif in_fence is not None:
+            out.append(line)
+            if m and m.group(1)[0] == in_fence[0] and len(m.group(1)) >= len(in_fence):
+                in_fence = None
+        else:
+            chunk.append(line)
+    flush()
+    return "\n".join(out)
+
+
+def _escape_prose(text: str) -> str:
+    parts, last = [], 0
+    for m in _CODE_SPAN.finditer(text):  # inline code shows its text literally: leave it
+        parts.append(_escape_html(text[last:m.start()]))
+        parts.append(m.group())
+        last = m.end()
+    parts.append(_escape_html(text[last:]))
+    return "".join(parts)
+
+
+def _escape_html(text: str) -> str:
+    return _UNSAFE_LINK.sub(r"\1#unsafe-\2:", _TAG_START.sub("&lt;", text))
+
+
+def _one_line(text: str) -> str:
+    """A title or a name as one line: a newline in it must not start a heading of its own."""
+    return " ".join(text.split())
 
 
 def _fenced(text: str) -> str:
@@ -60,8 +107,8 @@ def _date(ts: float) -> str:
 
 
 def to_markdown(conv: Conversation, reasoning: bool = True) -> str:
-    lines = [f"# {_neutralise_html(conv.title)}", ""]
-    meta = [f"- **Model:** {conv.model or 'unknown'}", f"- **Date:** {_date(conv.created)}"]
+    lines = [f"# {_neutralise_html(_one_line(conv.title))}", ""]
+    meta = [f"- **Model:** {_neutralise_html(_one_line(conv.model or 'unknown'))}", f"- **Date:** {_date(conv.created)}"]
     if conv.settings:
         meta.append("- **Sampling:** " + ", ".join(f"{k} {v}" for k, v in conv.settings.items()
                                                    if v is not None))
@@ -78,7 +125,7 @@ def to_markdown(conv: Conversation, reasoning: bool = True) -> str:
                       _fenced(m.reasoning), "", "</details>", ""]
         if m.content:
             lines += [_close_fences(_neutralise_html(m.content)), ""]
-        note = _finish_note(m.finish_reason, m.content, m.error)
+        note = _neutralise_html(_one_line(_finish_note(m.finish_reason, m.content, m.error)))
         if note:
             lines += [f"*{note}*", ""]
         if m.stats:
@@ -227,4 +274,4 @@ def import_json(store: Store, data: Any) -> int:
 
 
 def dumps(conv: Conversation) -> str:
-    return json.dumps(to_json(conv), ensure_ascii=False, indent=2)
+    return json_line(to_json(conv), indent=2)

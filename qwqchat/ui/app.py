@@ -25,6 +25,7 @@ from .. import config as config_mod
 from ..engines.base import Engine, Sampling
 from ..errors import QwqError
 from ..store import Conversation, Store
+from ..text import shown
 from .keys import KEYS, bindings, key_text
 from .messages import ModelFailed, ModelLoaded
 from .streamer import FRAME_S, TurnStream
@@ -67,6 +68,12 @@ class QwqChatApp(App):
         self._loading_timer = None
         if cfg.theme and cfg.theme in self.available_themes:
             self.theme = cfg.theme
+
+    def notify(self, message: str, *, title: str = "", severity="information", timeout: Optional[float] = None,
+               markup: bool = False) -> None:
+        """Every notification is plain text, made printable: error texts from servers, files and
+        models contain brackets that Textual would otherwise parse as markup (and crash on)."""
+        super().notify(shown(message), title=shown(title), severity=severity, timeout=timeout, markup=False)
 
     # -- layout --------------------------------------------------------------
     def compose(self) -> ComposeResult:

@@ -7,6 +7,8 @@ from typing import Optional
 from textual.content import Content
 from textual.widgets import Static
 
+from ...text import shown
+
 
 class StatusLine(Static):
     def __init__(self, **kwargs) -> None:
@@ -21,12 +23,12 @@ class StatusLine(Static):
     def show(self, **fields) -> None:
         for key, value in fields.items():
             setattr(self, key, value)
-        parts = [p for p in (self.model, self.where) if p]
+        parts = [shown(p) for p in (self.model, self.where) if p]
         if self.context_size:
             parts.append(f"{self.context_used:,} / {self.context_size:,} tokens")
         if self.activity:
             parts.append(self.activity)
         text = Content(" · ".join(parts))
         if self.error:
-            text = Content.assemble(text, ("  ✗ " + self.error, "bold $error"))
+            text = Content.assemble(text, ("  ✗ " + shown(self.error), "bold $error"))
         self.update(text)
