@@ -108,7 +108,8 @@ def _date(ts: float) -> str:
 
 def to_markdown(conv: Conversation, reasoning: bool = True) -> str:
     lines = [f"# {_neutralise_html(_one_line(conv.title))}", ""]
-    meta = [f"- **Model:** {_neutralise_html(_one_line(conv.model or 'unknown'))}", f"- **Date:** {_date(conv.created)}"]
+    meta = [f"- **Model:** {_neutralise_html(_one_line(conv.model or 'unknown'))}",
+            f"- **Date:** {_date(conv.created)}"]
     if conv.settings:
         meta.append("- **Sampling:** " + ", ".join(f"{k} {v}" for k, v in conv.settings.items()
                                                    if v is not None))

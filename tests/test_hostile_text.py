@@ -65,7 +65,8 @@ def stream(engine):
     return [ev for ev in engine.stream([Message("user", "q")], Sampling())]
 
 
-@pytest.mark.parametrize("raw", [b'data: {"choices":[{"index":0,"delta":{"content":"a\\ud800b"},"finish_reason":null}]}\n\n',
+@pytest.mark.parametrize("raw", [b'data: {"choices":[{"index":0,"delta":{"content":"a\\ud800b"},'
+                                 b'"finish_reason":null}]}\n\n',
                                  b'data: {"choices":[{"index":0,"delta":{"reasoning_content":"\\udfff"},'
                                  b'"finish_reason":null}]}\n\n'])
 def test_a_lone_surrogate_from_a_server_is_replaced_and_the_reply_saved(server, raw):
