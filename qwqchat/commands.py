@@ -90,14 +90,15 @@ def ask(args: argparse.Namespace) -> int:
     store = disk
     if args.no_save:  # work in a scratch copy; the real database is not touched
         store = Store(":memory:")
-    if conv is None:
-        cid = store.create_conversation(model=engine.name, system_prompt=cfg.system_prompt,
-                                        settings=sampling.to_dict())
-    elif args.no_save:
-        cid = export_mod.import_json(store, export_mod.to_json(conv))
-    else:
-        cid = conv.id
-    store.add_user_message(cid, prompt)
+    with store.transaction():  # the chat and its prompt together: a failure leaves no empty "New chat"
+        if conv is None:
+            cid = store.create_conversation(model=engine.name, system_prompt=cfg.system_prompt,
+                                            settings=sampling.to_dict())
+        elif args.no_save:
+            cid = export_mod.import_json(store, export_mod.to_json(conv))
+        else:
+            cid = conv.id
+        store.add_user_message(cid, prompt)
     return _run(engine, store, cid, sampling, args, None if args.no_save else cid)
 
 

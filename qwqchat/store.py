@@ -25,6 +25,7 @@ from . import paths
 from .checks import dataclass_problem
 from .engines.base import Sampling, Stats
 from .errors import BadInput, StoreError
+from .text import valid_unicode
 from .titles import title_from_prompt
 
 log = logging.getLogger("qwqchat.store")
@@ -180,6 +181,8 @@ class Store:
             tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
         except sqlite3.DatabaseError as exc:
             db.close()
+            if isinstance(exc, sqlite3.OperationalError):  # full disk, I/O error, locked, read-only: not the file
+                raise self._fail(str(exc)) from None
             raise self._fail(f"not a readable SQLite database ({exc})") from None
         if app_id != APPLICATION_ID and (tables or version):
             db.close()
@@ -230,8 +233,11 @@ class Store:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
-        """All the writes inside happen together or not at all (other writers wait)."""
+        """All the writes inside happen together or not at all (other writers wait); nests."""
         with self._lock:
+            if self._db.in_transaction:  # inside an outer transaction: it decides
+                yield
+                return
             self._write("BEGIN IMMEDIATE")
             try:
                 yield
@@ -241,6 +247,8 @@ class Store:
             self._write("COMMIT")
 
     def _write(self, sql: str, args: tuple = ()) -> sqlite3.Cursor:
+        # a lone surrogate (from a server's JSON, or argv bytes) cannot be encoded: replace it, never lose the row
+        args = tuple(valid_unicode(a) if isinstance(a, str) else a for a in args)
         with self._lock:
             try:
                 return self._db.execute(sql, args)
