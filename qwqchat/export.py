@@ -232,7 +232,7 @@ def validate(data: Any) -> Dict[str, Any]:
         raise BadInput(f"export version must be a whole number, not {json.dumps(version)[:40]}")
     if version > JSON_VERSION:
         raise BadInput(f"export version {version} is newer than this qwqchat understands")
-    c = data.get("conversation")
+    c: Any = data.get("conversation")
     _fields(c, CONVERSATION_FIELDS, "conversation")
     if len(c["messages"]) > MAX_MESSAGES:
         raise BadInput(f"conversation has {len(c['messages']):,} messages (at most {MAX_MESSAGES:,})")

@@ -283,7 +283,8 @@ class Store:
             conv = Conversation(cid, _text(title), _time(created), _time(updated), _opt_text(model),
                                 _opt_text(system_prompt), _table(settings, Sampling))
         except (TypeError, ValueError) as exc:
-            return self._bad_row("conversation", cid, exc)
+            self._bad_row("conversation", cid, exc)
+            return None
         return conv
 
     def _message(self, row) -> Optional[StoredMessage]:
@@ -294,7 +295,8 @@ class Store:
                                  Stats.from_dict(data) if data is not None else None,
                                  _opt_text(finish), _opt_text(error), _time(created))
         except (TypeError, ValueError) as exc:
-            return self._bad_row("message", mid, exc)
+            self._bad_row("message", mid, exc)
+            return None
 
     def _bad_row(self, what: str, row_id: int, exc: BaseException) -> None:
         """A row this version cannot read is skipped (and logged once), never fatal."""
@@ -302,7 +304,6 @@ class Store:
         if key not in _REPORTED:
             _REPORTED.add(key)
             log.warning("skipping unreadable %s %s in %s: %s", what, row_id, self.path, exc)
-        return None
 
     def get(self, conversation_id: int) -> Conversation:
         with self._lock:
