@@ -225,7 +225,7 @@ async def test_the_status_bar_and_notifications_never_show_a_key_or_parse_markup
         assert not any(KEY in str(n.message) for n in app._notifications)
 
 
-async def test_a_model_error_with_markup_in_the_first_run_and_settings(qwq_home):
+async def test_a_load_error_with_markup_shows_as_plain_text(qwq_home):
     from uihelpers import make_app, ready
 
     app = make_app(ReplayEngine([], load_error=QwqError("cannot load /models/[/x]/m.gguf: [bold]bad")))
