@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
+import stat
 import sys
 import threading
 import time
@@ -18,10 +20,10 @@ from .chat import run_turn
 from .engines.factory import build_engine
 from .engines.base import AnswerDelta, HistoryTrimmed, LoopDetected, ReasoningDelta, TurnDone, TurnResult
 from .errors import BadInput, QwqError
-from .files import atomic_write
+from .files import inside, write_output
 from .fit import gib
 from .store import Store
-from .text import printable
+from .text import json_line, printable, shown
 
 
 NO_ANSWER = 3  # exit code: the turn ended without an answer, so a script can tell it from an empty one
@@ -40,7 +42,7 @@ def _read_prompt(args: argparse.Namespace) -> str:
     if prompt is None:
         if sys.stdin is None or sys.stdin.isatty():
             raise BadInput("no prompt: give it as an argument or on stdin")
-        prompt = sys.stdin.read()
+        prompt = sys.stdin.buffer.read().decode("utf-8", errors="replace")  # bad bytes become U+FFFD
     if not prompt.strip():
         raise BadInput("the prompt is empty")
     return prompt
@@ -91,14 +93,15 @@ def ask(args: argparse.Namespace) -> int:
     store = disk
     if args.no_save:  # work in a scratch copy; the real database is not touched
         store = Store(":memory:")
-    if conv is None:
-        cid = store.create_conversation(model=engine.name, system_prompt=cfg.system_prompt,
-                                        settings=sampling.to_dict())
-    elif args.no_save:
-        cid = export_mod.import_json(store, export_mod.to_json(conv))
-    else:
-        cid = conv.id
-    store.add_user_message(cid, prompt)
+    with store.transaction():  # the chat and its prompt together: a failure leaves no empty "New chat"
+        if conv is None:
+            cid = store.create_conversation(model=engine.name, system_prompt=cfg.system_prompt,
+                                            settings=sampling.to_dict())
+        elif args.no_save:
+            cid = export_mod.import_json(store, export_mod.to_json(conv))
+        else:
+            cid = conv.id
+        store.add_user_message(cid, prompt)
     return _run(engine, store, cid, sampling, args, None if args.no_save else cid)
 
 
@@ -138,15 +141,15 @@ def _run(engine, store: Store, cid: int, sampling, args: argparse.Namespace, sho
         signal.signal(signal.SIGINT, previous)
 
     if args.json:
-        print(json.dumps({
+        print(json_line({
             "conversation_id": shown_id,
             "reasoning": result.reasoning, "answer": result.answer,
             "finish_reason": result.finish_reason, "error": result.error,
             "unclosed_thinking": result.unclosed_thinking,
             "stats": result.stats.to_dict(),
-        }, ensure_ascii=False))
+        }))
     if result.finish_reason == "error":
-        print(f"qwqchat: error: {result.error}", file=sys.stderr)
+        print(f"qwqchat: error: {shown(result.error or 'generation failed')}", file=sys.stderr)
         return 1
     if result.finish_reason == "cancelled":
         print("qwqchat: stopped; the partial reply was kept", file=sys.stderr)
@@ -235,8 +238,8 @@ def stats(args: argparse.Namespace) -> int:
 def list_(args: argparse.Namespace) -> int:
     convs = Store().list_conversations(args.limit)
     if args.json:
-        print(json.dumps([{"id": c.id, "title": c.title, "created": c.created, "updated": c.updated,
-                           "model": c.model} for c in convs], ensure_ascii=False))
+        print(json_line([{"id": c.id, "title": c.title, "created": c.created, "updated": c.updated,
+                          "model": c.model} for c in convs]))
         return 0
     if not convs:
         print("no conversations yet: try  qwqchat ask \"…\"", file=sys.stderr)
@@ -254,10 +257,10 @@ def show(args: argparse.Namespace) -> int:
 def search(args: argparse.Namespace) -> int:
     hits = Store().search(args.query)
     if args.json:
-        print(json.dumps([h.__dict__ for h in hits], ensure_ascii=False))
+        print(json_line([h.__dict__ for h in hits]))
         return 0
     if not hits:
-        print(f"nothing matches {args.query!r}", file=sys.stderr)
+        print(f"nothing matches {printable(repr(args.query))}", file=sys.stderr)
         return 1
     for h in hits:
         print(f"{h.conversation_id:>5}  {_age(h.updated):>9}  {printable(h.title)}  —  {printable(h.snippet)}")
@@ -277,22 +280,22 @@ def rm(args: argparse.Namespace) -> int:
 def export(args: argparse.Namespace) -> int:
     store = Store()
     if args.all:
-        if not args.output:
+        if not args.output or args.output == "-":
             raise BadInput("export --all needs -o DIR")
         folder = Path(args.output)
         folder.mkdir(parents=True, exist_ok=True)
         convs = store.list_conversations()
         for c in convs:
-            atomic_write(folder / f"{c.id}.{'json' if args.json else 'md'}",
-                   _render(store.get(c.id), args))
-        print(f"exported {len(convs)} conversation(s) to {folder}", file=sys.stderr)
+            target = inside(folder, folder / f"{c.id}.{'json' if args.json else 'md'}")
+            write_output(str(target), _render(store.get(c.id), args), args.force)
+        print(f"exported {len(convs)} conversation(s) to {printable(str(folder))}", file=sys.stderr)
         return 0
     if args.id is None:
         raise BadInput("export needs a conversation id (or --all -o DIR)")
     text = _render(store.get(args.id), args)
-    if args.output:
-        atomic_write(Path(args.output), text)
-        print(f"wrote {args.output}", file=sys.stderr)
+    if args.output and args.output != "-":
+        write_output(args.output, text, args.force)
+        print(f"wrote {printable(args.output)}", file=sys.stderr)
     else:
         sys.stdout.write(text)
     return 0
@@ -301,17 +304,37 @@ def export(args: argparse.Namespace) -> int:
 def _render(conv, args: argparse.Namespace) -> str:
     if args.json:
         return export_mod.dumps(conv) + "\n"
-    return export_mod.to_markdown(conv, reasoning=not args.no_reasoning)
+    return printable(export_mod.to_markdown(conv, reasoning=not args.no_reasoning))
+
+
+def _read_import(name: str) -> bytes:
+    """The bytes of a regular file (or stdin, ``-``), at most ``MAX_IMPORT_BYTES``: no device, pipe or folder."""
+    limit = export_mod.MAX_IMPORT_BYTES
+    if name == "-":
+        data = sys.stdin.buffer.read(limit + 1)
+    else:
+        try:  # O_NONBLOCK: opening a named pipe must not wait for a writer
+            fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK)
+        except FileNotFoundError:
+            raise BadInput(f"no such file: {name}") from None
+        except OSError as exc:
+            raise BadInput(f"cannot read {name}: {exc.strerror}") from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise BadInput(f"{name} is not a regular file (import reads files, or stdin with -)")
+        with os.fdopen(fd, "rb") as fh:
+            data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise BadInput(f"{name} is larger than {limit // 2**20} MiB; not a conversation export")
+    return data
 
 
 def import_(args: argparse.Namespace) -> int:
-    path = Path(args.file)
+    path = args.file
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise BadInput(f"no such file: {path}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BadInput(f"{path} is not JSON: {exc}") from None
+        data = json.loads(_read_import(path).decode("utf-8"))
+    except (ValueError, RecursionError) as exc:  # bad JSON, bad UTF-8, absurd numbers or nesting
+        raise BadInput(f"{path} is not JSON: {str(exc).splitlines()[0][:200]}") from None
     cid = export_mod.import_json(Store(), data)
     print(cid)
     return 0

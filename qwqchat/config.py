@@ -10,7 +10,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -18,10 +18,22 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from . import paths
+from .checks import conforms, dataclass_problem, type_name
 from .engines.base import Sampling
 from .errors import BadInput
 
 KV_TYPES = ("f16", "q8_0", "q4_0")
+MAX_CTX = 1 << 20
+MAX_THREADS = 1024
+
+# Every key the config file (and a [profiles.NAME] table) may hold, with its type: the start of a schema.
+KEYS: Dict[str, Any] = {
+    "model": Optional[str], "ctx": int, "kv_cache": str, "yarn": bool, "threads": Optional[int],
+    "gpu_layers": Optional[int], "system_prompt": Optional[str], "theme": Optional[str],
+    "keep_reasoning_open": bool, "endpoint": Optional[str], "remote_model": Optional[str],
+    "api_key": Optional[str], "api_key_env": Optional[str], "sampling": Optional[dict],
+    "local_models": Optional[List[str]], "profiles": Optional[dict],
+}
 
 
 @dataclass
@@ -45,8 +57,12 @@ class Config:
     def validate(self) -> "Config":
         if self.kv_cache not in KV_TYPES:
             raise BadInput(f"kv_cache must be one of {', '.join(KV_TYPES)}, not {self.kv_cache!r}")
-        if self.ctx < 256:
-            raise BadInput(f"ctx must be at least 256 tokens, not {self.ctx}")
+        if not 256 <= self.ctx <= MAX_CTX:
+            raise BadInput(f"ctx must be between 256 and {MAX_CTX:,} tokens, not {self.ctx}")
+        if self.threads is not None and not 1 <= self.threads <= MAX_THREADS:
+            raise BadInput(f"threads must be between 1 and {MAX_THREADS}, not {self.threads}")
+        if self.gpu_layers is not None and not -1 <= self.gpu_layers <= 10_000:
+            raise BadInput(f"gpu_layers must be -1 (all) or a layer count, not {self.gpu_layers}")
         return self
 
 
@@ -63,6 +79,7 @@ def load(path: Optional[Path] = None, profile: Optional[str] = None) -> Config:
             raise BadInput(f"cannot read config file {path}: {exc.strerror}") from None
     cfg = Config(raw=raw)
     try:
+        _check_types(raw, f"config file {path}")
         _apply(cfg, raw)
         cfg.sampling = Sampling.from_dict(raw.get("sampling"))
         if profile:
@@ -71,6 +88,7 @@ def load(path: Optional[Path] = None, profile: Optional[str] = None) -> Config:
                 names = ", ".join(sorted(profiles)) or "none defined"
                 raise BadInput(f"no profile {profile!r} in {path} (profiles: {names})")
             chosen = profiles[profile]
+            _check_types(chosen, f"config file {path}, profile {profile!r}")
             if "endpoint" in chosen:  # a remote profile: its "model" is the server's model name
                 cfg.endpoint, cfg.remote_model = chosen["endpoint"], chosen.get("model")
                 chosen = {k: v for k, v in chosen.items() if k not in ("endpoint", "model")}
@@ -95,12 +113,26 @@ def load(path: Optional[Path] = None, profile: Optional[str] = None) -> Config:
     return cfg.validate()
 
 
-_KEYS = ("model", "ctx", "kv_cache", "yarn", "threads", "gpu_layers", "system_prompt", "theme",
-         "keep_reasoning_open", "endpoint", "remote_model", "api_key")
+_FIELDS = ("model", "ctx", "kv_cache", "yarn", "threads", "gpu_layers", "system_prompt", "theme",
+           "keep_reasoning_open", "endpoint", "remote_model", "api_key")
+
+
+def _check_types(table: Any, where: str) -> None:
+    """One line naming the key and the type it needs, before any value is used."""
+    if not isinstance(table, dict):
+        raise BadInput(f"{where}: must be a table")
+    for key, kind in KEYS.items():
+        if key in table and not conforms(table[key], kind):
+            raise BadInput(f"{where}: {key} must be {type_name(kind)}, not {table[key]!r}"[:300])
+    if table.get("local_models") and not all(isinstance(m, str) for m in table["local_models"]):
+        raise BadInput(f"{where}: local_models must be a list of file paths")
+    problem = dataclass_problem(Sampling, table.get("sampling") or {})
+    if problem:
+        raise BadInput(f"{where}: [sampling] {problem}")
 
 
 def _apply(cfg: Config, table: Dict[str, Any]) -> None:
-    for key in _KEYS:
+    for key in _FIELDS:
         if key in table:
             setattr(cfg, key, table[key])
 

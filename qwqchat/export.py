@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import re
 import time
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
-from .engines.base import Stats
+from .checks import conforms, dataclass_problem, type_name
+from .engines.base import FINISH_REASONS, Sampling, Stats
 from .store import Conversation, Store
 from .errors import BadInput
-from .text import printable
+from .text import json_line
 
 JSON_FORMAT = "qwqchat-conversation"
 JSON_VERSION = 1
@@ -44,9 +45,55 @@ def _close_fences(text: str) -> str:
     return text + ("\n" + open_fence if open_fence else "")
 
 
+_UNSAFE_LINK = re.compile(r"(\]\(\s*<?|^\s{0,3}\[[^\]]*\]:\s*<?)\s*(javascript|vbscript|data|file):", re.I | re.M)
+_TAG_START = re.compile(r"<(?=[A-Za-z/!?])")  # what can open a tag, comment or autolink; "a < b" stays
+_CODE_SPAN = re.compile(r"(`+)(?:.|\n)*?(?<!`)\1(?!`)")
+
+
 def _neutralise_html(text: str) -> str:
-    """Keep model text from closing or opening our <details> structure."""
-    return re.sub(r"<(/?)(details|summary)\b", r"&lt;\1\2", text, flags=re.I)
+    """Model and user text as Markdown that cannot inject HTML or script links into a renderer:
+    ``<`` is escaped and javascript:/data:/vbscript:/file: link targets are defused, outside code."""
+    out, in_fence, lines = [], None, text.split("\n")
+    chunk: list = []
+
+    def flush() -> None:
+        if chunk:
+            out.append(_escape_prose("\n".join(chunk)))
+            chunk.clear()
+
+    for line in lines:
+        m = FENCE.match(line)
+        if in_fence is None and m:
+            flush()
+            in_fence = m.group(1)
+            out.append(line)
+        elif in_fence is not None:
+            out.append(line)
+            if m and m.group(1)[0] == in_fence[0] and len(m.group(1)) >= len(in_fence):
+                in_fence = None
+        else:
+            chunk.append(line)
+    flush()
+    return "\n".join(out)
+
+
+def _escape_prose(text: str) -> str:
+    parts, last = [], 0
+    for m in _CODE_SPAN.finditer(text):  # inline code shows its text literally: leave it
+        parts.append(_escape_html(text[last:m.start()]))
+        parts.append(m.group())
+        last = m.end()
+    parts.append(_escape_html(text[last:]))
+    return "".join(parts)
+
+
+def _escape_html(text: str) -> str:
+    return _UNSAFE_LINK.sub(r"\1#unsafe-\2:", _TAG_START.sub("&lt;", text))
+
+
+def _one_line(text: str) -> str:
+    """A title or a name as one line: a newline in it must not start a heading of its own."""
+    return " ".join(text.split())
 
 
 def _fenced(text: str) -> str:
@@ -60,8 +107,8 @@ def _date(ts: float) -> str:
 
 
 def to_markdown(conv: Conversation, reasoning: bool = True) -> str:
-    lines = [f"# {_neutralise_html(conv.title)}", ""]
-    model = _neutralise_html(" ".join(printable(conv.model or "").split()))  # one line, whatever the GGUF says
+    lines = [f"# {_neutralise_html(_one_line(conv.title))}", ""]
+    model = _neutralise_html(_one_line(conv.model or ""))  # one line, whatever the GGUF says
     speaker = model or "Assistant"  # each reply's header: the model that wrote it
     meta = [f"- **Model:** {model or 'unknown'}", f"- **Date:** {_date(conv.created)}"]
     if conv.settings:
@@ -80,7 +127,7 @@ def to_markdown(conv: Conversation, reasoning: bool = True) -> str:
                       _fenced(m.reasoning), "", "</details>", ""]
         if m.content:
             lines += [_close_fences(_neutralise_html(m.content)), ""]
-        note = _finish_note(m.finish_reason, m.content, m.error)
+        note = _neutralise_html(_one_line(_finish_note(m.finish_reason, m.content, m.error)))
         if note:
             lines += [f"*{note}*", ""]
         if m.stats:
@@ -148,14 +195,71 @@ def to_json(conv: Conversation) -> Dict[str, Any]:
     }
 
 
+MAX_IMPORT_BYTES = 64 * 1024 * 1024
+MAX_MESSAGES = 100_000
+MAX_TIME = 1e11  # year 5138: beyond it the dates cannot be shown
+# The export schema: field -> type (Optional = may be missing or null).
+CONVERSATION_FIELDS: Dict[str, Any] = {
+    "title": str, "created": Optional[float], "updated": Optional[float], "model": Optional[str],
+    "system_prompt": Optional[str], "settings": Optional[dict], "messages": list}
+MESSAGE_FIELDS: Dict[str, Any] = {
+    "role": str, "content": Optional[str], "reasoning": Optional[str], "stats": Optional[dict],
+    "finish_reason": Optional[str], "error": Optional[str], "created": Optional[float]}
+
+
+def _fields(data: Any, fields: Dict[str, Any], where: str) -> None:
+    if not isinstance(data, dict):
+        raise BadInput(f"{where} must be a JSON object")
+    for key, kind in fields.items():
+        value = data.get(key)
+        if not conforms(value, kind):
+            raise BadInput(f"{where}.{key} must be {type_name(kind)}, not {json.dumps(value)[:40]}")
+        if key in ("created", "updated") and value is not None and not 0 <= value <= MAX_TIME:
+            raise BadInput(f"{where}.{key} is not a date: {value}")
+
+
+def _check_dataclass(cls: Any, data: Dict[str, Any], where: str) -> None:
+    problem = dataclass_problem(cls, data)
+    if problem:
+        raise BadInput(f"{where}: {problem}")
+
+
+def validate(data: Any) -> Dict[str, Any]:
+    """The whole document checked against the export schema before anything is written."""
+    if not isinstance(data, dict) or data.get("format") != JSON_FORMAT:
+        raise BadInput("not a qwqchat conversation export")
+    version = data.get("version", 0)
+    if not conforms(version, int):
+        raise BadInput(f"export version must be a whole number, not {json.dumps(version)[:40]}")
+    if version > JSON_VERSION:
+        raise BadInput(f"export version {version} is newer than this qwqchat understands")
+    c: Any = data.get("conversation")
+    _fields(c, CONVERSATION_FIELDS, "conversation")
+    if len(c["messages"]) > MAX_MESSAGES:
+        raise BadInput(f"conversation has {len(c['messages']):,} messages (at most {MAX_MESSAGES:,})")
+    _check_dataclass(Sampling, c.get("settings") or {}, "conversation.settings")
+    messages: List[Dict[str, Any]] = c["messages"]
+    for i, m in enumerate(messages):
+        where = f"conversation.messages[{i}]"
+        _fields(m, MESSAGE_FIELDS, where)
+        if m["role"] not in ("user", "assistant"):
+            raise BadInput(f"{where}.role must be \"user\" or \"assistant\", not {json.dumps(m['role'])[:40]}")
+        if m["role"] == "user" and m.get("content") is None:
+            raise BadInput(f"{where}.content is missing")
+        if m.get("finish_reason") not in (None, *FINISH_REASONS, "interrupted"):
+            raise BadInput(f"{where}.finish_reason is not one of {', '.join(FINISH_REASONS)}")
+        _check_dataclass(Stats, m.get("stats") or {}, f"{where}.stats")
+    return c
+
+
 def import_json(store: Store, data: Any) -> int:
-    """Bring back a conversation written by ``to_json``; returns its new id."""
-    try:
-        if data.get("format") != JSON_FORMAT:
-            raise BadInput("not a qwqchat conversation export")
-        if data.get("version", 0) > JSON_VERSION:
-            raise BadInput(f"export version {data['version']} is newer than this qwqchat understands")
-        c = data["conversation"]
+    """Bring back a conversation written by ``to_json``; returns its new id.
+
+    The document is validated whole first and written in one transaction, so a
+    bad file leaves nothing behind and a good one arrives complete.
+    """
+    c = validate(data)
+    with store.transaction():
         cid = store.create_conversation(c["title"], c.get("model"), c.get("system_prompt"),
                                         c.get("settings") or {}, created=c.get("created"))
         for m in c["messages"]:
@@ -168,10 +272,8 @@ def import_json(store: Store, data: Any) -> int:
                                    m.get("finish_reason") or "stop", stats, m.get("error"))
         store.rename(cid, c["title"])
         store.touch(cid, c.get("updated"))
-        return cid
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise BadInput(f"not a valid qwqchat conversation export ({exc.__class__.__name__}: {exc})") from None
+    return cid
 
 
 def dumps(conv: Conversation) -> str:
-    return json.dumps(to_json(conv), ensure_ascii=False, indent=2)
+    return json_line(to_json(conv), indent=2)

@@ -7,9 +7,11 @@ of a new one: write beside it, flush, then rename over it.
 from __future__ import annotations
 
 import os
+import stat
+import sys
 from pathlib import Path
 
-from .errors import QwqError
+from .errors import BadInput, QwqError
 
 
 def atomic_write(path: Path, text: str, private: bool = False) -> None:
@@ -25,3 +27,39 @@ def atomic_write(path: Path, text: str, private: bool = False) -> None:
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise QwqError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def inside(root: Path, path: Path) -> Path:
+    """``path``, refused unless it resolves (links followed) to somewhere within ``root``."""
+    real_root, real = root.resolve(), path.resolve()
+    if real != real_root and real_root not in real.parents:
+        raise QwqError(f"refusing to write {path}: it is outside {root}")
+    return path
+
+
+def write_output(name: str, text: str, force: bool = False) -> None:
+    """Write where the user pointed: ``-`` is stdout, a pipe or device is written through,
+    a symlink is followed; an existing file is replaced (atomically) only with ``force``."""
+    if name == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    path = Path(name).expanduser()
+    try:
+        mode = path.stat().st_mode  # follows links
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:
+        raise QwqError(f"cannot write {name}: {exc.strerror or exc}") from None
+    if mode is not None and stat.S_ISDIR(mode):
+        raise BadInput(f"{name} is a directory")
+    if mode is not None and not stat.S_ISREG(mode):  # /dev/stdout, a named pipe, a terminal
+        try:
+            with open(path, "w", encoding="utf-8") as fh:
+                fh.write(text)
+        except OSError as exc:
+            raise QwqError(f"cannot write {name}: {exc.strerror or exc}") from None
+        return
+    if mode is not None and not force:
+        raise BadInput(f"{name} exists; add --force to overwrite it")
+    atomic_write(path.resolve() if path.is_symlink() else path, text)

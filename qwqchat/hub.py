@@ -21,9 +21,13 @@ from typing import Callable, List, Optional
 
 from . import catalog, fit, gguf_header
 from .errors import BadInput, QwqError
+from .files import inside
 
 REPO = catalog.QWQ.repo
 CATALOGUE = list(catalog.QWQ.quants)  # QwQ-32B's quants, smallest first
+HEX40 = re.compile(r"[0-9a-f]{40}")
+HEX64 = re.compile(r"[0-9a-f]{64}")
+REPO_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*")
 QUANT_RE = re.compile(r"(I?Q\d_[A-Z0-9_]+?|Q\d_\d|F16|BF16|F32)(?=[.-])", re.I)
 SPLIT_RE = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$")
 
@@ -67,15 +71,20 @@ def resolve(spec: str, ctx: int = 32768, kv_type: str = "f16",
         if len(parts) < 3:
             raise BadInput(f"{spec!r}: name a file as OWNER/REPO/FILE.gguf")
         repo, filename = "/".join(parts[:2]), "/".join(parts[2:])
+        _check_repo(repo)
+        if not safe_repo_path(filename):
+            raise BadInput(f"{spec!r}: not a file name inside the repository")
         files = _with_split_parts(filename)
         return Target(repo, files, quant_of(filename))
     repo, _, quant = spec.partition(":")
     if repo.count("/") != 1:
         raise BadInput(f"{spec!r}: expected OWNER/REPO, OWNER/REPO:QUANT or OWNER/REPO/FILE.gguf")
+    _check_repo(repo)
     try:
         files = [f for f in _list_files(repo, endpoint) if f.lower().endswith(".gguf")]
     except Exception as exc:
         raise hub_error(exc, repo) from None
+    files = [f for f in files if safe_repo_path(f)]  # a hostile listing must not name paths outside the repo
     if not files:
         raise BadInput(f"{repo} has no .gguf files")
     if quant:
@@ -125,6 +134,18 @@ def _quiet_hub_log() -> None:
     from huggingface_hub.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
+
+
+def _check_repo(repo: str) -> None:
+    if not REPO_RE.fullmatch(repo) or ".." in repo:
+        raise BadInput(f"{repo!r} is not a repository name (OWNER/REPO)")
+
+
+def safe_repo_path(name: str) -> bool:
+    """A relative path of plain parts: nothing that could climb out of the folder it is joined to."""
+    if not name or "\\" in name or name.startswith("/") or any(ord(c) < 0x20 or c == "\x7f" for c in name):
+        return False
+    return all(part not in ("", ".", "..") for part in name.split("/"))
 
 
 def _with_split_parts(filename: str) -> List[str]:
@@ -225,9 +246,9 @@ def _tqdm_class(progress: Optional[Progress], cancel: Optional[threading.Event],
 
 def verify(path: Path, sha256: Optional[str], progress: Optional[Progress] = None,
            cancel: Optional[threading.Event] = None, name: Optional[str] = None) -> bool:
-    """Check a downloaded file against the hub's SHA-256; a mismatch deletes it."""
-    if not sha256 or not re.fullmatch(r"[0-9a-f]{64}", sha256):
-        return False  # the hub gave no checksum for this file (not an LFS file)
+    """Check a downloaded file against the hub's SHA-256; a mismatch deletes it, no checksum is refused."""
+    if not sha256 or not HEX64.fullmatch(sha256):
+        raise QwqError(f"{name or path.name} has no SHA-256 from the hub and cannot be verified; refusing it")
     name = name or path.name
     digest = hashlib.sha256()
     size = path.stat().st_size
@@ -262,6 +283,7 @@ def pull(target: Target, progress: Optional[Progress] = None, cancel: Optional[t
 
     endpoint = _endpoint(endpoint)
     _quiet_hub_log()
+    _check_repo(target.repo)
     plans = []
     for filename in target.files:
         try:
@@ -291,8 +313,15 @@ def _plan(repo: str, filename: str, meta) -> dict:
     etag = (meta.etag or "").replace("W/", "").strip('"')
     if not etag or not meta.commit_hash:
         raise QwqError(f"the hub gave no version for {repo}/{filename}; try again later")
-    blob = storage / "blobs" / etag
-    pointer = storage / "snapshots" / meta.commit_hash / filename
+    if not HEX40.fullmatch(meta.commit_hash):
+        raise QwqError(f"the hub sent a malformed commit hash for {repo}/{filename}; refusing to download")
+    if not HEX64.fullmatch(etag):  # a .gguf is an LFS file: its ETag is its SHA-256
+        raise QwqError(f"the hub gave no SHA-256 for {repo}/{filename}, so the download cannot be verified; "
+                       "refusing it")
+    if not safe_repo_path(filename):
+        raise QwqError(f"the hub named a file outside the repository ({filename!r}); refusing it")
+    blob = inside(storage, storage / "blobs" / etag)
+    pointer = inside(storage, storage / "snapshots" / meta.commit_hash / filename)
     partial = blob.with_name(etag + ".qwqchat-partial")
     have = blob.stat().st_size if blob.exists() else (partial.stat().st_size if partial.exists() else 0)
     return {"repo": repo, "filename": filename, "meta": meta, "storage": storage, "etag": etag, "blob": blob,

@@ -18,11 +18,19 @@ def _home() -> Path | None:
 
 
 def _private_dir(path: Path) -> Path:
+    """``path``, created 0700 (with any missing parents) if it is missing; an existing folder keeps
+    its permissions (QWQCHAT_HOME may be a shared or sticky directory the user chose)."""
+    missing = []
+    for folder in (path, *path.parents):
+        if folder.exists():
+            break
+        missing.append(folder)
     path.mkdir(parents=True, exist_ok=True)
-    try:
-        os.chmod(path, 0o700)
-    except OSError:
-        pass
+    for folder in missing:
+        try:
+            os.chmod(folder, 0o700)
+        except OSError:
+            pass
     return path
 
 

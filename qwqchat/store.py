@@ -9,20 +9,26 @@ versioned with ``PRAGMA user_version`` and upgraded one step at a time.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
+import math
 import os
 import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from . import paths
-from .engines.base import Stats
+from .checks import dataclass_problem
+from .engines.base import Sampling, Stats
 from .errors import BadInput, StoreError
+from .text import valid_unicode
 from .titles import title_from_prompt
 
+log = logging.getLogger("qwqchat.store")
 APPLICATION_ID = 0x51575143  # "QWQC": tells our database from anyone else's
 
 MIGRATIONS = [
@@ -175,6 +181,8 @@ class Store:
             tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
         except sqlite3.DatabaseError as exc:
             db.close()
+            if isinstance(exc, sqlite3.OperationalError):  # full disk, I/O error, locked, read-only: not the file
+                raise self._fail(str(exc)) from None
             raise self._fail(f"not a readable SQLite database ({exc})") from None
         if app_id != APPLICATION_ID and (tables or version):
             db.close()
@@ -223,7 +231,24 @@ class Store:
         with self._lock:
             self._db.close()
 
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All the writes inside happen together or not at all (other writers wait); nests."""
+        with self._lock:
+            if self._db.in_transaction:  # inside an outer transaction: it decides
+                yield
+                return
+            self._write("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._write("COMMIT")
+
     def _write(self, sql: str, args: tuple = ()) -> sqlite3.Cursor:
+        # a lone surrogate (from a server's JSON, or argv bytes) cannot be encoded: replace it, never lose the row
+        args = tuple(valid_unicode(a) if isinstance(a, str) else a for a in args)
         with self._lock:
             try:
                 return self._db.execute(sql, args)
@@ -250,13 +275,35 @@ class Store:
             sql += f" LIMIT {int(limit)}"
         with self._lock:
             rows = self._db.execute(sql).fetchall()
-        return [self._conversation(r) for r in rows]
+        return [c for c in map(self._conversation, rows) if c is not None]
 
-    @staticmethod
-    def _conversation(row) -> Conversation:
+    def _conversation(self, row) -> Optional[Conversation]:
         cid, title, created, updated, model, system_prompt, settings = row
-        return Conversation(cid, title, created, updated, model, system_prompt,
-                            json.loads(settings or "{}"))
+        try:
+            conv = Conversation(cid, _text(title), _time(created), _time(updated), _opt_text(model),
+                                _opt_text(system_prompt), _table(settings, Sampling))
+        except (TypeError, ValueError) as exc:
+            self._bad_row("conversation", cid, exc)
+            return None
+        return conv
+
+    def _message(self, row) -> Optional[StoredMessage]:
+        mid, role, content, reasoning, stats, finish, error, created = row
+        try:
+            data = _table(stats, Stats) if stats else None
+            return StoredMessage(mid, role, _text(content), _text(reasoning),
+                                 Stats.from_dict(data) if data is not None else None,
+                                 _opt_text(finish), _opt_text(error), _time(created))
+        except (TypeError, ValueError) as exc:
+            self._bad_row("message", mid, exc)
+            return None
+
+    def _bad_row(self, what: str, row_id: int, exc: BaseException) -> None:
+        """A row this version cannot read is skipped (and logged once), never fatal."""
+        key = (str(self.path), what, row_id)
+        if key not in _REPORTED:
+            _REPORTED.add(key)
+            log.warning("skipping unreadable %s %s in %s: %s", what, row_id, self.path, exc)
 
     def get(self, conversation_id: int) -> Conversation:
         with self._lock:
@@ -266,14 +313,12 @@ class Store:
             if row is None:
                 raise BadInput(f"no conversation with id {conversation_id}")
             conv = self._conversation(row)
-            conv.messages = [
-                StoredMessage(mid, role, content, reasoning,
-                              Stats.from_dict(json.loads(stats)) if stats else None,
-                              finish, error, created)
-                for mid, role, content, reasoning, stats, finish, error, created in self._db.execute(
-                    "SELECT id, role, content, reasoning, stats, finish_reason, error, created"
-                    " FROM messages WHERE conversation_id = ? ORDER BY id", (conversation_id,))
-            ]
+            if conv is None:
+                raise StoreError(f"conversation {conversation_id} is damaged and cannot be read "
+                                 f"(details in the log)")
+            rows = self._db.execute("SELECT id, role, content, reasoning, stats, finish_reason, error, created"
+                                    " FROM messages WHERE conversation_id = ? ORDER BY id", (conversation_id,))
+            conv.messages = [m for m in map(self._message, rows) if m is not None]
         return conv
 
     def exists(self, conversation_id: int) -> bool:
@@ -380,6 +425,37 @@ class Store:
             if cid not in hits:
                 hits[cid] = SearchHit(cid, title, updated, " ".join(snippet.split()))
         return sorted(hits.values(), key=lambda h: -h.updated)[:limit]
+
+
+_REPORTED: set = set()
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"text expected, found {type(value).__name__}")
+    return value
+
+
+def _opt_text(value: Any) -> Optional[str]:
+    return None if value is None else _text(value)
+
+
+def _time(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or not 0 <= value <= 1e11:
+        raise ValueError(f"not a time: {value!r}")
+    return float(value)
+
+
+def _table(raw: Any, cls: Any) -> Dict[str, Any]:
+    """A JSON object column whose keys must fit the dataclass ``cls``."""
+    data = json.loads(_text(raw) or "{}")
+    if not isinstance(data, dict):
+        raise TypeError(f"a JSON object expected, found {type(data).__name__}")
+    problem = dataclass_problem(cls, data)
+    if problem:
+        raise ValueError(problem)
+    return data
 
 
 def _statements(script: str) -> List[str]:

@@ -20,6 +20,9 @@ class FakeHub:
         self.files: Dict[str, Dict[str, bytes]] = {}  # repo -> {path: data}
         self.gated: set = set()
         self.bad_checksum: set = set()  # (repo, path) served with a wrong sha256
+        self.commit = COMMIT  # the X-Repo-Commit header (a hostile hub sends anything)
+        self.etags: Dict[tuple, str] = {}  # (repo, path) -> ETag sent instead of the sha256
+        self.listed: Dict[str, List[str]] = {}  # repo -> extra names in the tree listing
         self.die_after: Optional[int] = None  # bytes of a GET body before the connection drops
         self.throttle: float = 0.0  # seconds to sleep per 64 KiB chunk
         self.requests: List[dict] = []
@@ -56,6 +59,8 @@ class FakeHub:
                                           {"X-Error-Code": "RepoNotFound", "Content-Type": "application/json"})
                     items = [{"type": "file", "path": p, "size": len(d), "oid": "0" * 40}
                              for p, d in hub.files[repo].items()]
+                    items += [{"type": "file", "path": p, "size": 1, "oid": "0" * 40}
+                              for p in hub.listed.get(repo, [])]
                     return self._send(200, json.dumps(items).encode(), {"Content-Type": "application/json"})
                 m = re.match(r"^/([^/]+/[^/]+)/resolve/([^/]+)/(.+)$", self.path.split("?")[0])
                 if not m:
@@ -67,6 +72,9 @@ class FakeHub:
                 if repo in hub.gated and not self.headers.get("Authorization"):
                     return self._send(401, b'{"error":"Access to this repo is restricted"}',
                                       {"X-Error-Code": "GatedRepo", "Content-Type": "application/json"})
+                from urllib.parse import unquote
+
+                path = unquote(path)
                 data = hub.files[repo].get(path)
                 if data is None:
                     return self._send(404, b'{"error":"Entry not found"}',
@@ -74,7 +82,8 @@ class FakeHub:
                 sha = hashlib.sha256(data).hexdigest()
                 if (repo, path) in hub.bad_checksum:
                     sha = hashlib.sha256(b"something else").hexdigest()
-                headers = {"X-Repo-Commit": COMMIT, "ETag": f'"{sha}"', "X-Linked-Etag": f'"{sha}"',
+                etag = hub.etags.get((repo, path), f'"{sha}"')
+                headers = {"X-Repo-Commit": hub.commit, "ETag": etag, "X-Linked-Etag": etag,
                            "X-Linked-Size": str(len(data)), "Accept-Ranges": "bytes",
                            "Content-Type": "application/octet-stream"}
                 start = 0

@@ -150,7 +150,7 @@ def test_pull_on_a_cpu_only_machine_speaks_of_ram_not_layers(monkeypatch, capsys
 @pytest.fixture
 def fixed_machine(monkeypatch):
     """A 24 GiB CPU-only machine whatever runs the test, so the first-run screen is the same everywhere."""
-    from qwqchat import fit, hub
+    from qwqchat import fit
 
     monkeypatch.setattr(fit, "gpus", lambda: [])
     monkeypatch.setattr(fit, "system_available", lambda: 24 * fit.GiB)

@@ -26,8 +26,14 @@ class Sampling:
     think_budget: Optional[int] = None  # end the thinking after this many tokens (local engine)
 
     def __post_init__(self) -> None:
+        import math
+
         from ..errors import BadInput
 
+        for name in ("temperature", "top_p", "min_p", "presence_penalty"):
+            value = getattr(self, name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise BadInput(f"{name.replace('_', ' ')} must be a finite number, not {value}")
         if not 0.0 <= self.presence_penalty <= 2.0:
             raise BadInput(f"presence penalty must be between 0 and 2, not {self.presence_penalty}")
         if self.temperature < 0:
@@ -42,6 +48,12 @@ class Sampling:
             raise BadInput(f"max tokens must be >= 1, not {self.max_tokens}")
         if self.think_budget is not None and self.think_budget < 1:
             raise BadInput(f"thinking budget must be >= 1 token, not {self.think_budget}")
+        if self.seed is not None and not -1 <= self.seed < 2 ** 32:
+            raise BadInput(f"seed must be -1 (random) or between 0 and {2 ** 32 - 1}, not {self.seed}")
+        for name, value, most in (("top_k", self.top_k, 1_000_000), ("max tokens", self.max_tokens, 10 ** 8),
+                                  ("thinking budget", self.think_budget, 10 ** 8)):
+            if value is not None and value > most:
+                raise BadInput(f"{name} must be at most {most:,}, not {value}")
 
     def to_dict(self) -> Dict:
         return asdict(self)

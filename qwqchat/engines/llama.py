@@ -26,6 +26,7 @@ from ..reasoning import OPEN, ReasoningSplitter
 from ..text import printable
 from .base import Event, HistoryTrimmed, Message, Sampling, TurnDone
 from .recorder import TurnRecorder
+from .template import TemplateCancelled
 
 log = logging.getLogger("qwqchat.engine")
 
@@ -176,15 +177,15 @@ class LlamaEngine:
         except MemoryError:
             raise QwqError(f"not enough memory to load {self.path.name}") from None
 
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+        from .template import ChatTemplate
 
         model = self.llm._model
         eos_id, bos_id = self.llm.token_eos(), self.llm.token_bos()
-        self._formatter = Jinja2ChatFormatter(
-            template=info.chat_template or CHATML,
+        self._formatter = ChatTemplate(
+            info.chat_template or CHATML,
             eos_token=model.token_get_text(eos_id) if eos_id != -1 else "",
             bos_token=model.token_get_text(bos_id) if bos_id != -1 else "",
-            add_generation_prompt=True,
+            source=self.path.name,
         )
         n_layers = (info.block_count or 0) + 1  # + the output layer, as llama.cpp counts
         self._offloaded = 0 if layers == 0 else (n_layers if layers < 0 else min(layers, n_layers))
@@ -226,12 +227,12 @@ class LlamaEngine:
             self.llm = None
 
     # -- prompts ------------------------------------------------------------
-    def render(self, messages: List[Message]) -> Tuple[str, List[int]]:
-        """The prompt text and tokens for these messages, by the model's own template."""
-        result = self._formatter(messages=[{"role": m.role, "content": m.content} for m in messages])
-        self._add_bos = not result.added_special
-        tokens = self.llm.tokenize(result.prompt.encode("utf-8"), add_bos=self._add_bos, special=True)
-        return result.prompt, tokens
+    def render(self, messages: List[Message], cancel: Optional[threading.Event] = None) -> Tuple[str, List[int]]:
+        """The prompt text and tokens for these messages, by the model's own template (time- and size-limited)."""
+        prompt = self._formatter.render([{"role": m.role, "content": m.content} for m in messages], cancel)
+        self._add_bos = False  # like llama-cpp-python's formatter: the template adds any BOS itself
+        tokens = self.llm.tokenize(prompt.encode("utf-8"), add_bos=self._add_bos, special=True)
+        return prompt, tokens
 
     @staticmethod
     def opens_thinking(prompt: str) -> bool:
@@ -239,7 +240,8 @@ class LlamaEngine:
         ``<think>`` (Qwen3, thinking on: its ``enable_thinking`` switch is left unset)?"""
         return prompt.rstrip().endswith(OPEN)
 
-    def fit(self, messages: List[Message], sampling: Sampling) -> Tuple[str, List[int], int]:
+    def fit(self, messages: List[Message], sampling: Sampling,
+            cancel: Optional[threading.Event] = None) -> Tuple[str, List[int], int]:
         """Leave out the oldest turns until prompt + room for the reply fit the context.
 
         Never drops the system prompt or the new message.  Returns the prompt,
@@ -251,7 +253,7 @@ class LlamaEngine:
         body = messages[len(system):]
         dropped = 0
         while True:
-            prompt, tokens = self.render(system + body)
+            prompt, tokens = self.render(system + body, cancel)
             if len(tokens) + room <= n_ctx or len(body) <= 1:
                 break
             # drop the oldest turn: a prompt and the answer that followed it
@@ -299,13 +301,18 @@ class LlamaEngine:
         result, stats = rec.result, rec.stats
         stats.context_size = self.context_size
         try:
-            prompt, tokens, dropped = self.fit(messages, sampling)
+            prompt, tokens, dropped = self.fit(messages, sampling, cancel)
             if prefill_reasoning is not None:  # the saved thinking, opened as the model would have
                 opened = "" if self.opens_thinking(prompt) else OPEN + "\n"
                 prompt = prompt + opened + prefill_reasoning + CLOSE_THINKING
                 tokens = self.llm.tokenize(prompt.encode("utf-8"), add_bos=self._add_bos, special=True)
                 if len(tokens) >= self.context_size - 16:
                     raise QwqError("the saved thinking fills the context; there is no room left for an answer")
+        except TemplateCancelled:
+            result.finish_reason = "cancelled"
+            stats.total_s = time.perf_counter() - rec.started
+            yield TurnDone(result)
+            return
         except QwqError as exc:
             result.finish_reason, result.error = "error", str(exc)
             stats.total_s = time.perf_counter() - rec.started

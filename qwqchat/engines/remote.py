@@ -18,6 +18,7 @@ from urllib.parse import urlparse
 
 from ..errors import BadInput, QwqError
 from ..reasoning import ReasoningSplitter
+from ..text import redact, shown, url_secrets, valid_unicode
 from .base import Event, Message, Sampling, TurnDone, TurnResult
 from .recorder import TurnRecorder
 
@@ -28,11 +29,21 @@ log = logging.getLogger("qwqchat.remote")
 THINKS_FIRST = re.compile(r"qwq|deepseek-r1|\br1\b|-r1|think|reason", re.I)
 
 
-def describe_error(exc: BaseException, endpoint: str, model: Optional[str] = None) -> str:
-    """One line a person can act on, for any failure of the client."""
+def host_of(endpoint: str) -> str:
+    """The server's host[:port], without any user:password@ in front."""
+    parsed = urlparse(endpoint)
+    return parsed.netloc.rpartition("@")[2] or redact(endpoint)
+
+
+def describe_error(exc: BaseException, endpoint: str, model: Optional[str] = None, *secrets: Optional[str]) -> str:
+    """One line a person can act on, for any failure of the client; credentials redacted."""
+    return shown(_describe(exc, endpoint, model), *secrets, *url_secrets(endpoint))
+
+
+def _describe(exc: BaseException, endpoint: str, model: Optional[str]) -> str:
     import openai
 
-    host = urlparse(endpoint).netloc or endpoint
+    host = host_of(endpoint)
     if isinstance(exc, openai.APITimeoutError):
         return f"{host} did not answer in time (timed out); is the server overloaded or stuck?"
     if isinstance(exc, openai.APIConnectionError):
@@ -86,19 +97,20 @@ class RemoteEngine:
                  timeout: float = 600.0, connect_timeout: float = 10.0,
                  thinks_first: Optional[bool] = None) -> None:
         if not urlparse(endpoint).scheme or not urlparse(endpoint).netloc:
-            raise BadInput(f"--endpoint must be a URL such as http://gpu-box:8000/v1, not {endpoint!r}")
+            raise BadInput(f"--endpoint must be a URL such as http://gpu-box:8000/v1, not {redact(endpoint)!r}")
         self.endpoint = endpoint.rstrip("/")
         self._api_key = api_key
+        self._secrets = [s for s in (api_key, *url_secrets(endpoint)) if s]  # redacted from every error text
         self.model = model
         self.timeout = timeout
         self.connect_timeout = connect_timeout
         self.thinks_first = thinks_first
         self._context = 0
         self._client = None
-        self.name = model or urlparse(self.endpoint).netloc
+        self.name = model or host_of(self.endpoint)
 
     def __repr__(self) -> str:  # never shows the key
-        return f"RemoteEngine({self.endpoint!r}, model={self.model!r})"
+        return f"RemoteEngine({redact(self.endpoint)!r}, model={self.model!r})"
 
     def _make_client(self):
         import openai
@@ -112,13 +124,13 @@ class RemoteEngine:
         try:
             models = list(self._client.models.list())
         except Exception as exc:
-            raise QwqError(describe_error(exc, self.endpoint, self.model)) from None
+            raise QwqError(describe_error(exc, self.endpoint, self.model, *self._secrets)) from None
         entry = None
         if self.model is None:
             if not models:
-                raise QwqError(f"{self.endpoint} lists no models; pass --model NAME")
+                raise QwqError(f"{redact(self.endpoint)} lists no models; pass --model NAME")
             entry = models[0]
-            self.model = entry.id
+            self.model = valid_unicode(str(entry.id))
         else:
             entry = next((m for m in models if m.id == self.model), None)
         self.name = self.model
@@ -131,7 +143,7 @@ class RemoteEngine:
                     break
 
     def describe(self) -> str:
-        return urlparse(self.endpoint).netloc
+        return host_of(self.endpoint)
 
     @property
     def context_size(self) -> int:
@@ -193,6 +205,8 @@ class RemoteEngine:
                 delta = choice.delta
                 r_text = (_field(delta, "reasoning_content") or _field(delta, "reasoning")) if delta else None
                 c_text = delta.content if delta else None
+                r_text = valid_unicode(r_text) if isinstance(r_text, str) else None  # a lone surrogate is not fatal
+                c_text = valid_unicode(c_text) if isinstance(c_text, str) else None
                 if r_text or c_text:
                     rec.arrival()
                     if r_text or splitter.in_reasoning:
@@ -214,8 +228,9 @@ class RemoteEngine:
                 finish = "cancelled"
             else:
                 finish = "error"
-                result.error = (describe_error(exc, self.endpoint, self.model) if _is_client_error(exc)
-                                else f"the stream broke mid-reply: {exc.__class__.__name__}: {exc}")
+                result.error = (describe_error(exc, self.endpoint, self.model, *self._secrets)
+                                if _is_client_error(exc) else
+                                shown(f"the stream broke mid-reply: {exc.__class__.__name__}: {exc}", *self._secrets))
                 log.warning("remote stream failed: %s", result.error)
         finally:
             if response is not None:

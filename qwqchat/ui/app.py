@@ -26,6 +26,7 @@ from .. import config as config_mod
 from ..engines.base import Engine, Sampling
 from ..errors import QwqError
 from ..store import Conversation, Store
+from ..text import shown
 from .keys import KEYS, bindings, key_text
 from .messages import ModelFailed, ModelLoaded
 from .streamer import FRAME_S, TurnStream
@@ -80,6 +81,12 @@ class QwqChatApp(App):
         self._loading_word = "loading model…"
         if cfg.theme and cfg.theme in self.available_themes:
             self.theme = cfg.theme
+
+    def notify(self, message: str, *, title: str = "", severity="information", timeout: Optional[float] = None,
+               markup: bool = False) -> None:
+        """Every notification is plain text, made printable: error texts from servers, files and
+        models contain brackets that Textual would otherwise parse as markup (and crash on)."""
+        super().notify(shown(message), title=shown(title), severity=severity, timeout=timeout, markup=False)
 
     # -- layout --------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -511,14 +518,14 @@ class QwqChatApp(App):
         slug = re.sub(r"[^a-z0-9]+", "-", conv.title.lower()).strip("-")[:40] or "chat"
         folder = self.export_dir or Path.cwd()
         path = folder / f"qwqchat-{conv.id}-{slug}.md"
-        from ..files import atomic_write
+        from ..files import atomic_write, inside
 
         try:
-            atomic_write(path, export_mod.to_markdown(conv))
+            atomic_write(inside(folder, path), export_mod.to_markdown(conv))
         except QwqError as exc:
             self.notify(str(exc), severity="error", markup=False)
             return
-        self.notify(f"Exported to {path}", title="Export", timeout=8)
+        self.notify(f"Exported to {path}", title="Export", timeout=8, markup=False)
 
     def action_rename(self) -> None:
         if self.conversation is None:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from textual.binding import Binding
+from textual.content import Content
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label
+
+from ...text import printable
 
 
 class Confirm(ModalScreen[bool]):
@@ -17,7 +20,7 @@ class Confirm(ModalScreen[bool]):
 
     def compose(self):
         with Vertical(classes="dialog"):
-            yield Label(self.question)
+            yield Label(Content(printable(self.question)))  # it quotes a chat title: never markup
             with Horizontal(classes="buttons"):
                 yield Button(self.yes, variant="error", id="yes")
                 yield Button("Cancel", id="no")

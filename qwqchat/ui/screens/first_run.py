@@ -17,6 +17,7 @@ from typing import Optional
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.content import Content
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
@@ -26,6 +27,7 @@ from ... import catalog, fit, gguf_header, hub
 from ... import config as config_mod
 from ...errors import QwqError
 from ...recommend import Option, choices, recommend, this_machine
+from ...text import printable, shown
 
 
 class PullProgress(Message):
@@ -93,7 +95,7 @@ class FirstRunScreen(Screen[Path]):
         self.query_one("#pull-bar", ProgressBar).display = False
 
     def _error(self, text: str) -> None:
-        self.query_one("#first-run-error", Label).update(f"✗ {text}")
+        self.query_one("#first-run-error", Label).update(Content(f"✗ {shown(text)}"))
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "download":
@@ -162,7 +164,7 @@ class FirstRunScreen(Screen[Path]):
             eta = (msg.total - msg.done) / speed if msg.total and speed > 0 else None
             text = (f"{msg.name}: {fit.gib(msg.done)} of {fit.gib(msg.total)} · {speed / 1e6:.1f} MB/s"
                     + (f" · {eta:,.0f} s left" if eta is not None else ""))
-        self.query_one("#pull-status", Label).update(text)
+        self.query_one("#pull-status", Label).update(Content(printable(text)))
 
     def on_pull_finished(self, msg: PullFinished) -> None:
         self.cancel = None
@@ -178,7 +180,7 @@ class FirstRunScreen(Screen[Path]):
                 self.query_one("#pull-status", Label).update("")
             self.query_one("#download", Button).label = "Resume download" if self._have else "Try again"
             return
-        self.query_one("#pull-status", Label).update(f"Ready: {msg.path}")
+        self.query_one("#pull-status", Label).update(Content(f"Ready: {printable(str(msg.path))}"))
         if self.chosen is not None:
             self._keep_setting(self.chosen)
         self.dismiss(msg.path)

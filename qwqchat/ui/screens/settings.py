@@ -6,11 +6,13 @@ from typing import Optional, Tuple
 
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, TextArea
 
 from ...engines.base import Sampling
 from ...errors import QwqError
+from ...text import printable
 
 FIELDS = [
     ("temperature", "Temperature (QwQ: 0.6)", float),
@@ -70,6 +72,6 @@ class SettingsScreen(ModalScreen[Optional[Tuple[str, Sampling]]]):
                     values[name] = getattr(defaults, name)
             sampling = Sampling(**values)
         except QwqError as exc:
-            self.query_one("#settings-error", Label).update(f"✗ {exc}")
+            self.query_one("#settings-error", Label).update(Content(f"✗ {printable(str(exc))}"))
             return
         self.dismiss((self.query_one("#system_prompt", TextArea).text.strip(), sampling))

@@ -11,6 +11,8 @@ from typing import List, Optional
 from textual.content import Content
 from textual.widgets import Static
 
+from ...text import shown
+
 
 class StatusLine(Static):
     def __init__(self, **kwargs) -> None:
@@ -31,7 +33,7 @@ class StatusLine(Static):
         self._render_line()
 
     def _parts(self, keep_where: bool, keep_context: bool) -> List[str]:
-        parts = [p for p in (self.model, self.where if keep_where else "") if p]
+        parts = [shown(p) for p in (self.model, self.where if keep_where else "") if p]
         if self.context_size and keep_context:
             parts.append(f"{self.context_used:,} / {self.context_size:,} tokens")
         if self.activity:
@@ -40,7 +42,7 @@ class StatusLine(Static):
 
     def _render_line(self) -> None:
         width = self.content_region.width or 10_000  # not laid out yet: everything
-        error = "  ✗ " + self.error if self.error else ""
+        error = "  ✗ " + shown(self.error) if self.error else ""
         for keep in ((True, True), (False, True), (False, False)):
             line = " · ".join(self._parts(*keep))
             if len(line) + len(error) <= width:

@@ -13,7 +13,7 @@ from ...engines.base import Stats, TurnResult
 from ...export import stats_line, thought_summary
 from ...mathtext import render_math
 from ...store import StoredMessage
-from ...text import printable
+from ...text import printable, shown
 from .answer import Answer
 from .reasoning_pane import ReasoningPane
 
@@ -140,7 +140,7 @@ class AssistantTurn(Vertical, can_focus=True):
         stats = result.stats if result else message.stats if message else None
         lines = []
         if finish == "error":
-            lines.append(f"⚠ {error or 'generation failed'}")
+            lines.append(f"⚠ {shown(error or 'generation failed')}")
         elif finish in ("cancelled", "interrupted", "length") and not answer:
             lines.append({"cancelled": "Stopped while thinking — no answer",
                           "interrupted": "Interrupted while thinking — no answer (qwqchat was closed)",
