@@ -38,9 +38,15 @@ def bare(engine: LlamaEngine, tokens: list, sampling: Sampling, n: int) -> tuple
     vocab = llm._model.vocab
     first = last = None
     count = 0
-    for tok in llm.generate(tokens, top_k=sampling.top_k, top_p=sampling.top_p, min_p=sampling.min_p,
-                            temp=sampling.temperature, repeat_penalty=1.0,
-                            presence_penalty=sampling.presence_penalty):
+    for tok in llm.generate(
+        tokens,
+        top_k=sampling.top_k,
+        top_p=sampling.top_p,
+        min_p=sampling.min_p,
+        temp=sampling.temperature,
+        repeat_penalty=1.0,
+        presence_penalty=sampling.presence_penalty,
+    ):
         last = time.perf_counter()
         first = first or last
         count += 1
@@ -73,7 +79,10 @@ def main() -> None:
         n_ours, rate_ours = ours(engine, sampling)
         bare_rates.append(rate_bare)
         our_rates.append(rate_ours)
-        print(f"round {r + 1}: bare {rate_bare:6.1f} tok/s ({n_bare} tokens)   qwqchat {rate_ours:6.1f} tok/s ({n_ours} tokens)")
+        print(
+            f"round {r + 1}: bare {rate_bare:6.1f} tok/s ({n_bare} tokens)   "
+            f"qwqchat {rate_ours:6.1f} tok/s ({n_ours} tokens)"
+        )
     b, o = statistics.median(bare_rates), statistics.median(our_rates)
     print(f"median: bare {b:.1f} tok/s, qwqchat {o:.1f} tok/s, ratio {o / b:.3f}x (target >= 0.97x)")
 

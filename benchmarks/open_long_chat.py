@@ -26,8 +26,10 @@ async def run(turns: int) -> None:
 
     store = Store()
     cid = store.create_conversation()
-    reasoning = ("Let me check the next case carefully, because the sum changes when x grows. " * 130)
-    answer = "## Result\n\n" + ("The value is **42** because each step doubles. " * 40) + "\n\n```python\nprint(42)\n```\n"
+    reasoning = "Let me check the next case carefully, because the sum changes when x grows. " * 130
+    answer = (
+        "## Result\n\n" + ("The value is **42** because each step doubles. " * 40) + "\n\n```python\nprint(42)\n```\n"
+    )
     for i in range(turns):
         store.add_user_message(cid, f"Question {i}: what happens next?")
         mid = store.start_reply(cid)
@@ -53,9 +55,11 @@ async def run(turns: int) -> None:
         mounted = len(view.children)
     steps.sort()
     print(f"open {turns} turns: {opened * 1000:.0f} ms to the next frame (target < 500 ms)")
-    print(f"scrolled to the top in {len(steps)} page-ups: p50 {statistics.median(steps) * 1000:.1f} ms, "
-          f"p95 {steps[int(0.95 * (len(steps) - 1))] * 1000:.1f} ms, max {steps[-1] * 1000:.1f} ms; "
-          f"{mounted} widgets mounted at the end")
+    print(
+        f"scrolled to the top in {len(steps)} page-ups: p50 {statistics.median(steps) * 1000:.1f} ms, "
+        f"p95 {steps[int(0.95 * (len(steps) - 1))] * 1000:.1f} ms, max {steps[-1] * 1000:.1f} ms; "
+        f"{mounted} widgets mounted at the end"
+    )
 
 
 def main() -> None:

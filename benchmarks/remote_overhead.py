@@ -33,13 +33,23 @@ def default_model() -> Path:
 
 def bare(url: str, model: str, n: int, seed: int) -> tuple:
     client = openai.OpenAI(base_url=url, api_key="none")
-    stream = client.chat.completions.create(model=model, messages=[{"role": "user", "content": PROMPT}],
-                                            stream=True, max_tokens=n, seed=seed, temperature=0.6, top_p=0.95,
-                                            presence_penalty=0.0, extra_body={"top_k": 40, "min_p": 0.0})
+    stream = client.chat.completions.create(
+        model=model,
+        messages=[{"role": "user", "content": PROMPT}],
+        stream=True,
+        max_tokens=n,
+        seed=seed,
+        temperature=0.6,
+        top_p=0.95,
+        presence_penalty=0.0,
+        extra_body={"top_k": 40, "min_p": 0.0},
+    )
     first = last = None
     count = 0
     for chunk in stream:
-        if chunk.choices and (chunk.choices[0].delta.content or getattr(chunk.choices[0].delta, "reasoning_content", None)):
+        if chunk.choices and (
+            chunk.choices[0].delta.content or getattr(chunk.choices[0].delta, "reasoning_content", None)
+        ):
             last = time.perf_counter()
             first = first or last
             count += 1
@@ -67,9 +77,23 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--port", type=int, default=18765)
     args = ap.parse_args()
-    server = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(args.model or default_model()),
-                               "--host", "127.0.0.1", "--port", str(args.port), "--n_ctx", "2048"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(args.model or default_model()),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(args.port),
+            "--n_ctx",
+            "2048",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{args.port}/v1"
     try:
         for _ in range(200):

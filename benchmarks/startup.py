@@ -56,8 +56,9 @@ def default_model() -> str:
 
 def time_to_paint(code: str, args: list, env: dict) -> float:
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
+    )
     for line in proc.stdout:
         if line.startswith("PAINTED"):
             elapsed = time.perf_counter() - start

@@ -40,15 +40,21 @@ def main() -> int:
     try:
         for i in range(1, args.runs + 1):
             start = time.monotonic()
-            proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args.pytest_args],
-                                  cwd=ROOT, capture_output=True, text=True)
+            proc = subprocess.run(
+                [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args.pytest_args],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+            )
             took = time.monotonic() - start
             lines = [line for line in proc.stdout.splitlines() if line.strip()]
             summary = lines[-1] if lines else proc.stderr.strip()[-200:]
             failed = [line for line in lines if line.startswith(("FAILED", "ERROR"))]
             results.append(proc.returncode)
-            print(f"run {i}: exit {proc.returncode} · {summary} · {took:.0f} s · "
-                  f"load average {os.getloadavg()[0]:.1f}", flush=True)
+            print(
+                f"run {i}: exit {proc.returncode} · {summary} · {took:.0f} s · load average {os.getloadavg()[0]:.1f}",
+                flush=True,
+            )
             for line in failed:
                 print(f"    {line}", flush=True)
     finally:

@@ -20,14 +20,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import statistics
 import tempfile
-import os
 import time
 
-WORDS = ("the so if we then check whether each value fits because wait maybe let me recount carefully "
-         "that means x equals three hmm actually no the sum is twelve so far alright").split()
+WORDS = (
+    "the so if we then check whether each value fits because wait maybe let me recount carefully "
+    "that means x equals three hmm actually no the sum is twelve so far alright"
+).split()
 
 
 def reasoning_tokens(n: int, paragraphs: bool, rng: random.Random) -> list:
@@ -52,8 +54,8 @@ def answer_tokens(n: int, rng: random.Random) -> list:
 
 
 async def run_shape(paragraphs: bool, n_reasoning: int, n_answer: int, batch: int) -> dict:
-    from textual.binding import Binding
     from textual import events
+    from textual.binding import Binding
 
     from qwqchat import config
     from qwqchat.engines.replay import ReplayEngine
@@ -132,9 +134,11 @@ def main() -> None:
     os.environ["QWQCHAT_HOME"] = tempfile.mkdtemp()
     for name, paragraphs in (("paragraphs", True), ("one unbroken paragraph", False)):
         r = asyncio.run(run_shape(paragraphs, args.reasoning, args.answer, args.batch))
-        print(f"{name:>24}: {r['tokens']:,} tokens in {r['seconds']:.1f} s = {r['tokens_per_s']:,.0f} tokens/s"
-              f" | last/first quarter {r['quarter_ratio']:.2f}"
-              f" | key latency p50 {r['key_p50_ms']:.1f} ms, p95 {r['key_p95_ms']:.1f} ms ({r['keys']} keys)")
+        print(
+            f"{name:>24}: {r['tokens']:,} tokens in {r['seconds']:.1f} s = {r['tokens_per_s']:,.0f} tokens/s"
+            f" | last/first quarter {r['quarter_ratio']:.2f}"
+            f" | key latency p50 {r['key_p50_ms']:.1f} ms, p95 {r['key_p95_ms']:.1f} ms ({r['keys']} keys)"
+        )
     print("targets: >= 2,000 tokens/s, quarter ratio <= 1.5, key p95 <= 50 ms")
 
 

@@ -59,23 +59,40 @@ STANDARD = ("Q4_K_M", "Q5_K_M", "Q6_K", "Q8_0")
 
 
 def _sizes(*gb: float) -> Dict[str, float]:
-    return dict(zip(STANDARD, gb))
+    return dict(zip(STANDARD, gb, strict=True))
 
 
-QWQ = Model("QwQ-32B", "Qwen/QwQ-32B-GGUF", 32.8, _shape(64, 8, 32768), PREFILL,
-            _quants("qwq-32b-{}.gguf", {"Q4_K_M": 19.9, "Q5_0": 22.6, "Q5_K_M": 23.3, "Q6_K": 26.9, "Q8_0": 34.8},
-                    lower=True))
+QWQ = Model(
+    "QwQ-32B",
+    "Qwen/QwQ-32B-GGUF",
+    32.8,
+    _shape(64, 8, 32768),
+    PREFILL,
+    _quants("qwq-32b-{}.gguf", {"Q4_K_M": 19.9, "Q5_0": 22.6, "Q5_K_M": 23.3, "Q6_K": 26.9, "Q8_0": 34.8}, lower=True),
+)
 
 
 def _qwen3(size: str, params: float, layers: int, gb: Dict[str, float]) -> Model:
-    return Model(f"Qwen3-{size}", f"Qwen/Qwen3-{size}-GGUF", params, _shape(layers, 8, 40960), SWITCH,
-                 _quants(f"Qwen3-{size}-{{}}.gguf", gb))
+    return Model(
+        f"Qwen3-{size}",
+        f"Qwen/Qwen3-{size}-GGUF",
+        params,
+        _shape(layers, 8, 40960),
+        SWITCH,
+        _quants(f"Qwen3-{size}-{{}}.gguf", gb),
+    )
 
 
 def _r1(size: str, params: float, layers: int, kv_heads: int, gb: Dict[str, float]) -> Model:
     name = f"DeepSeek-R1-Distill-Qwen-{size}"
-    return Model(name, f"bartowski/{name}-GGUF", params, _shape(layers, kv_heads, 131072), PREFILL,
-                 _quants(f"{name}-{{}}.gguf", gb))
+    return Model(
+        name,
+        f"bartowski/{name}-GGUF",
+        params,
+        _shape(layers, kv_heads, 131072),
+        PREFILL,
+        _quants(f"{name}-{{}}.gguf", gb),
+    )
 
 
 MODELS: Tuple[Model, ...] = (

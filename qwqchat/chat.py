@@ -10,8 +10,7 @@ import threading
 import time
 from typing import Iterator, List, Optional
 
-from .engines.base import (AnswerDelta, Engine, Event, LoopDetected, Message, ReasoningDelta, Sampling,
-                           TurnDone)
+from .engines.base import AnswerDelta, Engine, Event, LoopDetected, Message, ReasoningDelta, Sampling, TurnDone
 from .errors import BadInput
 from .loopguard import LoopGuard
 from .store import Conversation, Store
@@ -36,9 +35,16 @@ def history(conv: Conversation) -> List[Message]:
     return messages
 
 
-def run_turn(engine: Engine, store: Store, conversation_id: int, sampling: Sampling,
-             cancel: Optional[threading.Event] = None, end_thinking: Optional[threading.Event] = None,
-             answer_from_thinking: bool = False, save_interval: float = SAVE_INTERVAL_S) -> Iterator[Event]:
+def run_turn(
+    engine: Engine,
+    store: Store,
+    conversation_id: int,
+    sampling: Sampling,
+    cancel: Optional[threading.Event] = None,
+    end_thinking: Optional[threading.Event] = None,
+    answer_from_thinking: bool = False,
+    save_interval: float = SAVE_INTERVAL_S,
+) -> Iterator[Event]:
     """Answer the conversation's last prompt, saving the reply as it streams.
 
     Yields the engine's events, plus one ``LoopDetected`` if the thinking starts

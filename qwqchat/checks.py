@@ -38,10 +38,17 @@ def conforms(value: Any, kind: Any) -> bool:
 
 def type_name(kind: Any) -> str:
     """``Optional[int]`` → "a whole number"; how a one-line error names the expected type."""
-    args = [k for k in typing.get_args(kind) if k is not NoneType] if typing.get_origin(kind) is typing.Union \
-        else [kind]
-    names = {bool: "true or false", int: "a whole number", float: "a number", str: "a string", dict: "a table",
-             list: "a list"}
+    args = (
+        [k for k in typing.get_args(kind) if k is not NoneType] if typing.get_origin(kind) is typing.Union else [kind]
+    )
+    names = {
+        bool: "true or false",
+        int: "a whole number",
+        float: "a number",
+        str: "a string",
+        dict: "a table",
+        list: "a list",
+    }
     return " or ".join(names.get(typing.get_origin(k) or k, getattr(k, "__name__", str(k))) for k in args)
 
 

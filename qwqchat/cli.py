@@ -41,6 +41,7 @@ _number.__name__ = "float"  # argparse says "invalid float value: 'warm'"
 
 def _whole(low: int, high: int):
     """A whole-number flag within what the code below can hold (SQLite, llama.cpp's C ints)."""
+
     def parse(text: str) -> int:
         value = int(text)
         if not low <= value <= high:
@@ -51,24 +52,36 @@ def _whole(low: int, high: int):
     return parse
 
 
-_id = _whole(1, 2 ** 63 - 1)
-_int = _whole(-(2 ** 31), 2 ** 31 - 1)
+_id = _whole(1, 2**63 - 1)
+_int = _whole(-(2**31), 2**31 - 1)
 
 
 def _engine_options() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False)
     g = p.add_argument_group("model")
-    g.add_argument("--model", metavar="PATH", help="GGUF file (default: QWQCHAT_MODEL, then the config file); "
-                                                   "with --endpoint, the server's model name (default: the first it lists)")
-    g.add_argument("--ctx", type=_int, metavar="N", help="context size in tokens (default 32768, capped at the model's)")
+    g.add_argument(
+        "--model",
+        metavar="PATH",
+        help="GGUF file (default: QWQCHAT_MODEL, then the config file); "
+        "with --endpoint, the server's model name (default: the first it lists)",
+    )
+    g.add_argument(
+        "--ctx", type=_int, metavar="N", help="context size in tokens (default 32768, capped at the model's)"
+    )
     g.add_argument("--kv-cache", choices=config_mod.KV_TYPES, help="KV-cache type (q8_0 halves its memory)")
     g.add_argument("--yarn", action="store_true", default=None, help="YaRN long context (up to 4x the native context)")
     g.add_argument("--threads", type=_int, metavar="N", help="CPU threads (default: all physical cores)")
-    g.add_argument("--gpu-layers", type=_int, metavar="N", help="layers to offload (default: all when the build has a GPU)")
+    g.add_argument(
+        "--gpu-layers", type=_int, metavar="N", help="layers to offload (default: all when the build has a GPU)"
+    )
     r = p.add_argument_group("remote server (OpenAI-compatible: vLLM, llama-server, Ollama, hosted)")
     r.add_argument("--endpoint", metavar="URL", help="e.g. http://gpu-box:8000/v1")
-    r.add_argument("--api-key", metavar="KEY", help="visible to other users in the process list: prefer "
-                                                   "QWQCHAT_API_KEY (default), OPENAI_API_KEY or a profile's api_key_env")
+    r.add_argument(
+        "--api-key",
+        metavar="KEY",
+        help="visible to other users in the process list: prefer "
+        "QWQCHAT_API_KEY (default), OPENAI_API_KEY or a profile's api_key_env",
+    )
     r.add_argument("--profile", metavar="NAME", help="a [profiles.NAME] table of the config file")
     return p
 
@@ -84,15 +97,22 @@ def _sampling_options() -> argparse.ArgumentParser:
     g.add_argument("--min-p", type=_number, metavar="F")
     g.add_argument("--presence-penalty", type=_number, metavar="F", help="0-2; raise it against loops")
     g.add_argument("--seed", type=_int, metavar="N")
-    g.add_argument("--think-budget", type=_int, metavar="N",
-                   help="end the thinking after N tokens and let the model answer (local engine)")
+    g.add_argument(
+        "--think-budget",
+        type=_int,
+        metavar="N",
+        help="end the thinking after N tokens and let the model answer (local engine)",
+    )
     return p
 
 
 def build_parser() -> argparse.ArgumentParser:
     engine, sampling = _engine_options(), _sampling_options()
-    parser = _Parser(prog=PROG, parents=[engine, sampling],
-                     description="Chat with a local reasoning model (QwQ-32B). With no command, opens the terminal UI.")
+    parser = _Parser(
+        prog=PROG,
+        parents=[engine, sampling],
+        description="Chat with a local reasoning model (QwQ-32B). With no command, opens the terminal UI.",
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
 
@@ -102,11 +122,18 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--hide-reasoning", action="store_true", help="do not print the thinking")
     ask.add_argument("--no-save", action="store_true", help="do not save the exchange")
     ask.add_argument("--json", action="store_true", help="print one JSON object at the end instead of streaming")
-    ask.add_argument("--on-loop", choices=("warn", "stop", "answer"), default="warn",
-                     help="when the thinking repeats itself: warn (default), stop, or end the thinking and answer")
+    ask.add_argument(
+        "--on-loop",
+        choices=("warn", "stop", "answer"),
+        default="warn",
+        help="when the thinking repeats itself: warn (default), stop, or end the thinking and answer",
+    )
 
-    ans = sub.add_parser("answer", parents=[engine, sampling],
-                         help="let the model answer from the thinking of a reply that stopped while thinking")
+    ans = sub.add_parser(
+        "answer",
+        parents=[engine, sampling],
+        help="let the model answer from the thinking of a reply that stopped while thinking",
+    )
     ans.add_argument("id", type=_id, help="conversation id (its last reply is continued)")
     ans.add_argument("--hide-reasoning", action="store_true", help=argparse.SUPPRESS)
     ans.add_argument("--json", action="store_true")
@@ -118,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     lst = sub.add_parser("list", help="list conversations, newest first")
     lst.add_argument("--json", action="store_true")
-    lst.add_argument("-n", "--limit", type=_whole(1, 2 ** 31 - 1), metavar="N")
+    lst.add_argument("-n", "--limit", type=_whole(1, 2**31 - 1), metavar="N")
 
     show = sub.add_parser("show", help="print a conversation")
     show.add_argument("id", type=_id)
@@ -142,10 +169,18 @@ def build_parser() -> argparse.ArgumentParser:
     imp = sub.add_parser("import", help="import a conversation exported with --json")
     imp.add_argument("file")
 
-    pull = sub.add_parser("pull", help="download a model (default: QwQ-32B if it fits this machine, else the reasoning model that does)")
-    pull.add_argument("spec", nargs="?", metavar="REPO[:QUANT]|REPO/FILE.gguf",
-                      help="e.g. Qwen/QwQ-32B-GGUF:Q5_K_M or bartowski/Qwen_QwQ-32B-GGUF")
-    pull.add_argument("--ctx", type=_whole(256, config_mod.MAX_CTX), default=None, help="context to fit (default 32768)")
+    pull = sub.add_parser(
+        "pull", help="download a model (default: QwQ-32B if it fits this machine, else the reasoning model that does)"
+    )
+    pull.add_argument(
+        "spec",
+        nargs="?",
+        metavar="REPO[:QUANT]|REPO/FILE.gguf",
+        help="e.g. Qwen/QwQ-32B-GGUF:Q5_K_M or bartowski/Qwen_QwQ-32B-GGUF",
+    )
+    pull.add_argument(
+        "--ctx", type=_whole(256, config_mod.MAX_CTX), default=None, help="context to fit (default 32768)"
+    )
     pull.add_argument("--kv-cache", choices=config_mod.KV_TYPES, default=None)
     pull.add_argument("--no-default", action="store_true", help="do not make it the default model")
 
@@ -208,8 +243,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 1
     except Exception as exc:  # a bug: one line for the user, the traceback to the log
         logging.getLogger("qwqchat").error("unexpected error\n%s", traceback.format_exc())
-        print(f"{PROG}: internal error: {exc.__class__.__name__}: {shown(str(exc).splitlines()[0] if str(exc) else '')}"
-              f" (details in {paths.log_dir()})", file=sys.stderr)
+        print(
+            f"{PROG}: internal error: {exc.__class__.__name__}: {shown(str(exc).splitlines()[0] if str(exc) else '')}"
+            f" (details in {paths.log_dir()})",
+            file=sys.stderr,
+        )
         return 1
 
 
@@ -217,10 +255,18 @@ def _dispatch(args: argparse.Namespace) -> int:
     from . import commands
 
     handler = {
-        None: commands.tui, "ask": commands.ask, "answer": commands.answer, "stats": commands.stats,
-        "list": commands.list_, "show": commands.show,
-        "search": commands.search, "rm": commands.rm, "export": commands.export,
-        "import": commands.import_, "paths": commands.show_paths, "pull": commands.pull,
+        None: commands.tui,
+        "ask": commands.ask,
+        "answer": commands.answer,
+        "stats": commands.stats,
+        "list": commands.list_,
+        "show": commands.show,
+        "search": commands.search,
+        "rm": commands.rm,
+        "export": commands.export,
+        "import": commands.import_,
+        "paths": commands.show_paths,
+        "pull": commands.pull,
         "models": commands.models,
     }[args.command]
     return handler(args)

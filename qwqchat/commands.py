@@ -17,14 +17,13 @@ from . import config as config_mod
 from . import export as export_mod
 from . import paths
 from .chat import run_turn
-from .engines.factory import build_engine
 from .engines.base import AnswerDelta, HistoryTrimmed, LoopDetected, ReasoningDelta, TurnDone, TurnResult
+from .engines.factory import build_engine
 from .errors import BadInput, QwqError
 from .files import inside, write_output
 from .fit import gib
 from .store import Store
 from .text import json_line, printable, shown
-
 
 NO_ANSWER = 3  # exit code: the turn ended without an answer, so a script can tell it from an empty one
 
@@ -83,8 +82,11 @@ def ask(args: argparse.Namespace) -> int:
     disk = Store()
     if args.chat is not None:
         conv = disk.get(args.chat)
-        sampling = config_mod.Sampling.from_dict(conv.settings).merged(**config_mod.sampling_flags(args)) \
-            if conv.settings else cfg.sampling
+        sampling = (
+            config_mod.Sampling.from_dict(conv.settings).merged(**config_mod.sampling_flags(args))
+            if conv.settings
+            else cfg.sampling
+        )
     else:
         conv = None
         sampling = cfg.sampling
@@ -95,8 +97,9 @@ def ask(args: argparse.Namespace) -> int:
         store = Store(":memory:")
     with store.transaction():  # the chat and its prompt together: a failure leaves no empty "New chat"
         if conv is None:
-            cid = store.create_conversation(model=engine.name, system_prompt=cfg.system_prompt,
-                                            settings=sampling.to_dict())
+            cid = store.create_conversation(
+                model=engine.name, system_prompt=cfg.system_prompt, settings=sampling.to_dict()
+            )
         elif args.no_save:
             cid = export_mod.import_json(store, export_mod.to_json(conv))
         else:
@@ -113,8 +116,11 @@ def answer(args: argparse.Namespace) -> int:
     last = conv.messages[-1] if conv.messages else None
     if last is None or not last.stopped_while_thinking:
         raise BadInput(f"the last reply of conversation {args.id} did not stop while thinking")
-    sampling = config_mod.Sampling.from_dict(conv.settings).merged(**config_mod.sampling_flags(args)) \
-        if conv.settings else cfg.sampling
+    sampling = (
+        config_mod.Sampling.from_dict(conv.settings).merged(**config_mod.sampling_flags(args))
+        if conv.settings
+        else cfg.sampling
+    )
     engine = _loaded_engine(cfg, sampling)
     if not engine.can_end_thinking:
         raise BadInput("answering from saved thinking needs the local engine (a remote server cannot continue it)")
@@ -129,25 +135,37 @@ def _loaded_engine(cfg, sampling):
     return engine
 
 
-def _run(engine, store: Store, cid: int, sampling, args: argparse.Namespace, shown_id: Optional[int],
-         answer_from_thinking: bool = False) -> int:
+def _run(
+    engine,
+    store: Store,
+    cid: int,
+    sampling,
+    args: argparse.Namespace,
+    shown_id: Optional[int],
+    answer_from_thinking: bool = False,
+) -> int:
     cancel, end_thinking = threading.Event(), threading.Event()
     previous = signal.signal(signal.SIGINT, lambda *_: cancel.set())
     try:
-        events = run_turn(engine, store, cid, sampling, cancel, end_thinking,
-                          answer_from_thinking=answer_from_thinking)
+        events = run_turn(engine, store, cid, sampling, cancel, end_thinking, answer_from_thinking=answer_from_thinking)
         result = _stream(events, args, cancel, end_thinking, engine.can_end_thinking)
     finally:
         signal.signal(signal.SIGINT, previous)
 
     if args.json:
-        print(json_line({
-            "conversation_id": shown_id,
-            "reasoning": result.reasoning, "answer": result.answer,
-            "finish_reason": result.finish_reason, "error": result.error,
-            "unclosed_thinking": result.unclosed_thinking,
-            "stats": result.stats.to_dict(),
-        }))
+        print(
+            json_line(
+                {
+                    "conversation_id": shown_id,
+                    "reasoning": result.reasoning,
+                    "answer": result.answer,
+                    "finish_reason": result.finish_reason,
+                    "error": result.error,
+                    "unclosed_thinking": result.unclosed_thinking,
+                    "stats": result.stats.to_dict(),
+                }
+            )
+        )
     if result.finish_reason == "error":
         print(f"qwqchat: error: {shown(result.error or 'generation failed')}", file=sys.stderr)
         return 1
@@ -155,24 +173,35 @@ def _run(engine, store: Store, cid: int, sampling, args: argparse.Namespace, sho
         print("qwqchat: stopped; the partial reply was kept", file=sys.stderr)
         return 130
     if result.unclosed_thinking and not result.answer and shown_id and engine.can_end_thinking:
-        print(f"qwqchat: to let the model answer from its thinking so far: qwqchat answer {shown_id}",
-              file=sys.stderr)
+        print(f"qwqchat: to let the model answer from its thinking so far: qwqchat answer {shown_id}", file=sys.stderr)
     return NO_ANSWER if not result.answer.strip() else 0
 
 
-def _stream(events: Iterator, args: argparse.Namespace, cancel: threading.Event,
-            end_thinking: threading.Event, can_end_thinking: bool) -> TurnResult:
+def _stream(
+    events: Iterator,
+    args: argparse.Namespace,
+    cancel: threading.Event,
+    end_thinking: threading.Event,
+    can_end_thinking: bool,
+) -> TurnResult:
     out = _Printer(show_reasoning=not getattr(args, "hide_reasoning", False))
     result = TurnResult()
     on_loop = getattr(args, "on_loop", "warn")
     for event in events:
         if isinstance(event, LoopDetected):
             out.end_reasoning()
-            what = {"warn": "use --on-loop=stop|answer to act on it", "stop": "stopping",
-                    "answer": "ending the thinking so the model answers" if can_end_thinking
-                    else "stopping (a remote server cannot end the thinking)"}[on_loop]
-            print(f"qwqchat: warning: the thinking is repeating itself ({event.repeats}× "
-                  f"\"{printable(event.span.strip()[:60])}…\"); {what}", file=sys.stderr)
+            what = {
+                "warn": "use --on-loop=stop|answer to act on it",
+                "stop": "stopping",
+                "answer": "ending the thinking so the model answers"
+                if can_end_thinking
+                else "stopping (a remote server cannot end the thinking)",
+            }[on_loop]
+            print(
+                f"qwqchat: warning: the thinking is repeating itself ({event.repeats}× "
+                f'"{printable(event.span.strip()[:60])}…"); {what}',
+                file=sys.stderr,
+            )
             if on_loop == "stop" or (on_loop == "answer" and not can_end_thinking):
                 cancel.set()
             elif on_loop == "answer":
@@ -185,22 +214,23 @@ def _stream(events: Iterator, args: argparse.Namespace, cancel: threading.Event,
         elif isinstance(event, AnswerDelta):
             out.answer(event.text)
         elif isinstance(event, HistoryTrimmed):
-            print(f"qwqchat: {event.dropped_turns} oldest turn(s) left out to fit the context",
-                  file=sys.stderr)
+            print(f"qwqchat: {event.dropped_turns} oldest turn(s) left out to fit the context", file=sys.stderr)
         elif isinstance(event, TurnDone):
             result = event.result
             out.end_reasoning()
             if result.answer and not args.json:
                 sys.stdout.write("\n")
             if result.stats.intervention == "think-budget":
-                print(f"qwqchat: thinking budget reached ({result.stats.reasoning_tokens:,} tokens); "
-                      "the model was asked to answer", file=sys.stderr)
+                print(
+                    f"qwqchat: thinking budget reached ({result.stats.reasoning_tokens:,} tokens); "
+                    "the model was asked to answer",
+                    file=sys.stderr,
+                )
             if result.unclosed_thinking and result.finish_reason != "error":
                 print("qwqchat: the model stopped while thinking — no answer", file=sys.stderr)
             elif result.finish_reason == "length":
                 print("qwqchat: reply cut off at the token limit", file=sys.stderr)
     return result
-
 
 
 def stats(args: argparse.Namespace) -> int:
@@ -215,15 +245,17 @@ def stats(args: argparse.Namespace) -> int:
         return 0
     scope = f"conversation {args.id}" if args.id is not None else f"{len(convs)} conversation(s)"
     print(f"{scope}: {summary['replies']} replies")
-    for key, label in (("median_thinking_tokens", "median thinking tokens"),
-                       ("median_thinking_s", "median thinking time (s)"),
-                       ("median_answer_tokens", "median answer tokens"),
-                       ("median_tokens_per_s", "median decode tokens/s"),
-                       ("median_ttft_s", "median time to first token (s)"),
-                       ("total_tokens", "tokens generated in all"),
-                       ("stopped_while_thinking", "replies that stopped while thinking"),
-                       ("loops_detected", "replies where the thinking looped"),
-                       ("interventions", "thinking ended by qwqchat")):
+    for key, label in (
+        ("median_thinking_tokens", "median thinking tokens"),
+        ("median_thinking_s", "median thinking time (s)"),
+        ("median_answer_tokens", "median answer tokens"),
+        ("median_tokens_per_s", "median decode tokens/s"),
+        ("median_ttft_s", "median time to first token (s)"),
+        ("total_tokens", "tokens generated in all"),
+        ("stopped_while_thinking", "replies that stopped while thinking"),
+        ("loops_detected", "replies where the thinking looped"),
+        ("interventions", "thinking ended by qwqchat"),
+    ):
         value = summary[key]
         if isinstance(value, dict):
             value = ", ".join(f"{k} {v}" for k, v in value.items()) or "none"
@@ -238,11 +270,17 @@ def stats(args: argparse.Namespace) -> int:
 def list_(args: argparse.Namespace) -> int:
     convs = Store().list_conversations(args.limit)
     if args.json:
-        print(json_line([{"id": c.id, "title": c.title, "created": c.created, "updated": c.updated,
-                          "model": c.model} for c in convs]))
+        print(
+            json_line(
+                [
+                    {"id": c.id, "title": c.title, "created": c.created, "updated": c.updated, "model": c.model}
+                    for c in convs
+                ]
+            )
+        )
         return 0
     if not convs:
-        print("no conversations yet: try  qwqchat ask \"…\"", file=sys.stderr)
+        print('no conversations yet: try  qwqchat ask "…"', file=sys.stderr)
     for c in convs:
         print(f"{c.id:>5}  {_age(c.updated):>9}  {printable(c.title)}")
     return 0
@@ -343,8 +381,7 @@ def import_(args: argparse.Namespace) -> int:
 def pull(args: argparse.Namespace) -> int:
     """Download a model with a progress bar (size, speed, ETA); resumable; verified; then the default."""
     from rich.console import Console
-    from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
-                               TransferSpeedColumn)
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
     from . import catalog, hub
     from .recommend import recommend, this_machine
@@ -362,10 +399,16 @@ def pull(args: argparse.Namespace) -> int:
         setting = {"ctx": o.ctx, "kv_cache": o.kv}  # what the fit was reckoned at: the default with the model
     else:
         target = hub.resolve(args.spec, ctx=ctx, kv_type=kv, available=machine.available)
-    columns = [TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-               TimeRemainingColumn()]
+    columns = [
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+    ]
     tasks = {}
     with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
+
         def progress(name: str, done: int, total: Optional[int]) -> None:
             if name not in tasks:
                 tasks[name] = bar.add_task(name, total=total)
@@ -421,17 +464,21 @@ def models(args: argparse.Namespace) -> int:
         print(json.dumps(rows))
         return 0
     if not rows:
-        print("no local models: `qwqchat pull` downloads the reasoning model that fits this machine",
-              file=sys.stderr)
+        print("no local models: `qwqchat pull` downloads the reasoning model that fits this machine", file=sys.stderr)
         return 0
     print(f"{'#':>3}  {'size':>9}  {'quant':<8} {'arch':<8} {'context':>8}  {'fits ' + where:<10} model")
     for i, r in enumerate(rows, 1):
-        fits = "—" if r.get("fits") is None else ("yes" if r["fits"] else f"{r.get('gpu_layers', 0)} layers"
-                                                  if where == "GPU" else "no")
+        fits = (
+            "—"
+            if r.get("fits") is None
+            else ("yes" if r["fits"] else f"{r.get('gpu_layers', 0)} layers" if where == "GPU" else "no")
+        )
         mark = "*" if r["default"] else " "
         ctx = f"{r['context_length']:,}" if r.get("context_length") else "?"
-        print(f"{i:>3}{mark} {gib(r['size']):>9}  {r['quant'] or '?':<8} {r['architecture'] or '?':<8} "
-              f"{ctx:>8}  {fits:<10} {r['name']}{'  (' + r['error'] + ')' if r.get('error') else ''}")
+        print(
+            f"{i:>3}{mark} {gib(r['size']):>9}  {r['quant'] or '?':<8} {r['architecture'] or '?':<8} "
+            f"{ctx:>8}  {fits:<10} {r['name']}{'  (' + r['error'] + ')' if r.get('error') else ''}"
+        )
     return 0
 
 

@@ -28,11 +28,22 @@ MAX_THREADS = 1024
 
 # Every key the config file (and a [profiles.NAME] table) may hold, with its type: the start of a schema.
 KEYS: Dict[str, Any] = {
-    "model": Optional[str], "ctx": int, "kv_cache": str, "yarn": bool, "threads": Optional[int],
-    "gpu_layers": Optional[int], "system_prompt": Optional[str], "theme": Optional[str],
-    "keep_reasoning_open": bool, "endpoint": Optional[str], "remote_model": Optional[str],
-    "api_key": Optional[str], "api_key_env": Optional[str], "sampling": Optional[dict],
-    "local_models": Optional[List[str]], "profiles": Optional[dict],
+    "model": Optional[str],
+    "ctx": int,
+    "kv_cache": str,
+    "yarn": bool,
+    "threads": Optional[int],
+    "gpu_layers": Optional[int],
+    "system_prompt": Optional[str],
+    "theme": Optional[str],
+    "keep_reasoning_open": bool,
+    "endpoint": Optional[str],
+    "remote_model": Optional[str],
+    "api_key": Optional[str],
+    "api_key_env": Optional[str],
+    "sampling": Optional[dict],
+    "local_models": Optional[List[str]],
+    "profiles": Optional[dict],
 }
 
 
@@ -113,8 +124,20 @@ def load(path: Optional[Path] = None, profile: Optional[str] = None) -> Config:
     return cfg.validate()
 
 
-_FIELDS = ("model", "ctx", "kv_cache", "yarn", "threads", "gpu_layers", "system_prompt", "theme",
-           "keep_reasoning_open", "endpoint", "remote_model", "api_key")
+_FIELDS = (
+    "model",
+    "ctx",
+    "kv_cache",
+    "yarn",
+    "threads",
+    "gpu_layers",
+    "system_prompt",
+    "theme",
+    "keep_reasoning_open",
+    "endpoint",
+    "remote_model",
+    "api_key",
+)
 
 
 def _check_types(table: Any, where: str) -> None:
@@ -165,9 +188,15 @@ def with_flags(cfg: Config, args: Any) -> Config:
         cfg.endpoint = args.endpoint
     if getattr(args, "api_key", None):
         cfg.api_key = args.api_key
-    for flag, key in (("model", "remote_model" if cfg.endpoint else "model"), ("ctx", "ctx"),
-                      ("kv_cache", "kv_cache"), ("yarn", "yarn"), ("threads", "threads"),
-                      ("gpu_layers", "gpu_layers"), ("system", "system_prompt")):
+    for flag, key in (
+        ("model", "remote_model" if cfg.endpoint else "model"),
+        ("ctx", "ctx"),
+        ("kv_cache", "kv_cache"),
+        ("yarn", "yarn"),
+        ("threads", "threads"),
+        ("gpu_layers", "gpu_layers"),
+        ("system", "system_prompt"),
+    ):
         value = getattr(args, flag, None)
         if value is not None:
             setattr(cfg, key, value)

@@ -9,8 +9,8 @@ from typing import Any, Dict, List, Optional
 
 from .checks import conforms, dataclass_problem, type_name
 from .engines.base import FINISH_REASONS, Sampling, Stats
-from .store import Conversation, Store
 from .errors import BadInput
+from .store import Conversation, Store
 from .text import json_line
 
 JSON_FORMAT = "qwqchat-conversation"
@@ -80,7 +80,7 @@ def _neutralise_html(text: str) -> str:
 def _escape_prose(text: str) -> str:
     parts, last = [], 0
     for m in _CODE_SPAN.finditer(text):  # inline code shows its text literally: leave it
-        parts.append(_escape_html(text[last:m.start()]))
+        parts.append(_escape_html(text[last : m.start()]))
         parts.append(m.group())
         last = m.end()
     parts.append(_escape_html(text[last:]))
@@ -112,8 +112,7 @@ def to_markdown(conv: Conversation, reasoning: bool = True) -> str:
     speaker = model or "Assistant"  # each reply's header: the model that wrote it
     meta = [f"- **Model:** {model or 'unknown'}", f"- **Date:** {_date(conv.created)}"]
     if conv.settings:
-        meta.append("- **Sampling:** " + ", ".join(f"{k} {v}" for k, v in conv.settings.items()
-                                                   if v is not None))
+        meta.append("- **Sampling:** " + ", ".join(f"{k} {v}" for k, v in conv.settings.items() if v is not None))
     lines += meta + [""]
     if conv.system_prompt:
         lines += ["## System", "", _close_fences(_neutralise_html(conv.system_prompt)), ""]
@@ -123,8 +122,15 @@ def to_markdown(conv: Conversation, reasoning: bool = True) -> str:
             continue
         lines += [f"## {speaker}", ""]
         if reasoning and m.reasoning:
-            lines += ["<details>", f"<summary>{thought_summary(m.stats, m.reasoning)}</summary>", "",
-                      _fenced(m.reasoning), "", "</details>", ""]
+            lines += [
+                "<details>",
+                f"<summary>{thought_summary(m.stats, m.reasoning)}</summary>",
+                "",
+                _fenced(m.reasoning),
+                "",
+                "</details>",
+                "",
+            ]
         if m.content:
             lines += [_close_fences(_neutralise_html(m.content)), ""]
         note = _neutralise_html(_one_line(_finish_note(m.finish_reason, m.content, m.error)))
@@ -139,9 +145,11 @@ def _finish_note(finish: Optional[str], answer: str, error: Optional[str]) -> st
     if finish == "error":
         return f"Error: {error or 'generation failed'}"
     if finish in ("cancelled", "interrupted", "length") and not answer:
-        return {"cancelled": "Stopped while thinking — no answer",
-                "interrupted": "Interrupted while thinking — no answer",
-                "length": "Ran out of tokens while thinking — no answer"}[finish]
+        return {
+            "cancelled": "Stopped while thinking — no answer",
+            "interrupted": "Interrupted while thinking — no answer",
+            "length": "Ran out of tokens while thinking — no answer",
+        }[finish]
     if finish in ("cancelled", "interrupted"):
         return f"Reply {finish} before it finished"
     if finish == "length":
@@ -183,12 +191,23 @@ def to_json(conv: Conversation) -> Dict[str, Any]:
         "format": JSON_FORMAT,
         "version": JSON_VERSION,
         "conversation": {
-            "id": conv.id, "title": conv.title, "created": conv.created, "updated": conv.updated,
-            "model": conv.model, "system_prompt": conv.system_prompt, "settings": conv.settings,
+            "id": conv.id,
+            "title": conv.title,
+            "created": conv.created,
+            "updated": conv.updated,
+            "model": conv.model,
+            "system_prompt": conv.system_prompt,
+            "settings": conv.settings,
             "messages": [
-                {"role": m.role, "content": m.content, "reasoning": m.reasoning,
-                 "stats": m.stats.to_dict() if m.stats else None, "finish_reason": m.finish_reason,
-                 "error": m.error, "created": m.created}
+                {
+                    "role": m.role,
+                    "content": m.content,
+                    "reasoning": m.reasoning,
+                    "stats": m.stats.to_dict() if m.stats else None,
+                    "finish_reason": m.finish_reason,
+                    "error": m.error,
+                    "created": m.created,
+                }
                 for m in conv.messages
             ],
         },
@@ -200,11 +219,23 @@ MAX_MESSAGES = 100_000
 MAX_TIME = 1e11  # year 5138: beyond it the dates cannot be shown
 # The export schema: field -> type (Optional = may be missing or null).
 CONVERSATION_FIELDS: Dict[str, Any] = {
-    "title": str, "created": Optional[float], "updated": Optional[float], "model": Optional[str],
-    "system_prompt": Optional[str], "settings": Optional[dict], "messages": list}
+    "title": str,
+    "created": Optional[float],
+    "updated": Optional[float],
+    "model": Optional[str],
+    "system_prompt": Optional[str],
+    "settings": Optional[dict],
+    "messages": list,
+}
 MESSAGE_FIELDS: Dict[str, Any] = {
-    "role": str, "content": Optional[str], "reasoning": Optional[str], "stats": Optional[dict],
-    "finish_reason": Optional[str], "error": Optional[str], "created": Optional[float]}
+    "role": str,
+    "content": Optional[str],
+    "reasoning": Optional[str],
+    "stats": Optional[dict],
+    "finish_reason": Optional[str],
+    "error": Optional[str],
+    "created": Optional[float],
+}
 
 
 def _fields(data: Any, fields: Dict[str, Any], where: str) -> None:
@@ -243,7 +274,7 @@ def validate(data: Any) -> Dict[str, Any]:
         where = f"conversation.messages[{i}]"
         _fields(m, MESSAGE_FIELDS, where)
         if m["role"] not in ("user", "assistant"):
-            raise BadInput(f"{where}.role must be \"user\" or \"assistant\", not {json.dumps(m['role'])[:40]}")
+            raise BadInput(f'{where}.role must be "user" or "assistant", not {json.dumps(m["role"])[:40]}')
         if m["role"] == "user" and m.get("content") is None:
             raise BadInput(f"{where}.content is missing")
         if m.get("finish_reason") not in (None, *FINISH_REASONS, "interrupted"):
@@ -260,16 +291,23 @@ def import_json(store: Store, data: Any) -> int:
     """
     c = validate(data)
     with store.transaction():
-        cid = store.create_conversation(c["title"], c.get("model"), c.get("system_prompt"),
-                                        c.get("settings") or {}, created=c.get("created"))
+        cid = store.create_conversation(
+            c["title"], c.get("model"), c.get("system_prompt"), c.get("settings") or {}, created=c.get("created")
+        )
         for m in c["messages"]:
             if m["role"] == "user":
                 store.add_user_message(cid, m["content"], created=m.get("created"))
             else:
                 mid = store.start_reply(cid, created=m.get("created"))
                 stats = Stats.from_dict(m["stats"]) if m.get("stats") else None
-                store.finish_reply(mid, m.get("reasoning") or "", m.get("content") or "",
-                                   m.get("finish_reason") or "stop", stats, m.get("error"))
+                store.finish_reply(
+                    mid,
+                    m.get("reasoning") or "",
+                    m.get("content") or "",
+                    m.get("finish_reason") or "stop",
+                    stats,
+                    m.get("error"),
+                )
         store.rename(cid, c["title"])
         store.touch(cid, c.get("updated"))
     return cid

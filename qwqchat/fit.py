@@ -15,7 +15,7 @@ import subprocess
 from dataclasses import dataclass
 from typing import List, Optional
 
-GiB = 1024 ** 3
+GiB = 1024**3
 COMPUTE_MARGIN = 1 * GiB  # llama.cpp's compute buffers at 32K context, roughly
 KV_BYTES = {"f16": 2.0, "q8_0": 34 / 32, "q4_0": 18 / 32}  # bytes per element (q8_0/q4_0 blocks of 32)
 CPU_BANDWIDTH = 40e9  # bytes/s a desktop CPU streams from RAM; decoding reads all weights per token
@@ -24,9 +24,20 @@ CPU_BANDWIDTH = 40e9  # bytes/s a desktop CPU streams from RAM; decoding reads a
 CORE_BANDWIDTH = 4e9
 GPU_EFFICIENCY = 0.7  # llama.cpp reaches 60-85 % of a card's memory bandwidth
 GPU_BANDWIDTH = (  # bytes/s by a part of the name nvidia-smi reports; the first match wins
-    ("H200", 4.8e12), ("H100", 3.35e12), ("A100", 1.9e12), ("5090", 1.79e12), ("4090", 1.01e12),
-    ("3090", 9.36e11), ("L40", 8.64e11), ("A6000", 7.68e11), ("4080", 7.17e11), ("3080", 7.6e11),
-    ("4070", 5.04e11), ("3070", 4.48e11), ("3060", 3.6e11), ("4060", 2.72e11),
+    ("H200", 4.8e12),
+    ("H100", 3.35e12),
+    ("A100", 1.9e12),
+    ("5090", 1.79e12),
+    ("4090", 1.01e12),
+    ("3090", 9.36e11),
+    ("L40", 8.64e11),
+    ("A6000", 7.68e11),
+    ("4080", 7.17e11),
+    ("3080", 7.6e11),
+    ("4070", 5.04e11),
+    ("3070", 4.48e11),
+    ("3060", 3.6e11),
+    ("4060", 2.72e11),
 )
 DEFAULT_GPU_BANDWIDTH = 3e11  # a card we do not know: a cautious mid-range figure
 
@@ -94,15 +105,19 @@ def gpus() -> List[Gpu]:
     if not exe:
         return []
     try:
-        out = subprocess.run([exe, "--query-gpu=name,memory.total,memory.free", "--format=csv,noheader,nounits"],
-                             capture_output=True, text=True, timeout=10).stdout
+        out = subprocess.run(
+            [exe, "--query-gpu=name,memory.total,memory.free", "--format=csv,noheader,nounits"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return []
     found = []
     for line in out.strip().splitlines():
         try:
             name, total, free = [p.strip() for p in line.rsplit(",", 2)]
-            found.append(Gpu(name, int(float(total)) * 1024 ** 2, int(float(free)) * 1024 ** 2))
+            found.append(Gpu(name, int(float(total)) * 1024**2, int(float(free)) * 1024**2))
         except ValueError:
             continue
     return found

@@ -19,8 +19,7 @@ from typing import Any, Dict, Optional
 from .errors import ModelError, QwqError
 
 MAGIC = b"GGUF"
-_SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?",
-            10: "<Q", 11: "<q", 12: "<d"}
+_SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
 _STRING, _ARRAY = 8, 9
 
 
@@ -126,8 +125,7 @@ def _parse(path: Path, size: int, buf) -> GGUFInfo:
             pos += 8
             max_offset = max(max_offset, offset)
     except (struct.error, _Truncated, UnicodeDecodeError, ValueError):
-        raise ModelError(f"{path} is truncated or damaged (its GGUF header ends early); "
-                         "download it again") from None
+        raise ModelError(f"{path} is truncated or damaged (its GGUF header ends early); download it again") from None
     align = int(meta.get("general.alignment", 32)) or 32
     data_offset = (pos + align - 1) // align * align
     info = GGUFInfo(path, size, version, tensor_count, meta, data_offset, data_offset + max_offset)
@@ -141,7 +139,7 @@ def _string(buf, pos: int):
     end = pos + 8 + n
     if end > len(buf):
         raise _Truncated
-    return bytes(buf[pos + 8:end]).decode("utf-8"), end
+    return bytes(buf[pos + 8 : end]).decode("utf-8"), end
 
 
 def _value(buf, pos: int, vtype: int):
@@ -164,7 +162,7 @@ def _value(buf, pos: int, vtype: int):
             for i in range(count):
                 n = struct.unpack_from("<Q", buf, pos)[0]
                 if i < 16:
-                    items.append(bytes(buf[pos + 8:pos + 8 + n]).decode("utf-8", "replace"))
+                    items.append(bytes(buf[pos + 8 : pos + 8 + n]).decode("utf-8", "replace"))
                 pos += 8 + n
                 if pos > len(buf):
                     raise _Truncated

@@ -63,8 +63,9 @@ def _endpoint(endpoint: Optional[str]) -> Optional[str]:
     return endpoint or os.environ.get("HF_ENDPOINT") or None
 
 
-def resolve(spec: str, ctx: int = 32768, kv_type: str = "f16",
-            available: Optional[int] = None, endpoint: Optional[str] = None) -> Target:
+def resolve(
+    spec: str, ctx: int = 32768, kv_type: str = "f16", available: Optional[int] = None, endpoint: Optional[str] = None
+) -> Target:
     """``REPO``, ``REPO:QUANT`` or ``REPO/FILE.gguf`` (with no spec, see ``recommend``)."""
     if spec.lower().endswith(".gguf"):
         parts = spec.split("/")
@@ -95,10 +96,13 @@ def resolve(spec: str, ctx: int = 32768, kv_type: str = "f16",
     else:
         model = catalog.by_repo(repo) or catalog.QWQ  # its shape, else QwQ's: the usual upload
         order = [q.name for q in reversed(model.quants)]  # largest that we know first…
-        fitting = [q for q in model.quants if fit.estimate(q.size, model.shape, min(ctx, model.shape.context_length),
-                                                           kv_type, available).fits]
+        fitting = [
+            q
+            for q in model.quants
+            if fit.estimate(q.size, model.shape, min(ctx, model.shape.context_length), kv_type, available).fits
+        ]
         best = (fitting[-1] if fitting else model.quants[0]).name
-        wanted = order[order.index(best):] + order[:order.index(best)]
+        wanted = order[order.index(best) :] + order[: order.index(best)]
         by_quant = {}
         for f in files:
             by_quant.setdefault((quant_of(f) or "").upper(), []).append(f)
@@ -154,7 +158,7 @@ def _with_split_parts(filename: str) -> List[str]:
     if not m:
         return [filename]
     total = int(m.group(2))
-    stem = filename[:m.start()]
+    stem = filename[: m.start()]
     return [f"{stem}-{i:05d}-of-{total:05d}.gguf" for i in range(1, total + 1)]
 
 
@@ -179,15 +183,23 @@ def hub_error(exc: BaseException, repo: str, filename: str = "") -> QwqError:
             return QwqError(f"{repo} needs a token (401): set HF_TOKEN")
         return QwqError(f"the hub answered {status or 'an error'} for {where}: {str(exc).splitlines()[0]}")
     if isinstance(exc, OSError) and getattr(exc, "errno", None) == 28:
-        return QwqError(f"the disk is full while downloading {where}; free space and run the command again "
-                        "(the download resumes)")
+        return QwqError(
+            f"the disk is full while downloading {where}; free space and run the command again (the download resumes)"
+        )
     text = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
     offline = _offline_reason(exc, text)
     if offline:
         return HubOffline(f"offline: cannot reach {_hub_host()} ({offline})")
-    if any(s in text.lower() for s in ("connect", "timed out", "network", "remoteprotocol", "reset")) \
-            or exc.__class__.__name__ in ("ReadTimeout", "RemoteProtocolError", "ReadError", "WriteError",
-                                          "ConnectionError", "ChunkedEncodingError"):
+    if any(
+        s in text.lower() for s in ("connect", "timed out", "network", "remoteprotocol", "reset")
+    ) or exc.__class__.__name__ in (
+        "ReadTimeout",
+        "RemoteProtocolError",
+        "ReadError",
+        "WriteError",
+        "ConnectionError",
+        "ChunkedEncodingError",
+    ):
         return HubInterrupted(f"the download of {filename or repo} was interrupted ({_short(text)})")
     return QwqError(f"download of {where} failed: {exc.__class__.__name__}: {text}")
 
@@ -204,8 +216,13 @@ def _hub_host() -> str:
 def _offline_reason(exc: BaseException, text: str) -> Optional[str]:
     """Why no connection could be made at all, or None when the failure came later."""
     low = text.lower()
-    if "name or service not known" in low or "nodename nor servname" in low or "resolve" in low \
-            or "getaddrinfo" in low or "name resolution" in low:
+    if (
+        "name or service not known" in low
+        or "nodename nor servname" in low
+        or "resolve" in low
+        or "getaddrinfo" in low
+        or "name resolution" in low
+    ):
         return "DNS lookup failed"
     if "refused" in low:
         return "connection refused"
@@ -244,8 +261,13 @@ def _tqdm_class(progress: Optional[Progress], cancel: Optional[threading.Event],
     return Hook
 
 
-def verify(path: Path, sha256: Optional[str], progress: Optional[Progress] = None,
-           cancel: Optional[threading.Event] = None, name: Optional[str] = None) -> bool:
+def verify(
+    path: Path,
+    sha256: Optional[str],
+    progress: Optional[Progress] = None,
+    cancel: Optional[threading.Event] = None,
+    name: Optional[str] = None,
+) -> bool:
     """Check a downloaded file against the hub's SHA-256; a mismatch deletes it, no checksum is refused."""
     if not sha256 or not HEX64.fullmatch(sha256):
         raise QwqError(f"{name or path.name} has no SHA-256 from the hub and cannot be verified; refusing it")
@@ -263,13 +285,19 @@ def verify(path: Path, sha256: Optional[str], progress: Optional[Progress] = Non
                 raise PullCancelled("verification stopped; run the command again")
     if digest.hexdigest() != sha256:
         path.unlink(missing_ok=True)  # never leave a corrupt file to be loaded as a model
-        raise QwqError(f"{name} is corrupt (its SHA-256 does not match the hub's); it was deleted — "
-                       "run the command again to download it afresh")
+        raise QwqError(
+            f"{name} is corrupt (its SHA-256 does not match the hub's); it was deleted — "
+            "run the command again to download it afresh"
+        )
     return True
 
 
-def pull(target: Target, progress: Optional[Progress] = None, cancel: Optional[threading.Event] = None,
-         endpoint: Optional[str] = None) -> Path:
+def pull(
+    target: Target,
+    progress: Optional[Progress] = None,
+    cancel: Optional[threading.Event] = None,
+    endpoint: Optional[str] = None,
+) -> Path:
     """Download (or find in the cache) every file of ``target``, verify it, return the first file's path.
 
     Files land in the standard Hugging Face cache layout (``blobs/<sha256>`` plus a
@@ -296,8 +324,9 @@ def pull(target: Target, progress: Optional[Progress] = None, cancel: Optional[t
         probe = next((d for d in [plans[0]["blob"].parent, *plans[0]["blob"].parents] if d.exists()), Path("/"))
         free = shutil.disk_usage(probe).free
         if free < need:
-            raise QwqError(f"not enough disk space in {probe}: the download needs {fit.gib(need)} more, "
-                           f"{fit.gib(free)} is free")
+            raise QwqError(
+                f"not enough disk space in {probe}: the download needs {fit.gib(need)} more, {fit.gib(free)} is free"
+            )
     first = None
     for plan in plans:
         path = _fetch(plan, progress, cancel)
@@ -316,16 +345,26 @@ def _plan(repo: str, filename: str, meta) -> dict:
     if not HEX40.fullmatch(meta.commit_hash):
         raise QwqError(f"the hub sent a malformed commit hash for {repo}/{filename}; refusing to download")
     if not HEX64.fullmatch(etag):  # a .gguf is an LFS file: its ETag is its SHA-256
-        raise QwqError(f"the hub gave no SHA-256 for {repo}/{filename}, so the download cannot be verified; "
-                       "refusing it")
+        raise QwqError(
+            f"the hub gave no SHA-256 for {repo}/{filename}, so the download cannot be verified; refusing it"
+        )
     if not safe_repo_path(filename):
         raise QwqError(f"the hub named a file outside the repository ({filename!r}); refusing it")
     blob = inside(storage, storage / "blobs" / etag)
     pointer = inside(storage, storage / "snapshots" / meta.commit_hash / filename)
     partial = blob.with_name(etag + ".qwqchat-partial")
     have = blob.stat().st_size if blob.exists() else (partial.stat().st_size if partial.exists() else 0)
-    return {"repo": repo, "filename": filename, "meta": meta, "storage": storage, "etag": etag, "blob": blob,
-            "pointer": pointer, "partial": partial, "remaining": 0 if blob.exists() else max(0, (meta.size or 0) - have)}
+    return {
+        "repo": repo,
+        "filename": filename,
+        "meta": meta,
+        "storage": storage,
+        "etag": etag,
+        "blob": blob,
+        "pointer": pointer,
+        "partial": partial,
+        "remaining": 0 if blob.exists() else max(0, (meta.size or 0) - have),
+    }
 
 
 def _fetch(plan: dict, progress: Optional[Progress], cancel: Optional[threading.Event]) -> Path:
@@ -341,9 +380,15 @@ def _fetch(plan: dict, progress: Optional[Progress], cancel: Optional[threading.
         resume = partial.stat().st_size if partial.exists() else 0
         try:
             with open(partial, "ab") as fh:
-                http_get(meta.location, fh, resume_size=resume, headers=build_hf_headers(),
-                         expected_size=meta.size, displayed_filename=name,
-                         tqdm_class=_tqdm_class(progress, cancel, name))
+                http_get(
+                    meta.location,
+                    fh,
+                    resume_size=resume,
+                    headers=build_hf_headers(),
+                    expected_size=meta.size,
+                    displayed_filename=name,
+                    tqdm_class=_tqdm_class(progress, cancel, name),
+                )
         except PullCancelled:
             raise
         except Exception as exc:
@@ -351,8 +396,9 @@ def _fetch(plan: dict, progress: Optional[Progress], cancel: Optional[threading.
         if meta.size is not None and partial.stat().st_size != meta.size:
             got = partial.stat().st_size
             partial.unlink()
-            raise QwqError(f"{name} arrived with {got:,} bytes instead of {meta.size:,}; it was deleted — "
-                           "run the command again")
+            raise QwqError(
+                f"{name} arrived with {got:,} bytes instead of {meta.size:,}; it was deleted — run the command again"
+            )
         verify(partial, plan["etag"], progress, cancel, name)
         partial.replace(blob)  # only a complete, verified file ever becomes a blob
     pointer.parent.mkdir(parents=True, exist_ok=True)
@@ -368,6 +414,7 @@ def _fetch(plan: dict, progress: Optional[Progress], cancel: Optional[threading.
 
 
 # -- local models -----------------------------------------------------------------
+
 
 @dataclass
 class LocalModel:
@@ -397,8 +444,9 @@ def local_models(extra: List[str]) -> List[LocalModel]:
                         continue
                     size = f.size_on_disk
                     if m:
-                        size = sum(g.size_on_disk for g in rev.files
-                                   if g.file_name.startswith(f.file_name[:m.start()]))
+                        size = sum(
+                            g.size_on_disk for g in rev.files if g.file_name.startswith(f.file_name[: m.start()])
+                        )
                     key = str(f.file_path.resolve())
                     if key not in seen:
                         seen.add(key)
@@ -413,11 +461,17 @@ def local_models(extra: List[str]) -> List[LocalModel]:
     return found
 
 
-def describe_local(model: LocalModel, ctx: int = 32768, kv_type: str = "f16",
-                   available: Optional[int] = None) -> dict:
+def describe_local(model: LocalModel, ctx: int = 32768, kv_type: str = "f16", available: Optional[int] = None) -> dict:
     """What ``qwqchat models`` shows for one file (the header is read, the weights are not)."""
-    row = {"path": str(model.path), "name": model.name, "size": model.size,
-           "quant": quant_of(model.path.name), "architecture": None, "context_length": None, "fits": None}
+    row = {
+        "path": str(model.path),
+        "name": model.name,
+        "size": model.size,
+        "quant": quant_of(model.path.name),
+        "architecture": None,
+        "context_length": None,
+        "fits": None,
+    }
     try:
         info = gguf_header.read(model.path)
     except QwqError as exc:

@@ -23,8 +23,7 @@ class Loop:
     repeats: int
 
 
-def find_loop(text: str, min_repeats: int = 3, min_span: int = MIN_SPAN,
-              max_span: int = MAX_SPAN) -> Optional[Loop]:
+def find_loop(text: str, min_repeats: int = 3, min_span: int = MIN_SPAN, max_span: int = MAX_SPAN) -> Optional[Loop]:
     """The repeated span at the end of ``text``, if the end is ``min_repeats`` copies of one.
 
     Candidate spans come from earlier occurrences of the last ``min_span``
@@ -34,7 +33,7 @@ def find_loop(text: str, min_repeats: int = 3, min_span: int = MIN_SPAN,
     n = len(text)
     if n < min_span * min_repeats:
         return None
-    tail = text[n - min_span:]
+    tail = text[n - min_span :]
     pos = n - min_span
     while True:
         pos = text.rfind(tail, max(0, n - min_span - max_span), pos + min_span - 1)
@@ -46,12 +45,12 @@ def find_loop(text: str, min_repeats: int = 3, min_span: int = MIN_SPAN,
         # a short span must repeat more often to count (4 x 24-74 chars, 3 x 100+ chars)
         need = min_repeats if span >= 100 else max(min_repeats, 4)
         if n >= span * need:
-            unit = text[n - span:]
+            unit = text[n - span :]
             if len(set(unit)) < 8:  # rules, separators, digit runs: not a reasoning loop
                 continue
-            if all(text[n - (k + 1) * span:n - k * span] == unit for k in range(1, need)):
+            if all(text[n - (k + 1) * span : n - k * span] == unit for k in range(1, need)):
                 repeats = need
-                while n - (repeats + 1) * span >= 0 and text[n - (repeats + 1) * span:n - repeats * span] == unit:
+                while n - (repeats + 1) * span >= 0 and text[n - (repeats + 1) * span : n - repeats * span] == unit:
                     repeats += 1
                 return Loop(unit, repeats)
 
@@ -68,7 +67,7 @@ class LoopGuard:
     def feed(self, text: str) -> Optional[Loop]:
         if self.found is not None or not text:
             return None
-        self._text = (self._text + text)[-(MAX_SPAN * 8):]
+        self._text = (self._text + text)[-(MAX_SPAN * 8) :]
         self._since += len(text)
         if self._since < CHECK_EVERY:
             return None

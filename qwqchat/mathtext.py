@@ -16,12 +16,15 @@ from typing import List
 
 BOX_OPEN, BOX_CLOSE = "【", "】"
 
-_SUP = dict(zip("0123456789+-=()ni", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ⁿⁱ"))
-_SUB = dict(zip("0123456789+-=()aeijknmoprstx", "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎ₐₑᵢⱼₖₙₘₒₚᵣₛₜₓ"))
+_SUP = dict(zip("0123456789+-=()ni", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ⁿⁱ", strict=True))
+_SUB = dict(zip("0123456789+-=()aeijknmoprstx", "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎ₐₑᵢⱼₖₙₘₒₚᵣₛₜₓ", strict=True))
 
 # Code (fenced blocks, inline spans) is never touched.
-_CODE = re.compile(r"^ {0,3}(?P<fence>`{3,}|~{3,})[^\n]*\n.*?(?:^ {0,3}(?P=fence)[ \t]*$|\Z)"
-                   r"|(?P<ticks>`+)(?!`).+?(?<!`)(?P=ticks)(?!`)", re.M | re.S)
+_CODE = re.compile(
+    r"^ {0,3}(?P<fence>`{3,}|~{3,})[^\n]*\n.*?(?:^ {0,3}(?P=fence)[ \t]*$|\Z)"
+    r"|(?P<ticks>`+)(?!`).+?(?<!`)(?P=ticks)(?!`)",
+    re.M | re.S,
+)
 # Math: $$…$$, \[…\], \(…\), and $…$ by pandoc's rule (no space inside the dollars,
 # no digit right after the closing one), so "$5 and $10" stays money.
 _MATH = re.compile(r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\((.+?)\\\)|(?<![\\$\w])\$(?=\S)([^$\n]*?\S)\$(?![\d$])", re.S)
@@ -55,7 +58,10 @@ def _converter():
 
     def frac(n, l2tobj):
         num, den = (l2tobj.nodelist_to_text([a]).strip() for a in n.nodeargd.argnlist[-2:])
-        wrap = lambda s: s if re.fullmatch(r"[\w.′^⁰¹²³⁴⁵⁶⁷⁸⁹√πα-ω]+|\(.*\)", s) else f"({s})"
+
+        def wrap(s: str) -> str:
+            return s if re.fullmatch(r"[\w.′^⁰¹²³⁴⁵⁶⁷⁸⁹√πα-ω]+|\(.*\)", s) else f"({s})"
+
         return f"{wrap(num)}/{wrap(den)}"
 
     def binom(n, l2tobj):
@@ -67,28 +73,40 @@ def _converter():
 
     two = ("frac", "dfrac", "tfrac", "cfrac", "binom", "dbinom", "tbinom")
     walker_db = latexwalker.get_default_latex_context_db()
-    walker_db.add_context_category("qwqchat", prepend=True,
-                                   macros=[macrospec.MacroSpec(m, "{{") for m in two]
-                                   + [macrospec.MacroSpec("boxed", "{")])
+    walker_db.add_context_category(
+        "qwqchat",
+        prepend=True,
+        macros=[macrospec.MacroSpec(m, "{{") for m in two] + [macrospec.MacroSpec("boxed", "{")],
+    )
     text_db = get_default_latex_context_db()
-    text_db.add_context_category("qwqchat", prepend=True, macros=(
-        [MacroTextSpec(m, simplify_repl=frac) for m in two[:4]]
-        + [MacroTextSpec(m, simplify_repl=binom) for m in two[4:]]
-        + [MacroTextSpec("boxed", simplify_repl=boxed),
-           MacroTextSpec("text", simplify_repl="%(1)s"), MacroTextSpec("mathrm", simplify_repl="%(1)s"),
-           MacroTextSpec("operatorname", simplify_repl="%(1)s")]))
+    text_db.add_context_category(
+        "qwqchat",
+        prepend=True,
+        macros=(
+            [MacroTextSpec(m, simplify_repl=frac) for m in two[:4]]
+            + [MacroTextSpec(m, simplify_repl=binom) for m in two[4:]]
+            + [
+                MacroTextSpec("boxed", simplify_repl=boxed),
+                MacroTextSpec("text", simplify_repl="%(1)s"),
+                MacroTextSpec("mathrm", simplify_repl="%(1)s"),
+                MacroTextSpec("operatorname", simplify_repl="%(1)s"),
+            ]
+        ),
+    )
     to_text = LatexNodes2Text(latex_context=text_db, math_mode="text", strict_latex_spaces="macros")
     return walker_db, to_text
 
 
 def _scripts(latex: str) -> str:
     """x^2 → x², a_{n} → aₙ where every character has a Unicode form; else x^(…)."""
+
     def repl(m: "re.Match[str]") -> str:
         table = _SUP if m.group(1) == "^" else _SUB
         body = m.group(2) if m.group(2) is not None else m.group(3)
         if body and all(c in table for c in body):
             return "{}" + "".join(table[c] for c in body)  # {} ends a macro name before it (\sum_i)
         return f"{m.group(1)}({body})" if len(body) > 1 else m.group(0)
+
     latex = re.sub(r"([\^_])(?:\{([^{}]*)\}|([0-9a-zA-Z]))", repl, latex)
     # LaTeX swallows the space after a macro ("\approx 1" -> "≈1"); keep it for reading
     return re.sub(r"(\\[a-zA-Z]+)(\s+)(?=[^\s{])", r"\1{}\2", latex)
@@ -99,8 +117,9 @@ def latex_to_unicode(latex: str) -> str:
 
     walker_db, to_text = _converter()
     try:
-        nodes, _, _ = latexwalker.LatexWalker(_scripts(latex), latex_context=walker_db,
-                                              tolerant_parsing=True).get_latex_nodes()
+        nodes, _, _ = latexwalker.LatexWalker(
+            _scripts(latex), latex_context=walker_db, tolerant_parsing=True
+        ).get_latex_nodes()
         text = to_text.nodelist_to_text(nodes)
     except Exception:  # never let odd LaTeX break the display
         return latex
@@ -128,8 +147,8 @@ def _prose(text: str, markdown: bool) -> str:
         end = _balanced(text, m.end())
         if end < 0:
             continue
-        parts.append(text[pos:m.start()])
-        parts.append(highlight(f"{BOX_OPEN} {latex_to_unicode(text[m.end():end - 1])} {BOX_CLOSE}"))
+        parts.append(text[pos : m.start()])
+        parts.append(highlight(f"{BOX_OPEN} {latex_to_unicode(text[m.end() : end - 1])} {BOX_CLOSE}"))
         pos = end
     parts.append(text[pos:])
     return "".join(parts)
@@ -150,7 +169,7 @@ def render_math(text: str, markdown: bool = True) -> str:
     out: List[str] = []
     pos = 0
     for m in _CODE.finditer(text):
-        out.append(_prose(text[pos:m.start()], markdown))
+        out.append(_prose(text[pos : m.start()], markdown))
         out.append(m.group(0))
         pos = m.end()
     out.append(_prose(text[pos:], markdown))

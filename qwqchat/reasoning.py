@@ -90,7 +90,7 @@ class ReasoningSplitter:
                 if not stripped and not final:
                     return
                 if stripped.startswith(OPEN):
-                    self._buf = stripped[len(OPEN):]
+                    self._buf = stripped[len(OPEN) :]
                     self._mode = REASONING
                     self._strip_lead = True
                     continue
@@ -113,11 +113,11 @@ class ReasoningSplitter:
                         if self._buf[:at]:
                             out.append((ANSWER, self._buf[:at]))
                             self._answered = True
-                        self._buf = self._buf[at + len(CLOSE):]
+                        self._buf = self._buf[at + len(CLOSE) :]
                         self._strip_lead = not self._answered  # the blank lines after a leading tag go too
                         continue
                     hold = 0 if final else _held_prefix(self._buf, CLOSE)
-                text, self._buf = self._buf[:len(self._buf) - hold], self._buf[len(self._buf) - hold:]
+                text, self._buf = self._buf[: len(self._buf) - hold], self._buf[len(self._buf) - hold :]
                 if text:
                     out.append((ANSWER, text))
                     self._answered = True
@@ -129,7 +129,7 @@ class ReasoningSplitter:
                 if before:
                     self.saw_reasoning = True
                     out.append((REASONING, before))
-                self._buf = self._buf[at + len(CLOSE):]
+                self._buf = self._buf[at + len(CLOSE) :]
                 self._mode = ANSWER
                 self.saw_close = True
                 self._strip_lead = True
@@ -141,7 +141,7 @@ class ReasoningSplitter:
                 hold = _held_prefix(self._buf, CLOSE)
                 body = self._buf[: len(self._buf) - hold]
                 text = body.rstrip()
-                self._buf = body[len(text):] + self._buf[len(body):]
+                self._buf = body[len(text) :] + self._buf[len(body) :]
             if text:
                 self.saw_reasoning = True
                 out.append((REASONING, text))

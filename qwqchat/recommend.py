@@ -50,6 +50,7 @@ def this_machine() -> Machine:
 @dataclass(frozen=True)
 class Option:
     """One model and quant at one context and KV type, with its fit and speed on a machine."""
+
     model: Model
     quant: Quant
     ctx: int
@@ -113,8 +114,10 @@ def _usable(o: Optional[Option], machine: Machine) -> bool:
 
 
 def _shortfall(o: Option, machine: Machine) -> str:
-    return (f"{o.label} needs {fit.gib(o.estimate.total)} even at {o.setting}; "
-            f"this machine has {fit.gib(machine.available)} free{' on the GPU' if machine.gpus else ''}")
+    return (
+        f"{o.label} needs {fit.gib(o.estimate.total)} even at {o.setting}; "
+        f"this machine has {fit.gib(machine.available)} free{' on the GPU' if machine.gpus else ''}"
+    )
 
 
 def recommend(models: Sequence[Model], machine: Machine, ctx: int = 32768, kv: str = "f16") -> Recommendation:
@@ -123,11 +126,11 @@ def recommend(models: Sequence[Model], machine: Machine, ctx: int = 32768, kv: s
     lead = best_fit(first, machine, ctx, kv)
     if lead is not None and _usable(lead, machine):
         tail = "" if (lead.ctx, lead.kv) == settings(ctx, kv)[0] else f" (not at {ctx // 1024}K with {kv} KV)"
-        return Recommendation(lead, f"{lead.label} fits this {machine.where} at {lead.setting}{tail}, "
-                                    f"~{lead.speed:.1f} tokens/s")
+        return Recommendation(
+            lead, f"{lead.label} fits this {machine.where} at {lead.setting}{tail}, ~{lead.speed:.1f} tokens/s"
+        )
     if lead is not None:
-        why = (f"{lead.label} fits in RAM at {lead.setting} but would run at ~{lead.speed:.1f} tokens/s "
-               f"on this CPU")
+        why = f"{lead.label} fits in RAM at {lead.setting} but would run at ~{lead.speed:.1f} tokens/s on this CPU"
     else:
         smallest_setting = settings(ctx, kv)[-1]
         why = _shortfall(option(first, first.quants[0], machine, *smallest_setting), machine)
@@ -135,15 +138,24 @@ def recommend(models: Sequence[Model], machine: Machine, ctx: int = 32768, kv: s
     for m in smaller:
         pick = best_fit(m, machine, ctx, kv)
         if pick is not None and _usable(pick, machine):
-            return Recommendation(pick, f"{why}: recommending {pick.label}, {pick.quant.size / 1e9:.1f} GB, "
-                                        f"at {pick.setting}, ~{pick.speed:.1f} tokens/s")
+            return Recommendation(
+                pick,
+                f"{why}: recommending {pick.label}, {pick.quant.size / 1e9:.1f} GB, "
+                f"at {pick.setting}, ~{pick.speed:.1f} tokens/s",
+            )
     tiny = min(models, key=lambda m: m.quants[0].size)
     pick = best_fit(tiny, machine, ctx, kv) or option(tiny, tiny.quants[0], machine, *settings(ctx, kv)[-1])
     if pick.estimate.fits:
-        return Recommendation(pick, f"{why}, and every model fits only below {MIN_CPU_SPEED:.0f} tokens/s: "
-                                    f"{pick.label} is the fastest, ~{pick.speed:.1f} tokens/s")
-    then = (f"it would run at ~{pick.speed:.1f} tokens/s with the rest on the CPU" if machine.gpus
-            else "free some memory first")
+        return Recommendation(
+            pick,
+            f"{why}, and every model fits only below {MIN_CPU_SPEED:.0f} tokens/s: "
+            f"{pick.label} is the fastest, ~{pick.speed:.1f} tokens/s",
+        )
+    then = (
+        f"it would run at ~{pick.speed:.1f} tokens/s with the rest on the CPU"
+        if machine.gpus
+        else "free some memory first"
+    )
     return Recommendation(pick, f"nothing fits: {_shortfall(pick, machine)}; {then}")
 
 

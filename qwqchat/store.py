@@ -189,8 +189,7 @@ class Store:
             raise self._fail("it is not a qwqchat database")
         if version > SCHEMA_VERSION:
             db.close()
-            raise self._fail(
-                f"it was written by a newer qwqchat (schema v{version}; this one knows v{SCHEMA_VERSION})")
+            raise self._fail(f"it was written by a newer qwqchat (schema v{version}; this one knows v{SCHEMA_VERSION})")
         try:
             if db.execute("PRAGMA journal_mode = WAL").fetchone()[0].lower() != "wal":
                 pass  # e.g. a network filesystem; rollback journal still works
@@ -256,10 +255,14 @@ class Store:
                 raise StoreError(f"could not save to {self.path}: {exc}") from None
 
     # -- conversations ---------------------------------------------------
-    def create_conversation(self, title: str = "New chat", model: Optional[str] = None,
-                            system_prompt: Optional[str] = None,
-                            settings: Optional[Dict[str, Any]] = None,
-                            created: Optional[float] = None) -> int:
+    def create_conversation(
+        self,
+        title: str = "New chat",
+        model: Optional[str] = None,
+        system_prompt: Optional[str] = None,
+        settings: Optional[Dict[str, Any]] = None,
+        created: Optional[float] = None,
+    ) -> int:
         now = created or time.time()
         cur = self._write(
             "INSERT INTO conversations(title, created, updated, model, system_prompt, settings)"
@@ -269,8 +272,10 @@ class Store:
         return cur.lastrowid
 
     def list_conversations(self, limit: Optional[int] = None) -> List[Conversation]:
-        sql = "SELECT id, title, created, updated, model, system_prompt, settings FROM conversations" \
-              " ORDER BY updated DESC, id DESC"
+        sql = (
+            "SELECT id, title, created, updated, model, system_prompt, settings FROM conversations"
+            " ORDER BY updated DESC, id DESC"
+        )
         if limit:
             sql += f" LIMIT {int(limit)}"
         with self._lock:
@@ -280,8 +285,15 @@ class Store:
     def _conversation(self, row) -> Optional[Conversation]:
         cid, title, created, updated, model, system_prompt, settings = row
         try:
-            conv = Conversation(cid, _text(title), _time(created), _time(updated), _opt_text(model),
-                                _opt_text(system_prompt), _table(settings, Sampling))
+            conv = Conversation(
+                cid,
+                _text(title),
+                _time(created),
+                _time(updated),
+                _opt_text(model),
+                _opt_text(system_prompt),
+                _table(settings, Sampling),
+            )
         except (TypeError, ValueError) as exc:
             self._bad_row("conversation", cid, exc)
             return None
@@ -291,9 +303,16 @@ class Store:
         mid, role, content, reasoning, stats, finish, error, created = row
         try:
             data = _table(stats, Stats) if stats else None
-            return StoredMessage(mid, role, _text(content), _text(reasoning),
-                                 Stats.from_dict(data) if data is not None else None,
-                                 _opt_text(finish), _opt_text(error), _time(created))
+            return StoredMessage(
+                mid,
+                role,
+                _text(content),
+                _text(reasoning),
+                Stats.from_dict(data) if data is not None else None,
+                _opt_text(finish),
+                _opt_text(error),
+                _time(created),
+            )
         except (TypeError, ValueError) as exc:
             self._bad_row("message", mid, exc)
             return None
@@ -308,36 +327,48 @@ class Store:
     def get(self, conversation_id: int) -> Conversation:
         with self._lock:
             row = self._db.execute(
-                "SELECT id, title, created, updated, model, system_prompt, settings"
-                " FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
+                "SELECT id, title, created, updated, model, system_prompt, settings FROM conversations WHERE id = ?",
+                (conversation_id,),
+            ).fetchone()
             if row is None:
                 raise BadInput(f"no conversation with id {conversation_id}")
             conv = self._conversation(row)
             if conv is None:
-                raise StoreError(f"conversation {conversation_id} is damaged and cannot be read "
-                                 f"(details in the log)")
-            rows = self._db.execute("SELECT id, role, content, reasoning, stats, finish_reason, error, created"
-                                    " FROM messages WHERE conversation_id = ? ORDER BY id", (conversation_id,))
+                raise StoreError(f"conversation {conversation_id} is damaged and cannot be read (details in the log)")
+            rows = self._db.execute(
+                "SELECT id, role, content, reasoning, stats, finish_reason, error, created"
+                " FROM messages WHERE conversation_id = ? ORDER BY id",
+                (conversation_id,),
+            )
             conv.messages = [m for m in map(self._message, rows) if m is not None]
         return conv
 
     def exists(self, conversation_id: int) -> bool:
         with self._lock:
-            return self._db.execute("SELECT 1 FROM conversations WHERE id = ?",
-                                    (conversation_id,)).fetchone() is not None
+            return (
+                self._db.execute("SELECT 1 FROM conversations WHERE id = ?", (conversation_id,)).fetchone() is not None
+            )
 
     def rename(self, conversation_id: int, title: str) -> None:
         title = title.strip() or "New chat"
         self._write("UPDATE conversations SET title = ? WHERE id = ?", (title, conversation_id))
 
-    def update_settings(self, conversation_id: int, *, system_prompt: Optional[str] = None,
-                        settings: Optional[Dict[str, Any]] = None, model: Optional[str] = None) -> None:
+    def update_settings(
+        self,
+        conversation_id: int,
+        *,
+        system_prompt: Optional[str] = None,
+        settings: Optional[Dict[str, Any]] = None,
+        model: Optional[str] = None,
+    ) -> None:
         with self._lock:
             if settings is not None:
-                self._write("UPDATE conversations SET settings = ? WHERE id = ?",
-                            (json.dumps(settings), conversation_id))
-            self._write("UPDATE conversations SET system_prompt = ? WHERE id = ?",
-                        (system_prompt or None, conversation_id))
+                self._write(
+                    "UPDATE conversations SET settings = ? WHERE id = ?", (json.dumps(settings), conversation_id)
+                )
+            self._write(
+                "UPDATE conversations SET system_prompt = ? WHERE id = ?", (system_prompt or None, conversation_id)
+            )
             if model is not None:
                 self._write("UPDATE conversations SET model = ? WHERE id = ?", (model, conversation_id))
 
@@ -347,52 +378,64 @@ class Store:
         self._write("DELETE FROM conversations WHERE id = ?", (conversation_id,))
 
     def touch(self, conversation_id: int, when: Optional[float] = None) -> None:
-        self._write("UPDATE conversations SET updated = ? WHERE id = ?",
-                    (when or time.time(), conversation_id))
+        self._write("UPDATE conversations SET updated = ? WHERE id = ?", (when or time.time(), conversation_id))
 
     # -- messages --------------------------------------------------------
-    def add_user_message(self, conversation_id: int, content: str,
-                         created: Optional[float] = None) -> int:
+    def add_user_message(self, conversation_id: int, content: str, created: Optional[float] = None) -> int:
         """Add a prompt; the first one also titles a conversation still called "New chat"."""
         with self._lock:
             cur = self._write(
                 "INSERT INTO messages(conversation_id, role, content, created) VALUES (?, 'user', ?, ?)",
-                (conversation_id, content, created or time.time()))
-            first = self._db.execute(
-                "SELECT count(*) FROM messages WHERE conversation_id = ? AND role = 'user'",
-                (conversation_id,)).fetchone()[0] == 1
+                (conversation_id, content, created or time.time()),
+            )
+            first = (
+                self._db.execute(
+                    "SELECT count(*) FROM messages WHERE conversation_id = ? AND role = 'user'", (conversation_id,)
+                ).fetchone()[0]
+                == 1
+            )
             if first:
-                self._write("UPDATE conversations SET title = ? WHERE id = ? AND title = 'New chat'",
-                            (title_from_prompt(content), conversation_id))
+                self._write(
+                    "UPDATE conversations SET title = ? WHERE id = ? AND title = 'New chat'",
+                    (title_from_prompt(content), conversation_id),
+                )
             self.touch(conversation_id)
             return cur.lastrowid
 
     def start_reply(self, conversation_id: int, created: Optional[float] = None) -> int:
         cur = self._write(
             "INSERT INTO messages(conversation_id, role, writer_pid, created) VALUES (?, 'assistant', ?, ?)",
-            (conversation_id, os.getpid(), created or time.time()))
+            (conversation_id, os.getpid(), created or time.time()),
+        )
         return cur.lastrowid
 
     def reopen_reply(self, message_id: int) -> None:
         """Mark a finished reply as streaming again (it is being continued)."""
-        self._write("UPDATE messages SET finish_reason = NULL, error = NULL, writer_pid = ? WHERE id = ?",
-                    (os.getpid(), message_id))
+        self._write(
+            "UPDATE messages SET finish_reason = NULL, error = NULL, writer_pid = ? WHERE id = ?",
+            (os.getpid(), message_id),
+        )
 
     def save_reply(self, message_id: int, reasoning: str, answer: str) -> None:
         """Write a partial reply (called about once a second while it streams)."""
-        self._write("UPDATE messages SET reasoning = ?, content = ? WHERE id = ?",
-                    (reasoning, answer, message_id))
+        self._write("UPDATE messages SET reasoning = ?, content = ? WHERE id = ?", (reasoning, answer, message_id))
 
-    def finish_reply(self, message_id: int, reasoning: str, answer: str, finish_reason: str,
-                     stats: Optional[Stats] = None, error: Optional[str] = None) -> None:
+    def finish_reply(
+        self,
+        message_id: int,
+        reasoning: str,
+        answer: str,
+        finish_reason: str,
+        stats: Optional[Stats] = None,
+        error: Optional[str] = None,
+    ) -> None:
         with self._lock:
             self._write(
                 "UPDATE messages SET reasoning = ?, content = ?, finish_reason = ?, stats = ?, error = ?,"
                 " writer_pid = NULL WHERE id = ?",
-                (reasoning, answer, finish_reason, json.dumps(stats.to_dict()) if stats else None,
-                 error, message_id))
-            row = self._db.execute("SELECT conversation_id FROM messages WHERE id = ?",
-                                   (message_id,)).fetchone()
+                (reasoning, answer, finish_reason, json.dumps(stats.to_dict()) if stats else None, error, message_id),
+            )
+            row = self._db.execute("SELECT conversation_id FROM messages WHERE id = ?", (message_id,)).fetchone()
             if row:
                 self.touch(row[0])
 
@@ -441,8 +484,12 @@ def _opt_text(value: Any) -> Optional[str]:
 
 
 def _time(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-            or not 0 <= value <= 1e11:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or not 0 <= value <= 1e11
+    ):
         raise ValueError(f"not a time: {value!r}")
     return float(value)
 

@@ -44,15 +44,19 @@ def json_line(data: Any, **kwargs: Any) -> str:
     """JSON for a terminal or a file: like ``json.dumps(ensure_ascii=False)`` but with
     DEL, C1, bidi, invisible characters and lone surrogates written as ``\\uXXXX`` escapes."""
     text = json.dumps(data, ensure_ascii=False, **kwargs)
-    return re.sub("[\x7f-\x9f\u061c\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ud800-\udfff]",
-                  lambda m: f"\\u{ord(m.group()):04x}", text)
+    return re.sub(
+        "[\x7f-\x9f\u061c\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ud800-\udfff]",
+        lambda m: f"\\u{ord(m.group()):04x}",
+        text,
+    )
 
 
 # user:password@ in a URL, and query values whose name says secret
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^\s/@?#]+@")
 _SECRET_QUERY = re.compile(
     r"(?i)([?&;](?:[a-z0-9_.-]*(?:key|token|secret|password|passwd|pwd|auth|signature|sig|session|credential)"
-    r"[a-z0-9_.-]*)=)[^&#\s'\"]+")
+    r"[a-z0-9_.-]*)=)[^&#\s'\"]+"
+)
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[a-z0-9._~+/=-]{8,}")
 REDACTED = "***"
 

@@ -41,8 +41,11 @@ def templated_path(template: Path, label: str) -> Path:
         CACHE.mkdir(exist_ok=True)
         tmp = out.with_suffix(".part")
         tool = Path(sys.executable).parent / "gguf-new-metadata"
-        subprocess.run([str(tool), "--chat-template-file", str(template), "--force", str(src), str(tmp)],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [str(tool), "--chat-template-file", str(template), "--force", str(src), str(tmp)],
+            check=True,
+            capture_output=True,
+        )
         tmp.replace(out)
     return out
 
@@ -96,5 +99,6 @@ def run_cli(*args: str, input: str | None = None, timeout: float = 120, env_extr
     """Run ``python -m qwqchat`` as a user would, in the test's QWQCHAT_HOME."""
     env = dict(os.environ)
     env.update(env_extra or {})
-    return subprocess.run([sys.executable, "-m", "qwqchat", *args], input=input, capture_output=True,
-                          text=True, timeout=timeout, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "qwqchat", *args], input=input, capture_output=True, text=True, timeout=timeout, env=env
+    )

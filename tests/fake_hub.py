@@ -49,43 +49,66 @@ class FakeHub:
                 hub.connections.add(self.connection)
 
             def _route(self):
-                hub.requests.append({"method": self.command, "path": self.path,
-                                     "range": self.headers.get("Range"), "auth": self.headers.get("Authorization")})
+                hub.requests.append(
+                    {
+                        "method": self.command,
+                        "path": self.path,
+                        "range": self.headers.get("Range"),
+                        "auth": self.headers.get("Authorization"),
+                    }
+                )
                 m = re.match(r"^/api/models/([^/]+/[^/]+)/tree/([^/?]+)", self.path)
                 if m:
                     repo = m.group(1)
                     if repo not in hub.files:
-                        return self._send(404, b'{"error":"Repository not found"}',
-                                          {"X-Error-Code": "RepoNotFound", "Content-Type": "application/json"})
-                    items = [{"type": "file", "path": p, "size": len(d), "oid": "0" * 40}
-                             for p, d in hub.files[repo].items()]
-                    items += [{"type": "file", "path": p, "size": 1, "oid": "0" * 40}
-                              for p in hub.listed.get(repo, [])]
+                        return self._send(
+                            404,
+                            b'{"error":"Repository not found"}',
+                            {"X-Error-Code": "RepoNotFound", "Content-Type": "application/json"},
+                        )
+                    items = [
+                        {"type": "file", "path": p, "size": len(d), "oid": "0" * 40} for p, d in hub.files[repo].items()
+                    ]
+                    items += [{"type": "file", "path": p, "size": 1, "oid": "0" * 40} for p in hub.listed.get(repo, [])]
                     return self._send(200, json.dumps(items).encode(), {"Content-Type": "application/json"})
                 m = re.match(r"^/([^/]+/[^/]+)/resolve/([^/]+)/(.+)$", self.path.split("?")[0])
                 if not m:
                     return self._send(404, b"not found")
                 repo, _, path = m.groups()
                 if repo not in hub.files:
-                    return self._send(404, b'{"error":"Repository not found"}',
-                                      {"X-Error-Code": "RepoNotFound", "Content-Type": "application/json"})
+                    return self._send(
+                        404,
+                        b'{"error":"Repository not found"}',
+                        {"X-Error-Code": "RepoNotFound", "Content-Type": "application/json"},
+                    )
                 if repo in hub.gated and not self.headers.get("Authorization"):
-                    return self._send(401, b'{"error":"Access to this repo is restricted"}',
-                                      {"X-Error-Code": "GatedRepo", "Content-Type": "application/json"})
+                    return self._send(
+                        401,
+                        b'{"error":"Access to this repo is restricted"}',
+                        {"X-Error-Code": "GatedRepo", "Content-Type": "application/json"},
+                    )
                 from urllib.parse import unquote
 
                 path = unquote(path)
                 data = hub.files[repo].get(path)
                 if data is None:
-                    return self._send(404, b'{"error":"Entry not found"}',
-                                      {"X-Error-Code": "EntryNotFound", "Content-Type": "application/json"})
+                    return self._send(
+                        404,
+                        b'{"error":"Entry not found"}',
+                        {"X-Error-Code": "EntryNotFound", "Content-Type": "application/json"},
+                    )
                 sha = hashlib.sha256(data).hexdigest()
                 if (repo, path) in hub.bad_checksum:
                     sha = hashlib.sha256(b"something else").hexdigest()
                 etag = hub.etags.get((repo, path), f'"{sha}"')
-                headers = {"X-Repo-Commit": hub.commit, "ETag": etag, "X-Linked-Etag": etag,
-                           "X-Linked-Size": str(len(data)), "Accept-Ranges": "bytes",
-                           "Content-Type": "application/octet-stream"}
+                headers = {
+                    "X-Repo-Commit": hub.commit,
+                    "ETag": etag,
+                    "X-Linked-Etag": etag,
+                    "X-Linked-Size": str(len(data)),
+                    "Accept-Ranges": "bytes",
+                    "Content-Type": "application/octet-stream",
+                }
                 start = 0
                 rng = self.headers.get("Range")
                 if rng and self.command == "GET":
@@ -108,9 +131,9 @@ class FakeHub:
                 sent = 0
                 try:
                     for i in range(0, len(body), 65536):
-                        chunk = body[i:i + 65536]
+                        chunk = body[i : i + 65536]
                         if hub.die_after is not None and sent + len(chunk) > hub.die_after:
-                            self.wfile.write(chunk[:max(0, hub.die_after - sent)])
+                            self.wfile.write(chunk[: max(0, hub.die_after - sent)])
                             self.wfile.flush()
                             hub.die_after = None  # only once
                             self.close_connection = True

@@ -10,8 +10,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Dict, List, Optional
 
 
-def chunk(content: Optional[str] = None, *, reasoning_content: Optional[str] = None,
-          reasoning: Optional[str] = None, finish: Optional[str] = None, **extra) -> Dict[str, Any]:
+def chunk(
+    content: Optional[str] = None,
+    *,
+    reasoning_content: Optional[str] = None,
+    reasoning: Optional[str] = None,
+    finish: Optional[str] = None,
+    **extra,
+) -> Dict[str, Any]:
     delta: Dict[str, Any] = {}
     if content is not None:
         delta["content"] = content
@@ -19,8 +25,13 @@ def chunk(content: Optional[str] = None, *, reasoning_content: Optional[str] = N
         delta["reasoning_content"] = reasoning_content
     if reasoning is not None:
         delta["reasoning"] = reasoning
-    body = {"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": "qwq",
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+    body = {
+        "id": "c1",
+        "object": "chat.completion.chunk",
+        "created": 0,
+        "model": "qwq",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
     body.update(extra)
     return body
 

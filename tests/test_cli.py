@@ -18,13 +18,30 @@ LONG = ["--temperature", "1.5", "--top-k", "0", "--top-p", "1.0", "--seed", "3",
 
 
 def test_ask_json_saves_a_conversation(smol_model):
-    proc = run_cli("ask", "--model", str(smol_model), "--json", "--seed", "1", "--max-tokens", "20",
-                   "What is the capital of France?")
+    proc = run_cli(
+        "ask",
+        "--model",
+        str(smol_model),
+        "--json",
+        "--seed",
+        "1",
+        "--max-tokens",
+        "20",
+        "What is the capital of France?",
+    )
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert set(out) >= {"conversation_id", "reasoning", "answer", "finish_reason", "stats"}
-    assert set(out["stats"]) >= {"prompt_tokens", "prompt_tokens_evaluated", "reasoning_tokens", "answer_tokens",
-                                 "ttft_s", "thinking_s", "total_s", "decode_tokens_per_s"}
+    assert set(out["stats"]) >= {
+        "prompt_tokens",
+        "prompt_tokens_evaluated",
+        "reasoning_tokens",
+        "answer_tokens",
+        "ttft_s",
+        "thinking_s",
+        "total_s",
+        "decode_tokens_per_s",
+    }
     assert out["answer"] and out["finish_reason"] in ("stop", "length")
     listed = json.loads(run_cli("list", "--json").stdout)
     assert [c["id"] for c in listed] == [out["conversation_id"]]
@@ -38,8 +55,10 @@ def test_ask_streams_reasoning_to_stderr_and_answer_to_stdout(qwq_model):
     assert len(proc.stderr) > 40 and "<think>" not in proc.stderr
     assert "stopped while thinking" in proc.stderr
     hidden = run_cli("ask", "--model", str(qwq_model), "--seed", "1", "--max-tokens", "30", "--hide-reasoning", "Hi")
-    assert hidden.stderr.splitlines() == ["qwqchat: the model stopped while thinking — no answer",
-                                          "qwqchat: to let the model answer from its thinking so far: qwqchat answer 2"]
+    assert hidden.stderr.splitlines() == [
+        "qwqchat: the model stopped while thinking — no answer",
+        "qwqchat: to let the model answer from its thinking so far: qwqchat answer 2",
+    ]
 
 
 def test_prompt_from_stdin_continue_and_no_save(smol_model):
@@ -47,16 +66,18 @@ def test_prompt_from_stdin_continue_and_no_save(smol_model):
     cid = json.loads(first.stdout)["conversation_id"]
     second = run_cli("ask", "--model", str(smol_model), "--json", "--max-tokens", "10", "--chat", str(cid), "Again")
     assert json.loads(second.stdout)["conversation_id"] == cid
-    scratch = run_cli("ask", "--model", str(smol_model), "--json", "--max-tokens", "10", "--no-save", "--chat",
-                      str(cid), "Not saved")
+    scratch = run_cli(
+        "ask", "--model", str(smol_model), "--json", "--max-tokens", "10", "--no-save", "--chat", str(cid), "Not saved"
+    )
     assert scratch.returncode == 0 and json.loads(scratch.stdout)["conversation_id"] is None
     shown = run_cli("show", str(cid)).stdout
     assert shown.count("## You") == 2 and "Not saved" not in shown and "Hello from stdin" in shown
 
 
 def test_show_search_export_import_rm(smol_model, tmp_path):
-    cid = json.loads(run_cli("ask", "--model", str(smol_model), "--json", "--max-tokens", "10",
-                             "Tell me about pelicans").stdout)["conversation_id"]
+    cid = json.loads(
+        run_cli("ask", "--model", str(smol_model), "--json", "--max-tokens", "10", "Tell me about pelicans").stdout
+    )["conversation_id"]
     assert "pelicans" in run_cli("search", "pelican").stdout
     assert run_cli("search", "nothing-like-this").returncode == 1
     md = tmp_path / "chat.md"
@@ -107,8 +128,10 @@ def _wait_for_partial(db, timeout=60):
     while time.time() < deadline:
         try:
             con = sqlite3.connect(db)
-            row = con.execute("SELECT length(content) + length(reasoning) FROM messages WHERE role='assistant'"
-                              " ORDER BY id DESC LIMIT 1").fetchone()
+            row = con.execute(
+                "SELECT length(content) + length(reasoning) FROM messages WHERE role='assistant'"
+                " ORDER BY id DESC LIMIT 1"
+            ).fetchone()
             con.close()
             if row and row[0] and row[0] > 200:
                 return
@@ -119,8 +142,12 @@ def _wait_for_partial(db, timeout=60):
 
 
 def _start_long_ask(model):
-    return subprocess.Popen([sys.executable, "-m", "qwqchat", "ask", "--model", str(model), *LONG, "Tell a story"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "qwqchat", "ask", "--model", str(model), *LONG, "Tell a story"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def test_ctrl_c_keeps_the_partial_reply_and_exits_130(smol_model):

@@ -13,8 +13,10 @@ INTEL_AMX = AMD_EPYC + " avx_vnni amx_bf16 amx_tile amx_int8"
 CPUINFO = "processor\t: 0\nvendor_id\t: AuthenticAMD\nflags\t\t: {}\nbugs\t\t: sysret_ss_attrs\n"
 
 # llama_print_system_info() of builds seen in practice
-NATIVE_AMD = ("CPU : SSE3 = 1 | SSSE3 = 1 | AVX = 1 | AVX2 = 1 | F16C = 1 | FMA = 1 | BMI2 = 1 | AVX512 = 1 | "
-              "AVX512_VBMI = 1 | AVX512_VNNI = 1 | AVX512_BF16 = 1 | LLAMAFILE = 1 | OPENMP = 1 | REPACK = 1 | ")
+NATIVE_AMD = (
+    "CPU : SSE3 = 1 | SSSE3 = 1 | AVX = 1 | AVX2 = 1 | F16C = 1 | FMA = 1 | BMI2 = 1 | AVX512 = 1 | "
+    "AVX512_VBMI = 1 | AVX512_VNNI = 1 | AVX512_BF16 = 1 | LLAMAFILE = 1 | OPENMP = 1 | REPACK = 1 | "
+)
 OLD_CI_BUILD = NATIVE_AMD.replace("AVX2 = 1 |", "AVX_VNNI = 1 | AVX2 = 1 |")  # the flags .ci/run used to hard-code
 NATIVE_INTEL = OLD_CI_BUILD.replace("REPACK = 1 |", "AMX_INT8 = 1 | REPACK = 1 |")
 

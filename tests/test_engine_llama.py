@@ -9,8 +9,7 @@ import pytest
 
 from qwqchat import gguf_header
 from qwqchat.chat import history
-from qwqchat.engines.base import (AnswerDelta, HistoryTrimmed, Message, ReasoningDelta, Sampling,
-                                  TurnDone)
+from qwqchat.engines.base import AnswerDelta, HistoryTrimmed, Message, ReasoningDelta, Sampling, TurnDone
 from qwqchat.engines.llama import LlamaEngine
 from qwqchat.errors import ModelError
 from qwqchat.store import Store
@@ -115,8 +114,11 @@ def test_cancel_from_another_thread_stops_within_a_token(smol):
 
     t = threading.Thread(target=canceller)
     t.start()
-    events = smol.stream([Message("user", "Write a long story about a dragon.")],
-                         Sampling(temperature=1.5, top_k=0, top_p=1.0, seed=3, max_tokens=2000), cancel)
+    events = smol.stream(
+        [Message("user", "Write a long story about a dragon.")],
+        Sampling(temperature=1.5, top_k=0, top_p=1.0, seed=3, max_tokens=2000),
+        cancel,
+    )
     for ev in events:
         if isinstance(ev, (AnswerDelta, ReasoningDelta)):
             count[0] += 1
@@ -164,6 +166,7 @@ def test_context_overflow_drops_oldest_turns_but_keeps_system_and_new_message(sm
 
 # -- bad input: one clear line each ---------------------------------------------
 
+
 def _one_line(exc):
     text = str(exc.value)
     assert text and "\n" not in text and "Traceback" not in text
@@ -204,7 +207,7 @@ def test_unknown_architecture(tmp_path, smol_model):
     data = bytearray(smol_model.read_bytes())
     key = b"general.architecture" + (8).to_bytes(4, "little") + (5).to_bytes(8, "little") + b"llama"
     at = data.index(key)
-    data[at + len(key) - 5: at + len(key)] = b"zebra"
+    data[at + len(key) - 5 : at + len(key)] = b"zebra"
     odd = tmp_path / "odd.gguf"
     odd.write_bytes(bytes(data))
     assert gguf_header.read(odd).architecture == "zebra"

@@ -8,14 +8,14 @@ import time
 import urllib.request
 
 import pytest
-
 from conftest import run_cli
+from sse_server import ScriptedServer, chunk, free_port
+
 from qwqchat.chat import run_turn
 from qwqchat.engines.base import AnswerDelta, Message, ReasoningDelta, Sampling, TurnDone
 from qwqchat.engines.remote import RemoteEngine
 from qwqchat.errors import QwqError
 from qwqchat.store import Store
-from sse_server import ScriptedServer, chunk, free_port
 
 Q = [Message("user", "What is 6*7?")]
 
@@ -48,9 +48,13 @@ USAGE = {"usage": {"prompt_tokens": 17, "completion_tokens": 9, "total_tokens": 
 
 
 def test_vllm_reasoning_content_then_answer(server):
-    server.script = [chunk(reasoning_content="Six times "), chunk(reasoning_content="seven."),
-                     chunk(content="\n\n**42**"), chunk(finish="stop"),
-                     {"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": "qwq", "choices": [], **USAGE}]
+    server.script = [
+        chunk(reasoning_content="Six times "),
+        chunk(reasoning_content="seven."),
+        chunk(content="\n\n**42**"),
+        chunk(finish="stop"),
+        {"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": "qwq", "choices": [], **USAGE},
+    ]
     engine = engine_for(server)
     assert engine.model == "Qwen/QwQ-32B" and engine.context_size == 32768  # first listed model
     reasoning, answer, result = run(engine)
@@ -80,8 +84,10 @@ def test_inline_thinking_with_only_the_closing_tag(server):
 
 
 def test_llama_server_timings_give_the_speed(server):
-    server.script = [chunk(reasoning_content="r"), chunk(content="a", finish="stop",
-                                                         timings={"predicted_per_second": 37.5, "prompt_n": 5})]
+    server.script = [
+        chunk(reasoning_content="r"),
+        chunk(content="a", finish="stop", timings={"predicted_per_second": 37.5, "prompt_n": 5}),
+    ]
     _, _, result = run(engine_for(server))
     assert result.stats.decode_tokens_per_s == 37.5 and result.stats.prompt_tokens_evaluated == 5
 
@@ -100,20 +106,26 @@ def test_sampling_and_history_sent_as_servers_expect(server):
     assert body["model"] == "Qwen/QwQ-32B" and body["stream"] is True
     assert (body["temperature"], body["top_p"], body["top_k"], body["min_p"]) == (0.6, 0.95, 40, 0.0)
     assert body["presence_penalty"] == 1.0 and body["max_tokens"] == 64 and body["seed"] == 3
-    assert body["messages"] == [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "first"},
-                                {"role": "assistant", "content": "first answer"},
-                                {"role": "user", "content": "second"}]
+    assert body["messages"] == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "first"},
+        {"role": "assistant", "content": "first answer"},
+        {"role": "user", "content": "second"},
+    ]
     assert server.headers[-1]["authorization"] == "Bearer sk-test"
 
 
-@pytest.mark.parametrize("code,message,expect", [
-    (401, "invalid api key", "refused the request (401): invalid api key — check the API key"),
-    (403, "forbidden for this key", "(403): forbidden for this key"),
-    (404, "model 'x' does not exist", "404: model 'x' does not exist"),
-    (429, "slow down", "rate-limiting (429): slow down"),
-    (500, "CUDA out of memory", "answered 500: CUDA out of memory"),
-    (503, "loading model", "answered 503: loading model"),
-])
+@pytest.mark.parametrize(
+    "code,message,expect",
+    [
+        (401, "invalid api key", "refused the request (401): invalid api key — check the API key"),
+        (403, "forbidden for this key", "(403): forbidden for this key"),
+        (404, "model 'x' does not exist", "404: model 'x' does not exist"),
+        (429, "slow down", "rate-limiting (429): slow down"),
+        (500, "CUDA out of memory", "answered 500: CUDA out of memory"),
+        (503, "loading model", "answered 503: loading model"),
+    ],
+)
 def test_http_errors_carry_the_servers_message(server, code, message, expect):
     server.script = [("status", code, message)]
     _, _, result = run(engine_for(server))
@@ -170,12 +182,15 @@ def test_tls_error(server):
 
 def test_dns_failure_is_named():
     import openai
+
     from qwqchat.engines.remote import describe_error
 
     exc = openai.APIConnectionError(request=None)
     exc.__cause__ = OSError("[Errno -2] Name or service not known")
-    assert describe_error(exc, "http://gpu-box:8000/v1") == \
-        "cannot resolve the host of http://gpu-box:8000/v1 (DNS lookup failed)"
+    assert (
+        describe_error(exc, "http://gpu-box:8000/v1")
+        == "cannot resolve the host of http://gpu-box:8000/v1 (DNS lookup failed)"
+    )
 
 
 def test_bad_endpoint_is_bad_input():
@@ -203,7 +218,8 @@ def test_profiles_switch_between_local_and_remote(server, qwq_home, smol_model):
     qwq_home.mkdir(parents=True, exist_ok=True)
     (qwq_home / "config.toml").write_text(
         f'model = "{smol_model}"\n'
-        f'[profiles.box]\nendpoint = "{server.url}"\nmodel = "Qwen/QwQ-32B"\napi_key_env = "BOX_KEY"\n')
+        f'[profiles.box]\nendpoint = "{server.url}"\nmodel = "Qwen/QwQ-32B"\napi_key_env = "BOX_KEY"\n'
+    )
     server.script = [chunk(reasoning_content="r"), chunk(content="from the box", finish="stop")]
     remote = run_cli("ask", "--profile", "box", "--json", "hi", env_extra={"BOX_KEY": "k1"})
     assert json.loads(remote.stdout)["answer"] == "from the box"
@@ -216,11 +232,28 @@ def test_profiles_switch_between_local_and_remote(server, qwq_home, smol_model):
 
 # -- a real OpenAI-compatible server: llama_cpp.server ---------------------------
 
+
 def start_llama_server(model):
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
-                             "--port", str(port), "--n_ctx", "2048", "--n_threads", "1"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(model),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            "2048",
+            "--n_threads",
+            "1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}/v1"
     deadline = time.time() + 120
     while time.time() < deadline:

@@ -11,13 +11,26 @@ NASTY_ANSWER = "Here:\n\n```python\nopen_fence_never_closed()\n"
 
 
 def make(store: Store) -> int:
-    cid = store.create_conversation(model="qwq-32b-q4_k_m", system_prompt="Be exact.",
-                                    settings={"temperature": 0.6, "top_p": 0.95})
+    cid = store.create_conversation(
+        model="qwq-32b-q4_k_m", system_prompt="Be exact.", settings={"temperature": 0.6, "top_p": 0.95}
+    )
     store.add_user_message(cid, "Question with <details> in it")
     mid = store.start_reply(cid)
-    store.finish_reply(mid, NASTY_REASONING, NASTY_ANSWER, "stop",
-                       Stats(reasoning_tokens=2345, thinking_s=34.2, answer_tokens=12, ttft_s=0.5,
-                             decode_tokens_per_s=31.0, context_used=2400, context_size=32768))
+    store.finish_reply(
+        mid,
+        NASTY_REASONING,
+        NASTY_ANSWER,
+        "stop",
+        Stats(
+            reasoning_tokens=2345,
+            thinking_s=34.2,
+            answer_tokens=12,
+            ttft_s=0.5,
+            decode_tokens_per_s=31.0,
+            context_used=2400,
+            context_size=32768,
+        ),
+    )
     store.add_user_message(cid, "Second question")
     mid = store.start_reply(cid)
     store.finish_reply(mid, "only thinking", "", "cancelled")

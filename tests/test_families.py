@@ -8,8 +8,8 @@ release; the same for 0.6B-32B).
 """
 
 import pytest
-
 from conftest import DATA, QWQ_TEMPLATE, templated_path
+
 from qwqchat import catalog, gguf_header
 from qwqchat.engines.base import AnswerDelta, Message, ReasoningDelta, Sampling, TurnDone
 from qwqchat.engines.llama import LlamaEngine, display_name
@@ -17,12 +17,19 @@ from qwqchat.reasoning import split_text
 
 TEMPLATES = {  # catalogue name prefix -> (template file, how the thinking starts, the prompt's end)
     "QwQ": (QWQ_TEMPLATE, catalog.PREFILL, "<|im_start|>assistant\n<think>\n"),
-    "DeepSeek-R1-Distill": (DATA / "deepseek_r1_distill_chat_template.jinja", catalog.PREFILL,
-                            "<｜Assistant｜><think>\n"),
+    "DeepSeek-R1-Distill": (
+        DATA / "deepseek_r1_distill_chat_template.jinja",
+        catalog.PREFILL,
+        "<｜Assistant｜><think>\n",
+    ),
     "Qwen3": (DATA / "qwen3_chat_template.jinja", catalog.SWITCH, "<|im_start|>assistant\n"),
 }
-HISTORY = [Message("system", "SYS-PROMPT"), Message("user", "first question"),
-           Message("assistant", "<think>\nOLD-THOUGHTS\n</think>\n\nfirst answer"), Message("user", "second question")]
+HISTORY = [
+    Message("system", "SYS-PROMPT"),
+    Message("user", "first question"),
+    Message("assistant", "<think>\nOLD-THOUGHTS\n</think>\n\nfirst answer"),
+    Message("user", "second question"),
+]
 
 
 @pytest.fixture(scope="module", params=sorted(TEMPLATES))
@@ -65,8 +72,10 @@ def test_a_reply_streams_through_the_splitter(family):
 def test_qwen3_thinking_that_the_model_opens_is_split_out():
     """What Qwen3 writes with thinking on, split as the engine splits it after Qwen3's prompt."""
     starts_in_reasoning = LlamaEngine.opens_thinking("<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n")
-    assert split_text("<think>\nLet me add: 2+2=4.\n</think>\n\nIt is 4.", starts_in_reasoning) == \
-        ("Let me add: 2+2=4.", "It is 4.")
+    assert split_text("<think>\nLet me add: 2+2=4.\n</think>\n\nIt is 4.", starts_in_reasoning) == (
+        "Let me add: 2+2=4.",
+        "It is 4.",
+    )
 
 
 def test_answer_from_saved_thinking_opens_it_for_a_template_that_does_not(family):

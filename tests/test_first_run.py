@@ -2,14 +2,15 @@
 point at a local file — and then chat with it."""
 
 import pytest
-from textual.widgets import Button, Input, Label, Select
-
 from fake_hub import FakeHub
+from textual.widgets import Button, Input, Label, Select
+from uihelpers import send, wait_until
+
 from qwqchat import catalog, config
 from qwqchat.store import Store
 from qwqchat.ui.app import QwqChatApp
 from qwqchat.ui.screens.first_run import FirstRunScreen
-from uihelpers import send, wait_until
+
 
 @pytest.fixture
 def fake(monkeypatch, tmp_path, smol_model):
@@ -34,13 +35,19 @@ async def test_download_the_recommended_quant_then_chat(fake, qwq_home):
     async with app.run_test(size=(140, 45)) as pilot:
         screen = app.screen
         assert isinstance(screen, FirstRunScreen)
-        text = " ".join(str(l.render()) for l in screen.query(Label))
+        text = " ".join(str(label.render()) for label in screen.query(Label))
         rec = screen.rec
         assert f"Recommended: {rec.option.label}" in text and ("GPU:" in text or "No GPU found: CPU only" in text)
         assert str(screen.query_one("#reason").render()) == rec.reason and rec.fits  # a setting that fits, and why
         await pilot.click("#download")
-        await wait_until(pilot, lambda: app.engine_ready or (app.screen is screen and "✗" in str(screen.query_one("#first-run-error").render())),
-                         timeout=60, what="download and load")
+        await wait_until(
+            pilot,
+            lambda: (
+                app.engine_ready or (app.screen is screen and "✗" in str(screen.query_one("#first-run-error").render()))
+            ),
+            timeout=60,
+            what="download and load",
+        )
         assert app.engine_ready and not isinstance(app.screen, FirstRunScreen), app.engine_error
         assert config.load().model and config.load().model.endswith(".gguf")  # now the default
         await send(pilot, "Hello")
@@ -61,13 +68,23 @@ async def test_cancel_then_resume(fake, qwq_home, tmp_path):
         await pilot.pause()  # let the screen lay out the new choice before clicking below it
         await pilot.click("#download")
         assert screen.chosen is not None and screen.chosen.label == "QwQ-32B Q8_0"
-        partials = lambda: [p for p in tmp_path.rglob("*.qwqchat-partial") if p.stat().st_size > 0]
-        await wait_until(pilot, lambda: partials() or "✗" in str(screen.query_one("#first-run-error").render()),
-                         what="some bytes on disk")
+
+        def partials():
+            return [p for p in tmp_path.rglob("*.qwqchat-partial") if p.stat().st_size > 0]
+
+        await wait_until(
+            pilot,
+            lambda: partials() or "✗" in str(screen.query_one("#first-run-error").render()),
+            what="some bytes on disk",
+        )
         assert partials(), str(screen.query_one("#first-run-error").render())
         await pilot.click("#cancel")
-        await wait_until(pilot, lambda: "Download stopped" in str(screen.query_one("#first-run-error").render()),
-                         timeout=20, what="the cancel")
+        await wait_until(
+            pilot,
+            lambda: "Download stopped" in str(screen.query_one("#first-run-error").render()),
+            timeout=20,
+            what="the cancel",
+        )
         assert str(screen.query_one("#download", Button).label) == "Resume download"
         fake.throttle = 0
         await pilot.pause(0.3)

@@ -10,37 +10,79 @@ import subprocess
 import sys
 
 import pytest
-
 from sse_server import ScriptedServer, chunk
+
 from qwqchat import cli, paths
 from qwqchat.store import Store
 
 CONFIGS = [
-    ('ctx = "big"', "ctx"), ("model = 5", "model"), ('threads = "many"', "threads"), ("endpoint = 5", "endpoint"),
-    ('yarn = "yes"', "yarn"), ("kv_cache = 3", "kv_cache"), ("ctx = 32768.5", "ctx"), ("ctx = 1e9", "ctx"),
-    ('keep_reasoning_open = "no"', "keep_reasoning_open"), ("system_prompt = []", "system_prompt"),
-    ("theme = 1", "theme"), ('local_models = "x.gguf"', "local_models"), ("local_models = [1]", "local_models"),
-    ("sampling = 3", "sampling"), ('[sampling]\ntemperature = "hot"', "temperature"),
-    ("[sampling]\ntemperature = nan", "temperature"), ("[sampling]\ntop_p = inf", "top_p"),
-    ("[sampling]\ntop_k = 1.5", "top_k"), ("[sampling]\nseed = 99999999999", "seed"), ("profiles = 3", "profiles"),
-    ("ctx = -1", "ctx"), ("threads = 0", "threads"), ("threads = 99999999999", "threads"),
-    ("gpu_layers = -5", "gpu_layers"), ("ctx = 99999999999999", "ctx"), ("yarn = 1", "yarn"),
-    ("remote_model = false", "remote_model"), ("api_key = 12", "api_key"),
+    ('ctx = "big"', "ctx"),
+    ("model = 5", "model"),
+    ('threads = "many"', "threads"),
+    ("endpoint = 5", "endpoint"),
+    ('yarn = "yes"', "yarn"),
+    ("kv_cache = 3", "kv_cache"),
+    ("ctx = 32768.5", "ctx"),
+    ("ctx = 1e9", "ctx"),
+    ('keep_reasoning_open = "no"', "keep_reasoning_open"),
+    ("system_prompt = []", "system_prompt"),
+    ("theme = 1", "theme"),
+    ('local_models = "x.gguf"', "local_models"),
+    ("local_models = [1]", "local_models"),
+    ("sampling = 3", "sampling"),
+    ('[sampling]\ntemperature = "hot"', "temperature"),
+    ("[sampling]\ntemperature = nan", "temperature"),
+    ("[sampling]\ntop_p = inf", "top_p"),
+    ("[sampling]\ntop_k = 1.5", "top_k"),
+    ("[sampling]\nseed = 99999999999", "seed"),
+    ("profiles = 3", "profiles"),
+    ("ctx = -1", "ctx"),
+    ("threads = 0", "threads"),
+    ("threads = 99999999999", "threads"),
+    ("gpu_layers = -5", "gpu_layers"),
+    ("ctx = 99999999999999", "ctx"),
+    ("yarn = 1", "yarn"),
+    ("remote_model = false", "remote_model"),
+    ("api_key = 12", "api_key"),
 ]
 PROFILES = [
-    ("[profiles.p]\nendpoint = 5", "endpoint"), ("[profiles.p]\nctx = \"x\"", "ctx"),
-    ("[profiles.p]\napi_key_env = 5", "api_key_env"), ("[profiles.p]\nsampling = []", "sampling"),
-    ('[profiles.p]\n[profiles.p.sampling]\ntemperature = "x"', "temperature"), ("profiles = {p = 3}", "profile"),
+    ("[profiles.p]\nendpoint = 5", "endpoint"),
+    ('[profiles.p]\nctx = "x"', "ctx"),
+    ("[profiles.p]\napi_key_env = 5", "api_key_env"),
+    ("[profiles.p]\nsampling = []", "sampling"),
+    ('[profiles.p]\n[profiles.p.sampling]\ntemperature = "x"', "temperature"),
+    ("profiles = {p = 3}", "profile"),
 ]
 FLAGS = [
-    ("--temperature", "nan"), ("--temperature", "inf"), ("--temperature", "-inf"), ("--top-p", "nan"),
-    ("--min-p", "NaN"), ("--presence-penalty", "nan"), ("--threads", "99999999999"), ("--threads", "0"),
-    ("--ctx", "99999999999"), ("--ctx", "-5"), ("--seed", "99999999999"), ("--max-tokens", "10000000000000000000000"),
-    ("--gpu-layers", "-99"), ("--top-k", "99999999999"), ("--think-budget", "0"), ("--temperature", "1e400"),
+    ("--temperature", "nan"),
+    ("--temperature", "inf"),
+    ("--temperature", "-inf"),
+    ("--top-p", "nan"),
+    ("--min-p", "NaN"),
+    ("--presence-penalty", "nan"),
+    ("--threads", "99999999999"),
+    ("--threads", "0"),
+    ("--ctx", "99999999999"),
+    ("--ctx", "-5"),
+    ("--seed", "99999999999"),
+    ("--max-tokens", "10000000000000000000000"),
+    ("--gpu-layers", "-99"),
+    ("--top-k", "99999999999"),
+    ("--think-budget", "0"),
+    ("--temperature", "1e400"),
 ]
-IDS = [("show", "100000000000000000000"), ("show", "0"), ("show", "-1"), ("rm", "99999999999999999999"),
-       ("export", "100000000000000000000"), ("stats", "100000000000000000000"), ("list", "-n", "10000000000000000000000"),
-       ("answer", "100000000000000000000"), ("show", "1e3"), ("pull", "--ctx", "1")]
+IDS = [
+    ("show", "100000000000000000000"),
+    ("show", "0"),
+    ("show", "-1"),
+    ("rm", "99999999999999999999"),
+    ("export", "100000000000000000000"),
+    ("stats", "100000000000000000000"),
+    ("list", "-n", "10000000000000000000000"),
+    ("answer", "100000000000000000000"),
+    ("show", "1e3"),
+    ("pull", "--ctx", "1"),
+]
 
 
 def run(capsys, *argv):
@@ -126,8 +168,12 @@ def test_a_full_disk_is_not_called_an_unreadable_database(qwq_home, monkeypatch,
 def test_a_prompt_with_undecodable_argv_bytes_is_saved_not_lost(qwq_home):
     with ScriptedServer() as server:
         server.script = [chunk(content="</think>ok", finish="stop")]
-        proc = subprocess.run([sys.executable, "-m", "qwqchat", "ask", "--endpoint", server.url, "--json",
-                               b"caf\xe9 \xff?"], capture_output=True, env=dict(os.environ), timeout=120)
+        proc = subprocess.run(
+            [sys.executable, "-m", "qwqchat", "ask", "--endpoint", server.url, "--json", b"caf\xe9 \xff?"],
+            capture_output=True,
+            env=dict(os.environ),
+            timeout=120,
+        )
     assert proc.returncode == 0, proc.stderr
     convs = Store().list_conversations()
     assert len(convs) == 1

@@ -6,21 +6,35 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from conftest import run_cli
 from fake_hub import COMMIT, FakeHub
-from qwqchat import hub
+
+from qwqchat import catalog, hub
 from qwqchat.errors import QwqError
 
 REPO = "Qwen/QwQ-32B-GGUF"
 FILE = "qwq-32b-q4_k_m.gguf"
 PAYLOAD = b"GGUF" + b"\0" * 2000
 
-COMMITS = ["../../../../outside", "ABSOLUTE", "..", COMMIT[:-2] + "/x", "Z" * 40,
-           COMMIT + "/../../..", "c0ffee\n" + "0" * 33]
+COMMITS = [
+    "../../../../outside",
+    "ABSOLUTE",
+    "..",
+    COMMIT[:-2] + "/x",
+    "Z" * 40,
+    COMMIT + "/../../..",
+    "c0ffee\n" + "0" * 33,
+]
 ETAGS = ['"not-a-sha"', '"../../../../outside"', '"' + "A" * 64 + '"', 'W/"abc"', '"' + "0" * 63 + '/"', '""']
-LISTED = ["../../outside.gguf", "/abs/outside.gguf", "a/../../outside.gguf", "a\\..\\outside.gguf", "./x.gguf",
-          "a//b.gguf", "x\x1b]52;c;AAAA\x07.gguf"]
+LISTED = [
+    "../../outside.gguf",
+    "/abs/outside.gguf",
+    "a/../../outside.gguf",
+    "a\\..\\outside.gguf",
+    "./x.gguf",
+    "a//b.gguf",
+    "x\x1b]52;c;AAAA\x07.gguf",
+]
 SPECS = ["../x/y.gguf", "a/b/../../../outside.gguf", "a/../b.gguf", "Qwen/../../x", "a/b//../c.gguf"]
 
 
@@ -44,9 +58,14 @@ def hostile():
 
 def outside(tmp_path: Path, cache: Path):
     """Everything under tmp_path that is neither in the cache nor in QWQCHAT_HOME."""
-    return sorted(str(p) for p in tmp_path.rglob("*")
-                  if cache not in p.parents and p != cache and "home" not in p.relative_to(tmp_path).parts[:1]
-                  and p not in (cache.parent,))
+    return sorted(
+        str(p)
+        for p in tmp_path.rglob("*")
+        if cache not in p.parents
+        and p != cache
+        and "home" not in p.relative_to(tmp_path).parts[:1]
+        and p not in (cache.parent,)
+    )
 
 
 def one_line(exc: BaseException) -> None:
@@ -78,10 +97,10 @@ def test_listed_names_outside_the_repo_are_ignored(hostile, hf_cache, tmp_path, 
     hostile.files["evil/repo"] = {}
     hostile.listed["evil/repo"] = [name]
     with pytest.raises(QwqError) as err:
-        hub.resolve("evil/repo", available=80 * 1024 ** 3, endpoint=hostile.url)
+        hub.resolve("evil/repo", available=80 * 1024**3, endpoint=hostile.url)
     one_line(err.value)
     hostile.add("evil/repo", "good-Q4_K_M.gguf", PAYLOAD)
-    assert hub.resolve("evil/repo", available=80 * 1024 ** 3, endpoint=hostile.url).files == ["good-Q4_K_M.gguf"]
+    assert hub.resolve("evil/repo", available=80 * 1024**3, endpoint=hostile.url).files == ["good-Q4_K_M.gguf"]
 
 
 @pytest.mark.parametrize("spec", SPECS)
@@ -94,6 +113,9 @@ def test_user_specs_that_climb_out_are_refused(hostile, hf_cache, tmp_path, spec
 
 def test_pull_with_no_argument_from_a_hostile_hub_writes_nothing_outside(hostile, tmp_path, qwq_home):
     hostile.commit = "../../../../outside"
+    for m in catalog.MODELS:  # whatever this machine is recommended, the hub has it
+        for q in m.quants:
+            hostile.add(m.repo, q.filename, PAYLOAD)
     env = {"HF_ENDPOINT": hostile.url, "HF_HOME": str(tmp_path / "hf"), "HF_HUB_DISABLE_XET": "1"}
     proc = run_cli("pull", env_extra=env)
     errors = [line for line in proc.stderr.splitlines() if "error" in line]

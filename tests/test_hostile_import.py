@@ -13,13 +13,39 @@ import pytest
 from qwqchat import cli, export, paths
 from qwqchat.store import Store
 
-GOOD = {"format": "qwqchat-conversation", "version": 1, "conversation": {
-    "id": 1, "title": "t", "created": 1.7e9, "updated": 1.7e9, "model": "m", "system_prompt": None,
-    "settings": {"temperature": 0.6}, "messages": [
-        {"role": "user", "content": "q", "reasoning": "", "stats": None, "finish_reason": None, "error": None,
-         "created": 1.7e9},
-        {"role": "assistant", "content": "a", "reasoning": "r", "stats": {"answer_tokens": 3},
-         "finish_reason": "stop", "error": None, "created": 1.7e9}]}}
+GOOD = {
+    "format": "qwqchat-conversation",
+    "version": 1,
+    "conversation": {
+        "id": 1,
+        "title": "t",
+        "created": 1.7e9,
+        "updated": 1.7e9,
+        "model": "m",
+        "system_prompt": None,
+        "settings": {"temperature": 0.6},
+        "messages": [
+            {
+                "role": "user",
+                "content": "q",
+                "reasoning": "",
+                "stats": None,
+                "finish_reason": None,
+                "error": None,
+                "created": 1.7e9,
+            },
+            {
+                "role": "assistant",
+                "content": "a",
+                "reasoning": "r",
+                "stats": {"answer_tokens": 3},
+                "finish_reason": "stop",
+                "error": None,
+                "created": 1.7e9,
+            },
+        ],
+    },
+}
 
 
 def patched(path: str, value):
@@ -39,30 +65,66 @@ def patched(path: str, value):
 
 
 BAD_DOCS = [
-    ("conversation.created", "yesterday"), ("conversation.created", [1]), ("conversation.created", 1e300),
-    ("conversation.created", -5), ("conversation.created", True), ("conversation.updated", {"a": 1}),
-    ("conversation.title", ["a", "b"]), ("conversation.title", None), ("conversation.title", 5),
-    ("conversation.settings", ["temperature", 0.6]), ("conversation.settings", "hot"),
-    ("conversation.settings", {"temperature": "hot"}), ("conversation.settings", {"top_p": 7}),
-    ("conversation.settings", {"top_k": 1.5}), ("conversation.settings", {"presence_penalty": 9}),
-    ("conversation.model", 5), ("conversation.system_prompt", {"x": 1}), ("conversation.messages", {"0": 1}),
-    ("conversation.messages", None), ("conversation.messages", ...), ("conversation", []),
-    ("conversation", "x"), ("conversation", ...), ("version", "1"), ("version", 99), ("version", None),
-    ("format", "other"), ("conversation.messages.0", "hello"), ("conversation.messages.0", None),
-    ("conversation.messages.0.role", "system"), ("conversation.messages.0.role", 1),
-    ("conversation.messages.0.role", ...), ("conversation.messages.0.content", 5),
-    ("conversation.messages.0.content", ...), ("conversation.messages.0.created", "noon"),
-    ("conversation.messages.1.stats", [1, 2]), ("conversation.messages.1.stats", "fast"),
+    ("conversation.created", "yesterday"),
+    ("conversation.created", [1]),
+    ("conversation.created", 1e300),
+    ("conversation.created", -5),
+    ("conversation.created", True),
+    ("conversation.updated", {"a": 1}),
+    ("conversation.title", ["a", "b"]),
+    ("conversation.title", None),
+    ("conversation.title", 5),
+    ("conversation.settings", ["temperature", 0.6]),
+    ("conversation.settings", "hot"),
+    ("conversation.settings", {"temperature": "hot"}),
+    ("conversation.settings", {"top_p": 7}),
+    ("conversation.settings", {"top_k": 1.5}),
+    ("conversation.settings", {"presence_penalty": 9}),
+    ("conversation.model", 5),
+    ("conversation.system_prompt", {"x": 1}),
+    ("conversation.messages", {"0": 1}),
+    ("conversation.messages", None),
+    ("conversation.messages", ...),
+    ("conversation", []),
+    ("conversation", "x"),
+    ("conversation", ...),
+    ("version", "1"),
+    ("version", 99),
+    ("version", None),
+    ("format", "other"),
+    ("conversation.messages.0", "hello"),
+    ("conversation.messages.0", None),
+    ("conversation.messages.0.role", "system"),
+    ("conversation.messages.0.role", 1),
+    ("conversation.messages.0.role", ...),
+    ("conversation.messages.0.content", 5),
+    ("conversation.messages.0.content", ...),
+    ("conversation.messages.0.created", "noon"),
+    ("conversation.messages.1.stats", [1, 2]),
+    ("conversation.messages.1.stats", "fast"),
     ("conversation.messages.1.stats", {"answer_tokens": "many"}),
-    ("conversation.messages.1.stats", {"ttft_s": "soon"}), ("conversation.messages.1.stats", {"thinking_s": [1]}),
+    ("conversation.messages.1.stats", {"ttft_s": "soon"}),
+    ("conversation.messages.1.stats", {"thinking_s": [1]}),
     ("conversation.messages.1.stats", {"loop_detected": "yes"}),
-    ("conversation.messages.1.finish_reason", 3), ("conversation.messages.1.finish_reason", "exploded"),
-    ("conversation.messages.1.error", {"e": 1}), ("conversation.messages.1.reasoning", 7),
+    ("conversation.messages.1.finish_reason", 3),
+    ("conversation.messages.1.finish_reason", "exploded"),
+    ("conversation.messages.1.error", {"e": 1}),
+    ("conversation.messages.1.reasoning", 7),
     ("conversation.messages.1.content", ["a"]),
 ]
-RAW_FILES = [b"", b"{", b"[]", b"null", b"\"x\"", b"\xff\xfe{}", b"[" * 100000, b"1" * 5000,
-             json.dumps(GOOD).encode()[:-7], b"{\"format\": \"qwqchat-conversation\", \"version\": NaN}",
-             json.dumps(patched("conversation.created", 1)).encode().replace(b"1,", b"1e999,", 1)]
+RAW_FILES = [
+    b"",
+    b"{",
+    b"[]",
+    b"null",
+    b'"x"',
+    b"\xff\xfe{}",
+    b"[" * 100000,
+    b"1" * 5000,
+    json.dumps(GOOD).encode()[:-7],
+    b'{"format": "qwqchat-conversation", "version": NaN}',
+    json.dumps(patched("conversation.created", 1)).encode().replace(b"1,", b"1e999,", 1),
+]
 
 
 def run(capsys, *argv):
@@ -141,11 +203,16 @@ def test_a_failed_import_in_the_middle_leaves_nothing(tmp_path, capsys, monkeypa
 
 
 BAD_ROWS = [
-    ("conversations", "created", "'yesterday'"), ("conversations", "updated", "X'00'"),
-    ("conversations", "settings", "'[1,2]'"), ("conversations", "settings", "'{\"temperature\": \"hot\"}'"),
-    ("conversations", "settings", "'not json'"), ("conversations", "title", "X'41'"),
-    ("messages", "stats", "'{\"answer_tokens\": \"many\"}'"), ("messages", "stats", "'[]'"),
-    ("messages", "created", "'noon'"), ("messages", "content", "X'41'"),
+    ("conversations", "created", "'yesterday'"),
+    ("conversations", "updated", "X'00'"),
+    ("conversations", "settings", "'[1,2]'"),
+    ("conversations", "settings", '\'{"temperature": "hot"}\''),
+    ("conversations", "settings", "'not json'"),
+    ("conversations", "title", "X'41'"),
+    ("messages", "stats", '\'{"answer_tokens": "many"}\''),
+    ("messages", "stats", "'[]'"),
+    ("messages", "created", "'noon'"),
+    ("messages", "content", "X'41'"),
 ]
 
 

@@ -7,8 +7,8 @@ import os
 import threading
 
 import pytest
-
 from conftest import run_cli
+
 from qwqchat import cli
 from qwqchat.store import Store
 

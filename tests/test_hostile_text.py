@@ -6,9 +6,9 @@ import json
 import re
 
 import pytest
-
 from conftest import run_cli
 from sse_server import ScriptedServer, chunk
+
 from qwqchat import export
 from qwqchat.engines.base import Message, Sampling
 from qwqchat.engines.remote import RemoteEngine
@@ -19,12 +19,26 @@ from qwqchat.text import json_line, printable, redact
 
 HOSTILE = [
     "\x1b]52;c;cHduZWQ=\x07",  # OSC 52: write the clipboard
-    "\x1b[2J\x1b[H", "\x9b31m", "\x9d0;title\x9c", "\x07\x08\x7f", "abc\u202edcb", "\u2066x\u2069",
-    "in\u200bvisible", "\ufeffbom", "\ud800lone", "x\udfff", "[/x]", "[bold]b[/bold]", "[@click=quit]q[/]",
-    "\x00nul", "\r\roverwrite", "\u061c\u200e\u200f",
+    "\x1b[2J\x1b[H",
+    "\x9b31m",
+    "\x9d0;title\x9c",
+    "\x07\x08\x7f",
+    "abc\u202edcb",
+    "\u2066x\u2069",
+    "in\u200bvisible",
+    "\ufeffbom",
+    "\ud800lone",
+    "x\udfff",
+    "[/x]",
+    "[bold]b[/bold]",
+    "[@click=quit]q[/]",
+    "\x00nul",
+    "\r\roverwrite",
+    "\u061c\u200e\u200f",
 ]
-BAD = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069"
-                 "\ufeff\ud800-\udfff]")
+BAD = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ud800-\udfff]"
+)
 
 
 @pytest.mark.parametrize("text", HOSTILE)
@@ -43,9 +57,12 @@ def test_json_output_escapes_what_it_would_otherwise_pass(text):
 
 
 SECRETS = [
-    ("http://user:sk-KEY1234@host:8000/v1", "sk-KEY1234"), ("https://h/v1?api_key=sk-KEY1234&x=1", "sk-KEY1234"),
-    ("https://h/v1?token=sk-KEY1234", "sk-KEY1234"), ("see https://a:b@h/?access_token=sk-KEY1234", "sk-KEY1234"),
-    ("Authorization: Bearer sk-KEY1234abcd", "sk-KEY1234"), ("key sk-KEY1234 is wrong", "sk-KEY1234"),
+    ("http://user:sk-KEY1234@host:8000/v1", "sk-KEY1234"),
+    ("https://h/v1?api_key=sk-KEY1234&x=1", "sk-KEY1234"),
+    ("https://h/v1?token=sk-KEY1234", "sk-KEY1234"),
+    ("see https://a:b@h/?access_token=sk-KEY1234", "sk-KEY1234"),
+    ("Authorization: Bearer sk-KEY1234abcd", "sk-KEY1234"),
+    ("key sk-KEY1234 is wrong", "sk-KEY1234"),
 ]
 
 
@@ -65,10 +82,13 @@ def stream(engine):
     return [ev for ev in engine.stream([Message("user", "q")], Sampling())]
 
 
-@pytest.mark.parametrize("raw", [b'data: {"choices":[{"index":0,"delta":{"content":"a\\ud800b"},'
-                                 b'"finish_reason":null}]}\n\n',
-                                 b'data: {"choices":[{"index":0,"delta":{"reasoning_content":"\\udfff"},'
-                                 b'"finish_reason":null}]}\n\n'])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'data: {"choices":[{"index":0,"delta":{"content":"a\\ud800b"},"finish_reason":null}]}\n\n',
+        b'data: {"choices":[{"index":0,"delta":{"reasoning_content":"\\udfff"},"finish_reason":null}]}\n\n',
+    ],
+)
 def test_a_lone_surrogate_from_a_server_is_replaced_and_the_reply_saved(server, raw):
     server.script = [("raw", raw), chunk(content="</think>end", finish="stop")]
     proc = run_cli("ask", "--endpoint", server.url, "--json", "hello")
@@ -91,8 +111,13 @@ def subprocess_ask(server, data: bytes):
     import subprocess
     import sys
 
-    return subprocess.run([sys.executable, "-m", "qwqchat", "ask", "--endpoint", server.url, "--json"], input=data,
-                          capture_output=True, env=dict(os.environ), timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "qwqchat", "ask", "--endpoint", server.url, "--json"],
+        input=data,
+        capture_output=True,
+        env=dict(os.environ),
+        timeout=120,
+    )
 
 
 @pytest.mark.parametrize("message", ["[/x] closing tag", "\x1b]52;c;cHduZWQ=\x07 clipboard", "[bold]x", "\u202eevil"])
@@ -113,8 +138,13 @@ def test_export_to_stdout_and_json_are_sanitised(qwq_home):
     cid = store.create_conversation(model="m")
     store.add_user_message(cid, "q\x1b]52;c;AAAA\x07\u202e")
     store.finish_reply(store.start_reply(cid), "think\x9b2J", "ans\x1b[2J\u200b", "stop")
-    for args in (("export", str(cid)), ("export", str(cid), "--json"), ("list", "--json"), ("show", str(cid)),
-                 ("search", "ans", "--json")):
+    for args in (
+        ("export", str(cid)),
+        ("export", str(cid), "--json"),
+        ("list", "--json"),
+        ("show", str(cid)),
+        ("search", "ans", "--json"),
+    ):
         proc = run_cli(*args)
         assert proc.returncode == 0, (args, proc.stderr)
         assert not BAD.search(proc.stdout), (args, ascii(proc.stdout))
@@ -123,10 +153,14 @@ def test_export_to_stdout_and_json_are_sanitised(qwq_home):
 
 
 MARKDOWN_ATTACKS = [
-    ("<script>alert(1)</script>", "<script"), ("<img src=x onerror=alert(1)>", "<img"),
-    ("[click](javascript:alert(1))", "](javascript:"), ("[c]( JAVASCRIPT:alert(1))", "( JAVASCRIPT:"),
-    ("<javascript:alert(1)>", "<javascript:"), ("[r]: data:text/html,<b>", "]: data:"),
-    ("<!-- hide -->", "<!--"), ("<iframe src=//evil>", "<iframe"),
+    ("<script>alert(1)</script>", "<script"),
+    ("<img src=x onerror=alert(1)>", "<img"),
+    ("[click](javascript:alert(1))", "](javascript:"),
+    ("[c]( JAVASCRIPT:alert(1))", "( JAVASCRIPT:"),
+    ("<javascript:alert(1)>", "<javascript:"),
+    ("[r]: data:text/html,<b>", "]: data:"),
+    ("<!-- hide -->", "<!--"),
+    ("<iframe src=//evil>", "<iframe"),
 ]
 
 
@@ -145,8 +179,11 @@ def test_markdown_export_escapes_raw_html_and_unsafe_links(attack, raw):
     tokens = MarkdownIt("commonmark", {"html": True}).parse(md)
     flat = [t for tok in tokens for t in [tok, *(tok.children or [])]]
     assert not [t for t in flat if t.type.startswith("html")], md
-    assert not [t for t in flat if t.type == "link_open" and re.match(r"\s*(javascript|data|vbscript|file):",
-                                                                      t.attrGet("href") or "", re.I)]
+    assert not [
+        t
+        for t in flat
+        if t.type == "link_open" and re.match(r"\s*(javascript|data|vbscript|file):", t.attrGet("href") or "", re.I)
+    ]
 
 
 def test_a_newline_in_a_title_cannot_forge_a_heading():
@@ -173,7 +210,8 @@ def test_a_planted_key_appears_in_no_file_screen_or_stream(server, qwq_home, tmp
     qwq_home.mkdir(parents=True, exist_ok=True)
     host = server.url.split("//")[1]
     (qwq_home / "config.toml").write_text(
-        f'[profiles.box]\nendpoint = "http://u:{KEY}@{host}/v1"\napi_key_env = "BOX_KEY"\n')
+        f'[profiles.box]\nendpoint = "http://u:{KEY}@{host}/v1"\napi_key_env = "BOX_KEY"\n'
+    )
     outputs = []
     server.script = [chunk(reasoning_content="r"), chunk(content="answer", finish="stop")]
     for args, env in [
@@ -206,7 +244,7 @@ def test_a_planted_key_appears_in_no_file_screen_or_stream(server, qwq_home, tmp
 
 
 async def test_the_status_bar_and_notifications_never_show_a_key_or_parse_markup(server, qwq_home):
-    from uihelpers import make_app, ready, send, finished, wait_until
+    from uihelpers import finished, make_app, ready, send, wait_until
 
     server.script = [("status", 500, f"boom [/x] [bold]{KEY}\x1b]52;c;AAAA\x07")]
     engine = RemoteEngine(f"http://u:{KEY}@{server.url.split('//')[1]}", api_key=KEY)
@@ -233,5 +271,3 @@ async def test_a_load_error_with_markup_shows_as_plain_text(qwq_home):
         await ready(pilot)
         await pilot.pause(0.1)
         assert "[/x]" in app.export_screenshot()
-
-

@@ -6,13 +6,13 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import run_cli, smol_path
 from fake_hub import FakeHub
+
 from qwqchat import catalog, fit, hub
 from qwqchat.errors import BadInput, QwqError
 
-GiB = 1024 ** 3
+GiB = 1024**3
 REPO = "Qwen/QwQ-32B-GGUF"
 
 
@@ -47,8 +47,18 @@ def record():
 
 # -- fit -----------------------------------------------------------------------
 
-@pytest.mark.parametrize("kv,ctx,gib", [("f16", 16384, 4), ("f16", 32768, 8), ("f16", 131072, 32),
-                                        ("q8_0", 32768, 4.25), ("q4_0", 32768, 2.25), ("q8_0", 131072, 17)])
+
+@pytest.mark.parametrize(
+    "kv,ctx,gib",
+    [
+        ("f16", 16384, 4),
+        ("f16", 32768, 8),
+        ("f16", 131072, 32),
+        ("q8_0", 32768, 4.25),
+        ("q4_0", 32768, 2.25),
+        ("q8_0", 131072, 17),
+    ],
+)
 def test_qwq_kv_cache_matches_the_reference_table(kv, ctx, gib):
     assert fit.kv_bytes(catalog.QWQ.shape, ctx, kv) == pytest.approx(gib * GiB, rel=1e-3)
 
@@ -62,11 +72,14 @@ def test_test_model_figures_from_its_header():
     assert fit.kv_bytes(shape, 8192) == 23040 * 8192
 
 
-@pytest.mark.parametrize("free_gib,kv,fits", [
-    (24, "q8_0", True),   # 18.5 + 4.25 + 1 = 23.8 GiB: just fits a 24 GB card
-    (24, "f16", False),   # 27.5 GiB: partial offload
-    (12, "f16", False),
-])
+@pytest.mark.parametrize(
+    "free_gib,kv,fits",
+    [
+        (24, "q8_0", True),  # 18.5 + 4.25 + 1 = 23.8 GiB: just fits a 24 GB card
+        (24, "f16", False),  # 27.5 GiB: partial offload
+        (12, "f16", False),
+    ],
+)
 def test_qwq_q4_fit_and_partial_offload(free_gib, kv, fits):
     q4 = catalog.QWQ.quants[0]
     est = fit.estimate(q4.size, catalog.QWQ.shape, 32768, kv, free_gib * GiB)
@@ -80,6 +93,7 @@ def test_qwq_q4_fit_and_partial_offload(free_gib, kv, fits):
 
 # -- resolving what the user names ------------------------------------------------
 
+
 def test_resolve_forms(fake_hub, hf_cache):
     fake_hub.add("someone/QwQ-32B-GGUF", "QwQ-32B-Q5_K_M.gguf", b"x")
     fake_hub.add("someone/QwQ-32B-GGUF", "QwQ-32B-F16-00001-of-00002.gguf", b"x")
@@ -87,12 +101,17 @@ def test_resolve_forms(fake_hub, hf_cache):
     e = fake_hub.url
     assert hub.resolve("Qwen/QwQ-32B-GGUF:q8_0", endpoint=e).files == ["qwq-32b-q8_0.gguf"]
     assert hub.resolve("someone/QwQ-32B-GGUF:F16", endpoint=e).files == [
-        "QwQ-32B-F16-00001-of-00002.gguf", "QwQ-32B-F16-00002-of-00002.gguf"]
-    assert hub.resolve("someone/QwQ-32B-GGUF/QwQ-32B-F16-00001-of-00002.gguf", endpoint=e).files[1] == \
-        "QwQ-32B-F16-00002-of-00002.gguf"
+        "QwQ-32B-F16-00001-of-00002.gguf",
+        "QwQ-32B-F16-00002-of-00002.gguf",
+    ]
+    assert (
+        hub.resolve("someone/QwQ-32B-GGUF/QwQ-32B-F16-00001-of-00002.gguf", endpoint=e).files[1]
+        == "QwQ-32B-F16-00002-of-00002.gguf"
+    )
     assert hub.resolve("Qwen/QwQ-32B-GGUF", available=80 * GiB, endpoint=e).files == ["qwq-32b-q8_0.gguf"]
-    assert hub.resolve("Qwen/QwQ-32B-GGUF", available=24 * GiB, kv_type="q8_0", endpoint=e).files == \
-        ["qwq-32b-q4_k_m.gguf"]
+    assert hub.resolve("Qwen/QwQ-32B-GGUF", available=24 * GiB, kv_type="q8_0", endpoint=e).files == [
+        "qwq-32b-q4_k_m.gguf"
+    ]
     with pytest.raises(BadInput, match="no Q2_K file"):
         hub.resolve("Qwen/QwQ-32B-GGUF:Q2_K", endpoint=e)
     with pytest.raises(BadInput, match="not found"):
@@ -100,6 +119,7 @@ def test_resolve_forms(fake_hub, hf_cache):
 
 
 # -- downloading ---------------------------------------------------------------------
+
 
 def test_pull_downloads_into_the_hf_cache_with_progress_and_verifies(fake_hub, hf_cache, model_bytes, qwq_home):
     seen, progress = record()
@@ -110,6 +130,7 @@ def test_pull_downloads_into_the_hf_cache_with_progress_and_verifies(fake_hub, h
     assert any(s[0].startswith("verifying") for s in seen)
     assert (path.parent.parent.parent / "refs" / "main").read_text() == path.parent.name  # the hub's layout
     from huggingface_hub import try_to_load_from_cache
+
     assert Path(try_to_load_from_cache(REPO, "qwq-32b-q4_k_m.gguf")).read_bytes() == model_bytes
     # a second pull reuses the cache: no GET, no second verification
     gets = sum(r["method"] == "GET" and "resolve" in r["path"] for r in fake_hub.requests)
@@ -210,6 +231,7 @@ def test_not_enough_disk_space_is_checked_first(fake_hub, hf_cache, qwq_home, mo
 
 # -- the command line ------------------------------------------------------------------
 
+
 def test_cli_pull_then_models_then_use(fake_hub, tmp_path, qwq_home, model_bytes):
     env = {"HF_ENDPOINT": fake_hub.url, "HF_HOME": str(tmp_path / "hf"), "HF_HUB_DISABLE_XET": "1"}
     proc = run_cli("pull", "Qwen/QwQ-32B-GGUF:Q4_K_M", env_extra=env)
@@ -247,11 +269,11 @@ def test_cli_pull_with_no_argument_fetches_what_fits_this_machine(tmp_path, qwq_
         fetched = [r["path"] for r in h.requests if r["method"] == "GET" and "/resolve/" in r["path"]]
     assert proc.returncode == 0, proc.stderr
     o = rec.option
-    reason = next(line for line in proc.stderr.splitlines() if line.startswith("qwqchat: CPU") or
-                  line.startswith("qwqchat: GPU"))
+    reason = next(
+        line for line in proc.stderr.splitlines() if line.startswith("qwqchat: CPU") or line.startswith("qwqchat: GPU")
+    )
     assert o.label in reason and ("recommending" in reason or "fits" in reason)  # the one-line reason
-    assert fetched and all(p.startswith(f"/{o.model.repo}/resolve/") and p.endswith(o.quant.filename)
-                           for p in fetched)
+    assert fetched and all(p.startswith(f"/{o.model.repo}/resolve/") and p.endswith(o.quant.filename) for p in fetched)
     assert Path(proc.stdout.strip()).read_bytes() == model_bytes
     cfg = config.load()
     assert cfg.model == proc.stdout.strip() and (cfg.ctx, cfg.kv_cache) == (o.ctx, o.kv)

@@ -4,13 +4,13 @@ keys and layout in a real terminal, counters, output)."""
 from __future__ import annotations
 
 import pytest
+from sse_server import ScriptedServer, chunk
+from uihelpers import finished, make_app, ready, send, wait_until
 
 from qwqchat import config
 from qwqchat.cli import build_parser
 from qwqchat.store import Store
 from qwqchat.ui.run import build_app
-from sse_server import ScriptedServer, chunk
-from uihelpers import finished, make_app, ready, send, wait_until
 
 
 @pytest.fixture
@@ -24,6 +24,7 @@ def status_text(app) -> str:
 
 
 # -- 1. remote-only TUI ---------------------------------------------------------------
+
 
 async def chat_remotely(app, server) -> None:
     from qwqchat.ui.screens.first_run import FirstRunScreen
@@ -53,6 +54,7 @@ async def test_remote_profile_without_a_local_model_opens_the_chat(server, qwq_h
 
 
 # -- 2. F4 keeps the old exchange until the edited prompt is sent ------------------------
+
 
 def shown_users(app) -> list:
     from qwqchat.ui.widgets.turn import UserMessage
@@ -97,6 +99,7 @@ async def test_edit_then_quit_loses_nothing(qwq_home):
 
 
 # -- 3. offline first run and pull ------------------------------------------------------
+
 
 class ConnectError(Exception):  # named like the hub client's own exceptions, which hub_error reads by name
     pass
@@ -212,6 +215,7 @@ async def test_get_a_model_from_the_palette_opens_the_first_run_screen_again(fix
 
 # -- 4. keys in a real terminal -------------------------------------------------------------
 
+
 async def test_keys_typed_while_the_app_mounts_go_to_the_prompt(qwq_home):
     """The screen focuses its AUTO_FOCUS widget while the app's on_mount is still awaiting (in a terminal, the
     first half second); that was the chat filter."""
@@ -261,10 +265,12 @@ def test_readme_and_help_promise_no_alt_enter():
 
 # -- 5. layout -----------------------------------------------------------------------------------
 
+
 def fully_visible(screen, widget) -> bool:
     region = widget.region
-    return region.height > 0 and screen.region.contains_region(region) and \
-        screen.find_widget(widget).region == region  # laid out and not cut by a scrolled container
+    return (
+        region.height > 0 and screen.region.contains_region(region) and screen.find_widget(widget).region == region
+    )  # laid out and not cut by a scrolled container
 
 
 @pytest.mark.parametrize("size", [(80, 24), (90, 40), (150, 45)])
@@ -354,8 +360,11 @@ async def test_search_hits_are_highlighted_not_bracketed_and_not_cut(qwq_home):
 
     store = Store()
     cid = store.create_conversation(model="m")
-    store.add_user_message(cid, "a long prompt about reversing lists in Python with slicing and reversed() "
-                                "and why xs[::-1] copies the list while reverse() works in place")
+    store.add_user_message(
+        cid,
+        "a long prompt about reversing lists in Python with slicing and reversed() "
+        "and why xs[::-1] copies the list while reverse() works in place",
+    )
     app = make_app(store=store)
     async with app.run_test(size=(150, 45)) as pilot:
         await ready(pilot)
@@ -369,9 +378,9 @@ async def test_search_hits_are_highlighted_not_bracketed_and_not_cut(qwq_home):
 
 
 async def test_a_wide_code_line_can_be_scrolled_to(qwq_home):
-    from qwqchat.engines.replay import tokens_of
-    from qwqchat.engines.replay import ReplayEngine
     from textual.widgets._markdown import MarkdownFence
+
+    from qwqchat.engines.replay import ReplayEngine, tokens_of
 
     line = "print(" + ", ".join(f"value_{i}" for i in range(60)) + ")"
     app = make_app(ReplayEngine(tokens_of(f"Hmm.</think>\n\n```python\n{line}\n```\n"), name="m"))
@@ -391,6 +400,7 @@ def test_the_empty_chat_hint_does_not_say_left():
 
 # -- 6. counters ------------------------------------------------------------------------------
 
+
 async def test_answering_from_saved_thinking_counts_its_time(qwq_home):
     now = [1000.0]
     app = make_app(clock=lambda: now[0])
@@ -404,6 +414,7 @@ async def test_answering_from_saved_thinking_counts_its_time(qwq_home):
 
 
 # -- 7. output -------------------------------------------------------------------------------------
+
 
 def test_logs_rotate_with_a_size_cap_and_a_few_files_kept(tmp_path):
     from qwqchat.paths import open_log
@@ -419,6 +430,7 @@ def test_logs_rotate_with_a_size_cap_and_a_few_files_kept(tmp_path):
 
 def test_the_cli_log_rotates(qwq_home):
     from conftest import run_cli
+
     from qwqchat import paths
 
     log = paths.log_dir() / "qwqchat.log"
@@ -454,10 +466,13 @@ def test_a_closing_tag_the_model_writes_after_the_engine_closed_its_thinking_is_
     from qwqchat.reasoning import ANSWER, ReasoningSplitter, merge
 
     splitter = ReasoningSplitter(False, closed_by_engine=True)  # answering from saved thinking
-    pieces = [p for chunk in ("</th", "ink>\n\nThe answer </thi", "nk> is 42.</think>", " Done")
-              for p in splitter.feed(chunk)] + splitter.flush()
+    pieces = [
+        p for chunk in ("</th", "ink>\n\nThe answer </thi", "nk> is 42.</think>", " Done") for p in splitter.feed(chunk)
+    ] + splitter.flush()
     answer = "".join(t for kind, t in merge(pieces) if kind == ANSWER)
     assert answer == "The answer  is 42. Done", answer
     plain = ReasoningSplitter(True)  # the model closed its own thinking: later tags stay text, as before
-    assert "".join(t for k, t in plain.feed("a</think>use </think> tags") + plain.flush() if k == ANSWER) \
+    assert (
+        "".join(t for k, t in plain.feed("a</think>use </think> tags") + plain.flush() if k == ANSWER)
         == "use </think> tags"
+    )

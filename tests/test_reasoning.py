@@ -61,12 +61,15 @@ SNIPPET = st.sampled_from(["<think>", "</think>", "\n", " ", "x", "</", "<think"
 
 
 @settings(max_examples=400, deadline=None)
-@given(parts=st.lists(st.one_of(TEXT, SNIPPET), max_size=12), cuts=st.lists(st.integers(0, 400), max_size=20),
-       starts=st.booleans())
+@given(
+    parts=st.lists(st.one_of(TEXT, SNIPPET), max_size=12),
+    cuts=st.lists(st.integers(0, 400), max_size=20),
+    starts=st.booleans(),
+)
 def test_any_chunking_gives_the_same_output(parts, cuts, starts):
     text = "".join(parts)
     points = sorted({c % (len(text) + 1) for c in cuts})
-    chunks = [text[a:b] for a, b in zip([0] + points, points + [len(text)])]
+    chunks = [text[a:b] for a, b in zip([0] + points, points + [len(text)], strict=True)]
     whole, s1 = run([text], starts)
     cut, s2 = run(chunks, starts)
     assert cut == whole

@@ -5,11 +5,10 @@ import threading
 from pathlib import Path
 
 import pytest
-
 from conftest import run_cli
+
 from qwqchat.chat import run_turn
-from qwqchat.engines.base import (AnswerDelta, LoopDetected, Message, ReasoningDelta, Sampling,
-                                  TurnDone)
+from qwqchat.engines.base import AnswerDelta, LoopDetected, Message, ReasoningDelta, Sampling, TurnDone
 from qwqchat.engines.llama import LlamaEngine
 from qwqchat.engines.replay import ReplayEngine, tokens_of
 from qwqchat.loopguard import LoopGuard, find_loop
@@ -25,6 +24,7 @@ def done(events):
 
 
 # -- thinking budget and answer-now on the real engine ------------------------------
+
 
 def test_thinking_budget_closes_the_thinking_on_the_kv_cache(qwq):
     events = list(qwq.stream([Message("user", "What is 2+2?")], Sampling(think_budget=30, max_tokens=120, seed=1)))
@@ -89,9 +89,10 @@ def test_remote_engines_say_plainly_what_they_cannot_do(qwq_home):
 
 # -- loop guard -------------------------------------------------------------------
 
+
 def feed_all(text, size=5):
     guard = LoopGuard()
-    hits = [h for i in range(0, len(text), size) if (h := guard.feed(text[i:i + size]))]
+    hits = [h for i in range(0, len(text), size) if (h := guard.feed(text[i : i + size]))]
     return hits
 
 
@@ -103,27 +104,41 @@ def test_real_repetitive_text_is_caught():
     assert cut < len(REAL_LOOP) * 0.8
 
 
-@pytest.mark.parametrize("text", [
-    "Wait, so the total is 12. " * 6,
-    "Let me re-check. " + "I add 3 to 12 and get 15, but is that right? " * 6,
-    "Paragraph one.\n\n" + "The same idea again, restated in full with more words than before, to be long.\n\n" * 6,
-    "Start. " + "".join("A much longer paragraph that the model keeps writing out in full, word for word, "
-                        "because it lost track of where it was in its own reasoning. " for _ in range(4)),
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Wait, so the total is 12. " * 6,
+        "Let me re-check. " + "I add 3 to 12 and get 15, but is that right? " * 6,
+        "Paragraph one.\n\n" + "The same idea again, restated in full with more words than before, to be long.\n\n" * 6,
+        "Start. "
+        + "".join(
+            "A much longer paragraph that the model keeps writing out in full, word for word, "
+            "because it lost track of where it was in its own reasoning. "
+            for _ in range(4)
+        ),
+    ],
+)
 def test_crafted_loops_are_caught(text):
     assert feed_all(text)
 
 
-@pytest.mark.parametrize("text", [
-    # long legitimate reasoning that keeps revisiting the same phrases
-    "".join(f"Wait, let me check step {i}: {i} times {i + 1} is {i * (i + 1)}. Hmm, that seems right. "
-            for i in range(400)),
-    (DATA / "qwq_trace.txt").read_text() * 1,
-    "".join(f"Alternatively, maybe the answer is {i}. But wait, let me verify that case again. " for i in range(300)),
-    "no no no no no no " + "x" * 10 + " hmm. " * 3,  # short repeats are not a loop
-    "Table:\n" + "-" * 400 + "\n" + "=" * 400,  # separators are not a loop
-    "Digits: " + "0" * 1000,
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        # long legitimate reasoning that keeps revisiting the same phrases
+        "".join(
+            f"Wait, let me check step {i}: {i} times {i + 1} is {i * (i + 1)}. Hmm, that seems right. "
+            for i in range(400)
+        ),
+        (DATA / "qwq_trace.txt").read_text() * 1,
+        "".join(
+            f"Alternatively, maybe the answer is {i}. But wait, let me verify that case again. " for i in range(300)
+        ),
+        "no no no no no no " + "x" * 10 + " hmm. " * 3,  # short repeats are not a loop
+        "Table:\n" + "-" * 400 + "\n" + "=" * 400,  # separators are not a loop
+        "Digits: " + "0" * 1000,
+    ],
+)
 def test_long_legitimate_reasoning_raises_no_alarm(text):
     assert not feed_all(text)
 
@@ -154,19 +169,54 @@ def test_loop_on_the_real_model_stops_or_answers(qwq):
 
 
 def test_ask_on_loop_stop_and_warning(qwq_model):
-    proc = run_cli("ask", "--model", str(qwq_model), "--temperature", "0", "--max-tokens", "500", "--seed", "1",
-                   "--on-loop", "stop", "--hide-reasoning", LOOP_PROMPT)
+    proc = run_cli(
+        "ask",
+        "--model",
+        str(qwq_model),
+        "--temperature",
+        "0",
+        "--max-tokens",
+        "500",
+        "--seed",
+        "1",
+        "--on-loop",
+        "stop",
+        "--hide-reasoning",
+        LOOP_PROMPT,
+    )
     assert proc.returncode == 130
     assert "warning: the thinking is repeating itself" in proc.stderr and "stopping" in proc.stderr
-    warn = run_cli("ask", "--model", str(qwq_model), "--temperature", "0", "--max-tokens", "500", "--seed", "1",
-                   "--json", LOOP_PROMPT)
+    warn = run_cli(
+        "ask",
+        "--model",
+        str(qwq_model),
+        "--temperature",
+        "0",
+        "--max-tokens",
+        "500",
+        "--seed",
+        "1",
+        "--json",
+        LOOP_PROMPT,
+    )
     assert warn.returncode == 3 and "use --on-loop=stop|answer" in warn.stderr  # looped to the limit: no answer
     assert json.loads(warn.stdout)["stats"]["loop_detected"] is True
 
 
 def test_ask_think_budget_and_answer_command(qwq_model):
-    proc = run_cli("ask", "--model", str(qwq_model), "--think-budget", "20", "--max-tokens", "60", "--seed", "1",
-                   "--json", "What is 2+2?")
+    proc = run_cli(
+        "ask",
+        "--model",
+        str(qwq_model),
+        "--think-budget",
+        "20",
+        "--max-tokens",
+        "60",
+        "--seed",
+        "1",
+        "--json",
+        "What is 2+2?",
+    )
     out = json.loads(proc.stdout)
     assert out["stats"]["intervention"] == "think-budget" and out["stats"]["reasoning_tokens"] <= 20
     assert "thinking budget reached" in proc.stderr

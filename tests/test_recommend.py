@@ -5,7 +5,7 @@ import pytest
 from qwqchat import catalog, fit
 from qwqchat.recommend import MIN_CPU_SPEED, Machine, choices, recommend, settings
 
-GiB = 1024 ** 3
+GiB = 1024**3
 
 
 def gpu(gb: int, name: str) -> Machine:
@@ -30,8 +30,7 @@ TABLE = [
     (ram(20), ("Qwen3-8B", "Q4_K_M", 32768, "f16"), ["QwQ-32B Q4_K_M needs 21.7 GiB even at 16K"]),
     (ram(56), ("Qwen3-8B", "Q4_K_M", 32768, "f16"), ["fits in RAM at 32K context, f16 KV but would run at ~1.6"]),
     # this development machine: 2 cores, ~23 GiB free — QwQ fits at 16K with q8_0 KV but would crawl
-    (ram(23, cores=2), ("Qwen3-1.7B", "Q8_0", 32768, "f16"), ["fits in RAM at 16K context, q8_0 KV",
-                                                               "~0.4 tokens/s"]),
+    (ram(23, cores=2), ("Qwen3-1.7B", "Q8_0", 32768, "f16"), ["fits in RAM at 16K context, q8_0 KV", "~0.4 tokens/s"]),
 ]
 
 

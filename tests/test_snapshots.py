@@ -1,6 +1,6 @@
 """SVG snapshots of the screens people judge us by (``pytest --snapshot-update`` rewrites them)."""
 
-from uihelpers import TRACE_STATS, ANSWER_AT, Gate, finished, make_app, ready, reasoning_pieces_before, send, wait_until
+from uihelpers import ANSWER_AT, TRACE_STATS, Gate, finished, make_app, ready, reasoning_pieces_before, send, wait_until
 
 WIDE = (140, 36)
 NARROW = (100, 36)
@@ -61,10 +61,11 @@ def test_help_screen(snap_compare, qwq_home):
 
 def test_remote_only_tui(snap_compare, qwq_home, monkeypatch):
     """`qwqchat --endpoint URL` with no local model: the chat, not the first-run screen; host and model shown."""
+    from sse_server import ScriptedServer
+
     from qwqchat.cli import build_parser
     from qwqchat.engines.remote import RemoteEngine
     from qwqchat.ui.run import build_app
-    from sse_server import ScriptedServer
 
     monkeypatch.setattr(RemoteEngine, "describe", lambda self: "gpu-box:8000")  # the test server's port varies
     with ScriptedServer() as server:

@@ -1,21 +1,19 @@
 """Every UI flow, through Pilot, on the real app with a replayed QwQ stream."""
 
-
 from textual.widgets import Input, ListView
 from textual.widgets._collapsible import CollapsibleTitle
+from uihelpers import ANSWER_AT, CHUNKS, Gate, finished, make_app, ready, send, wait_until
 
 from qwqchat import config
-
 from qwqchat.engines.llama import LlamaEngine
 from qwqchat.engines.replay import ReplayEngine, tokens_of
 from qwqchat.errors import ModelError
 from qwqchat.store import Store
-from qwqchat.ui.screens.dialogs import Ask, Confirm
 from qwqchat.ui.keys import KEYS, key_text
+from qwqchat.ui.screens.dialogs import Ask, Confirm
 from qwqchat.ui.screens.help import HelpScreen
 from qwqchat.ui.screens.settings import SettingsScreen
 from qwqchat.ui.widgets.turn import AssistantTurn, UserMessage
-from uihelpers import ANSWER_AT, CHUNKS, Gate, finished, make_app, ready, send, wait_until
 
 
 def reasoning_text(turn: AssistantTurn) -> str:
@@ -46,9 +44,15 @@ async def test_reasoning_beside_answer_when_wide_then_folds_with_summary(qwq_hom
         await ready(pilot)
         await send(pilot, "reverse a list")
         await gate.wait_reached()
-        await wait_until(pilot, lambda: app.streaming_turn is not None and
-                         reasoning_text(app.streaming_turn) and not app.streaming_turn.answer.text,
-                         what="thinking on screen")
+        await wait_until(
+            pilot,
+            lambda: (
+                app.streaming_turn is not None
+                and reasoning_text(app.streaming_turn)
+                and not app.streaming_turn.answer.text
+            ),
+            what="thinking on screen",
+        )
         turn = app.streaming_turn
         assert turn.fold.title.startswith("Thinking… ") and "tokens" in turn.fold.title
         assert not turn.fold.collapsed
@@ -212,6 +216,7 @@ async def test_sidebar_filter_open_rename_delete(qwq_home):
         await finished(pilot)
         items = app.query_one("#chat-list", ListView).children
         assert [i.conversation_id for i in items] == [2, 1]  # newest first
+
         def shown():
             return [i.conversation_id for i in app.query_one("#chat-list", ListView).children]
 
@@ -291,8 +296,20 @@ async def test_help_screen_and_command_palette_list_every_action(qwq_home):
         rows = {str(table.get_row_at(i)[1]): str(table.get_row_at(i)[0]) for i in range(table.row_count)}
         await pilot.press("escape")
         commands = {c.title: c for c in app.get_system_commands(app.screen)}
-        for action in ("stop", "new_chat", "regenerate", "edit_last", "toggle_reasoning", "export", "rename",
-                       "delete", "settings", "answer_now", "retry_with_penalty", "help"):
+        for action in (
+            "stop",
+            "new_chat",
+            "regenerate",
+            "edit_last",
+            "toggle_reasoning",
+            "export",
+            "rename",
+            "delete",
+            "settings",
+            "answer_now",
+            "retry_with_penalty",
+            "help",
+        ):
             title = next(k.title for k in KEYS if k.action == action)
             shown = rows[title]
             assert {key_text(k) for k in live[action]} == set(shown.split(" or ")), (action, shown, live[action])
@@ -357,8 +374,9 @@ async def test_long_chat_opens_with_a_window_and_loads_earlier_turns(qwq_home):
         app.view.scroll_home(animate=False)
         await wait_until(pilot, lambda: app.view.scroll_y == 0, what="the top")
         app.view.query_one("#load-earlier").press()
-        await wait_until(pilot, lambda: len(app.view.query(UserMessage)) + len(app.view.turns()) == 18,
-                         what="6 earlier messages")
+        await wait_until(
+            pilot, lambda: len(app.view.query(UserMessage)) + len(app.view.turns()) == 18, what="6 earlier messages"
+        )
 
 
 async def test_view_follows_the_stream_until_the_user_scrolls_up(qwq_home):
@@ -391,12 +409,16 @@ async def test_real_llama_engine_in_the_app(qwq_home, qwq_model):
 
 
 async def test_remote_engine_in_the_app_reasoning_beside_answer_and_faults_in_the_chat(qwq_home):
-    from qwqchat.engines.remote import RemoteEngine
     from sse_server import ScriptedServer, chunk
 
+    from qwqchat.engines.remote import RemoteEngine
+
     with ScriptedServer() as server:
-        server.script = [chunk(reasoning_content="Six times seven"), chunk(reasoning_content=" is 42."),
-                         chunk(content="**42**", finish="stop")]
+        server.script = [
+            chunk(reasoning_content="Six times seven"),
+            chunk(reasoning_content=" is 42."),
+            chunk(content="**42**", finish="stop"),
+        ]
         app = make_app(RemoteEngine(server.url))
         async with app.run_test(size=(140, 40)) as pilot:
             await ready(pilot)
@@ -438,8 +460,9 @@ async def test_f9_answers_now_and_answers_from_saved_thinking_on_the_real_engine
         app.store.update_settings(app.conversation.id, settings=settings.to_dict())
         app.conversation = app.store.get(app.conversation.id)
         await send(pilot, "Tell me a story about a cat.")
-        await wait_until(pilot, lambda: app.stream is not None and app.stream.reasoning_pieces >= 5,
-                         timeout=30, what="thinking")
+        await wait_until(
+            pilot, lambda: app.stream is not None and app.stream.reasoning_pieces >= 5, timeout=30, what="thinking"
+        )
         await pilot.press("f9")
         await finished(pilot, timeout=60)
         msg = Store().get(app.conversation.id).messages[-1]
@@ -453,8 +476,11 @@ async def test_loop_warning_and_retry_with_a_higher_presence_penalty(qwq_home):
     async with app.run_test(size=(140, 40)) as pilot:
         await ready(pilot)
         await send(pilot, "q")
-        await wait_until(pilot, lambda: app.view.last_turn() is not None and app.view.last_turn().warning.display,
-                         what="the loop warning")
+        await wait_until(
+            pilot,
+            lambda: app.view.last_turn() is not None and app.view.last_turn().warning.display,
+            what="the loop warning",
+        )
         assert "repeating itself" in str(app.view.last_turn().warning.render())
         await pilot.press("f10")
         await finished(pilot)

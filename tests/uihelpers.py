@@ -15,7 +15,7 @@ from qwqchat.ui.app import QwqChatApp
 
 TRACE = (Path(__file__).parent / "data" / "qwq_trace.txt").read_text()
 CHUNKS = tokens_of(TRACE)
-ANSWER_AT = next(i for i, c in enumerate(CHUNKS) if "</think>" in "".join(CHUNKS[max(0, i - 3):i + 1]))
+ANSWER_AT = next(i for i, c in enumerate(CHUNKS) if "</think>" in "".join(CHUNKS[max(0, i - 3) : i + 1]))
 
 
 class Gate:
@@ -44,9 +44,18 @@ class Gate:
 
 
 # what a QwQ-32B turn of this trace reports on a GPU (fixed, so snapshots are stable)
-TRACE_STATS = Stats(prompt_tokens=41, prompt_tokens_evaluated=41, reasoning_tokens=162, answer_tokens=93,
-                    ttft_s=0.42, thinking_s=5.1, total_s=8.0, decode_tokens_per_s=31.9, context_used=296,
-                    context_size=32768)
+TRACE_STATS = Stats(
+    prompt_tokens=41,
+    prompt_tokens_evaluated=41,
+    reasoning_tokens=162,
+    answer_tokens=93,
+    ttft_s=0.42,
+    thinking_s=5.1,
+    total_s=8.0,
+    decode_tokens_per_s=31.9,
+    context_used=296,
+    context_size=32768,
+)
 
 
 def fixed_clock():
@@ -67,8 +76,10 @@ async def wait_until(pilot, predicate, timeout: float = 20.0, what: str = "condi
             return
         await pilot.pause(0.02)
     app = pilot.app
-    raise AssertionError(f"timed out waiting for {what} (screen {type(app.screen).__name__}, "
-                         f"engine error {getattr(app, 'engine_error', None)!r})")
+    raise AssertionError(
+        f"timed out waiting for {what} (screen {type(app.screen).__name__}, "
+        f"engine error {getattr(app, 'engine_error', None)!r})"
+    )
 
 
 async def ready(pilot) -> None:
@@ -85,8 +96,12 @@ async def finished(pilot, timeout: float = 20.0) -> None:
     """Wait for the turn the last ``send`` started (or the one streaming now) to finish."""
     app = pilot.app
     before = getattr(app, "turns_before_send", None)
-    await wait_until(pilot, lambda: app.stream is None and not app._pending_send
-                     and (before is None or app.turns_finished > before), timeout, what="the turn to finish")
+    await wait_until(
+        pilot,
+        lambda: app.stream is None and not app._pending_send and (before is None or app.turns_finished > before),
+        timeout,
+        what="the turn to finish",
+    )
     app.turns_before_send = None
     await pilot.pause(0.05)
 

@@ -12,6 +12,7 @@ import threading
 from dataclasses import asdict, dataclass, field, fields
 from typing import Dict, Iterator, List, Optional, Protocol, Union
 
+
 # QwQ-32B model card: temperature 0.6, top_p 0.95, top_k 20-40, min_p 0, no
 # repetition penalty, presence_penalty 0-2 against endless loops.
 @dataclass
@@ -48,10 +49,13 @@ class Sampling:
             raise BadInput(f"max tokens must be >= 1, not {self.max_tokens}")
         if self.think_budget is not None and self.think_budget < 1:
             raise BadInput(f"thinking budget must be >= 1 token, not {self.think_budget}")
-        if self.seed is not None and not -1 <= self.seed < 2 ** 32:
-            raise BadInput(f"seed must be -1 (random) or between 0 and {2 ** 32 - 1}, not {self.seed}")
-        for name, value, most in (("top_k", self.top_k, 1_000_000), ("max tokens", self.max_tokens, 10 ** 8),
-                                  ("thinking budget", self.think_budget, 10 ** 8)):
+        if self.seed is not None and not -1 <= self.seed < 2**32:
+            raise BadInput(f"seed must be -1 (random) or between 0 and {2**32 - 1}, not {self.seed}")
+        for name, value, most in (
+            ("top_k", self.top_k, 1_000_000),
+            ("max tokens", self.max_tokens, 10**8),
+            ("thinking budget", self.think_budget, 10**8),
+        ):
             if value is not None and value > most:
                 raise BadInput(f"{name} must be at most {most:,}, not {value}")
 

@@ -10,8 +10,10 @@ from .base import Engine
 def no_model_message() -> str:
     from ..paths import config_path
 
-    return ("no model configured: pass --model FILE.gguf, set QWQCHAT_MODEL, "
-            f"or put model = \"/path/to/file.gguf\" in {config_path()}")
+    return (
+        "no model configured: pass --model FILE.gguf, set QWQCHAT_MODEL, "
+        f'or put model = "/path/to/file.gguf" in {config_path()}'
+    )
 
 
 def build_engine(cfg: Config) -> Engine:
@@ -24,5 +26,6 @@ def build_engine(cfg: Config) -> Engine:
         raise BadInput(no_model_message())
     from .llama import LlamaEngine
 
-    return LlamaEngine(cfg.model, ctx=cfg.ctx, kv_cache=cfg.kv_cache, yarn=cfg.yarn,
-                       threads=cfg.threads, gpu_layers=cfg.gpu_layers)
+    return LlamaEngine(
+        cfg.model, ctx=cfg.ctx, kv_cache=cfg.kv_cache, yarn=cfg.yarn, threads=cfg.threads, gpu_layers=cfg.gpu_layers
+    )

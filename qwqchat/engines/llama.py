@@ -37,7 +37,8 @@ PENALTY_WINDOW = 1024  # tokens presence_penalty looks back over (llama.cpp's de
 CLOSE_THINKING = "\n</think>\n\n"  # what the engine appends to end the thinking itself
 
 CHATML = (
-    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}"
+    "{% for message in messages %}"
+    "{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}"
     "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
 
@@ -102,15 +103,29 @@ def physical_cores() -> int:
 def _diagnose_load_failure(path: Path, info: gguf_header.GGUFInfo, ctx: int) -> QwqError:
     recent = "".join(_recent).lower()
     if "unknown model architecture" in recent or "unknown architecture" in recent:
-        return ModelError(f"{path}: this llama.cpp build does not support the "
-                          f"'{info.architecture}' architecture; upgrade llama-cpp-python")
+        return ModelError(
+            f"{path}: this llama.cpp build does not support the "
+            f"'{info.architecture}' architecture; upgrade llama-cpp-python"
+        )
     if "not within the file bounds" in recent or "truncated" in recent or "unexpectedly reached end" in recent:
         return ModelError(f"{path} is truncated or damaged; download it again")
-    if any(s in recent for s in ("failed to allocate", "out of memory", "cannot allocate", "unable to allocate",
-                                 "mmap failed", "failed to mmap", "cudamalloc failed")):
-        return QwqError(f"not enough memory to load {path.name} with a {ctx:,}-token context; "
-                        "try a smaller quant, --ctx, --kv-cache q8_0 or fewer --gpu-layers")
-    last = next((l.strip() for l in reversed(_recent) if l.strip()), "no reason given")
+    if any(
+        s in recent
+        for s in (
+            "failed to allocate",
+            "out of memory",
+            "cannot allocate",
+            "unable to allocate",
+            "mmap failed",
+            "failed to mmap",
+            "cudamalloc failed",
+        )
+    ):
+        return QwqError(
+            f"not enough memory to load {path.name} with a {ctx:,}-token context; "
+            "try a smaller quant, --ctx, --kv-cache q8_0 or fewer --gpu-layers"
+        )
+    last = next((line.strip() for line in reversed(_recent) if line.strip()), "no reason given")
     return ModelError(f"llama.cpp could not load {path}: {last}")
 
 
@@ -122,8 +137,16 @@ def display_name(info: gguf_header.GGUFInfo) -> str:
 
 
 class LlamaEngine:
-    def __init__(self, model_path: str | os.PathLike, *, ctx: int = DEFAULT_CTX, kv_cache: str = "f16",
-                 yarn: bool = False, threads: Optional[int] = None, gpu_layers: Optional[int] = None) -> None:
+    def __init__(
+        self,
+        model_path: str | os.PathLike,
+        *,
+        ctx: int = DEFAULT_CTX,
+        kv_cache: str = "f16",
+        yarn: bool = False,
+        threads: Optional[int] = None,
+        gpu_layers: Optional[int] = None,
+    ) -> None:
         self.path = Path(model_path).expanduser()
         self.name = self.path.stem
         self.requested_ctx = ctx
@@ -159,14 +182,20 @@ class LlamaEngine:
             layers = 0
         kv_type = {"f16": None, "q8_0": llama_cpp.GGML_TYPE_Q8_0, "q4_0": llama_cpp.GGML_TYPE_Q4_0}[self.kv_cache]
         kwargs = dict(
-            n_ctx=n_ctx, n_gpu_layers=layers, n_threads=self.threads, n_threads_batch=self.threads,
-            flash_attn=bool(gpu or kv_type is not None), last_n_tokens_size=PENALTY_WINDOW, verbose=False,
+            n_ctx=n_ctx,
+            n_gpu_layers=layers,
+            n_threads=self.threads,
+            n_threads_batch=self.threads,
+            flash_attn=bool(gpu or kv_type is not None),
+            last_n_tokens_size=PENALTY_WINDOW,
+            verbose=False,
         )
         if kv_type is not None:
             kwargs.update(type_k=kv_type, type_v=kv_type)
         if self.yarn:
-            kwargs.update(rope_scaling_type=llama_cpp.LLAMA_ROPE_SCALING_TYPE_YARN, rope_freq_scale=0.25,
-                          yarn_orig_ctx=native)
+            kwargs.update(
+                rope_scaling_type=llama_cpp.LLAMA_ROPE_SCALING_TYPE_YARN, rope_freq_scale=0.25, yarn_orig_ctx=native
+            )
         log.info("loading %s with %s", self.path, kwargs)
         _recent.clear()
         try:
@@ -190,11 +219,9 @@ class LlamaEngine:
         n_layers = (info.block_count or 0) + 1  # + the output layer, as llama.cpp counts
         self._offloaded = 0 if layers == 0 else (n_layers if layers < 0 else min(layers, n_layers))
         system = llama_cpp.llama_print_system_info().decode("utf-8", "replace")
-        backend = next((b for b in ("CUDA", "Metal", "Vulkan", "ROCm", "SYCL") if b.upper() in system.upper()),
-                       "GPU")
+        backend = next((b for b in ("CUDA", "Metal", "Vulkan", "ROCm", "SYCL") if b.upper() in system.upper()), "GPU")
         if self._offloaded:
-            where = ("all layers" if self._offloaded >= n_layers
-                     else f"{self._offloaded}/{n_layers} layers, rest on CPU")
+            where = "all layers" if self._offloaded >= n_layers else f"{self._offloaded}/{n_layers} layers, rest on CPU"
             self._backend = f"{backend} · {where}"
         else:
             self._backend = "CPU"
@@ -208,10 +235,11 @@ class LlamaEngine:
         weights = info.size
         m = hub.SPLIT_RE.search(self.path.name)
         if m:  # a split model: count every part
-            weights = sum(p.stat().st_size for p in self.path.parent.glob(self.path.name[:m.start()] + "-*-of-*.gguf"))
+            weights = sum(p.stat().st_size for p in self.path.parent.glob(self.path.name[: m.start()] + "-*-of-*.gguf"))
         est = fit.estimate(weights, shape, n_ctx, self.kv_cache, sum(c.free for c in cards))
-        log.info("fit: needs %s, %s free -> gpu layers %s", fit.gib(est.total), fit.gib(est.available),
-                 est.gpu_layers())
+        log.info(
+            "fit: needs %s, %s free -> gpu layers %s", fit.gib(est.total), fit.gib(est.available), est.gpu_layers()
+        )
         return est.gpu_layers()
 
     def describe(self) -> str:
@@ -240,8 +268,9 @@ class LlamaEngine:
         ``<think>`` (Qwen3, thinking on: its ``enable_thinking`` switch is left unset)?"""
         return prompt.rstrip().endswith(OPEN)
 
-    def fit(self, messages: List[Message], sampling: Sampling,
-            cancel: Optional[threading.Event] = None) -> Tuple[str, List[int], int]:
+    def fit(
+        self, messages: List[Message], sampling: Sampling, cancel: Optional[threading.Event] = None
+    ) -> Tuple[str, List[int], int]:
         """Leave out the oldest turns until prompt + room for the reply fit the context.
 
         Never drops the system prompt or the new message.  Returns the prompt,
@@ -250,7 +279,7 @@ class LlamaEngine:
         n_ctx = self.context_size
         room = sampling.max_tokens or min(DEFAULT_REPLY_ROOM, n_ctx // 4)
         system = [m for m in messages[:1] if m.role == "system"]
-        body = messages[len(system):]
+        body = messages[len(system) :]
         dropped = 0
         while True:
             prompt, tokens = self.render(system + body, cancel)
@@ -261,15 +290,17 @@ class LlamaEngine:
             body = body[cut:]
             dropped += 1
         if len(tokens) >= n_ctx - 16:
-            raise QwqError(f"the message is {len(tokens):,} tokens; it does not fit the "
-                           f"{n_ctx:,}-token context (raise --ctx or shorten it)")
+            raise QwqError(
+                f"the message is {len(tokens):,} tokens; it does not fit the "
+                f"{n_ctx:,}-token context (raise --ctx or shorten it)"
+            )
         return prompt, tokens, dropped
 
     def _cached_prefix(self, tokens: List[int]) -> int:
         """How many prompt tokens llama.cpp will reuse from its KV cache (mirrors ``generate``)."""
         cached = self.llm._input_ids
         n = 0
-        for a, b in zip(cached, tokens):
+        for a, b in zip(cached, tokens):  # noqa: B905 (stops at the shorter on purpose)
             if a != b:
                 break
             n += 1
@@ -280,9 +311,14 @@ class LlamaEngine:
     # -- generation ----------------------------------------------------------
     can_end_thinking = True  # thinking budget, "answer now", answer from saved thinking
 
-    def stream(self, messages: List[Message], sampling: Sampling, cancel: Optional[threading.Event] = None,
-               end_thinking: Optional[threading.Event] = None,
-               prefill_reasoning: Optional[str] = None) -> Iterator[Event]:
+    def stream(
+        self,
+        messages: List[Message],
+        sampling: Sampling,
+        cancel: Optional[threading.Event] = None,
+        end_thinking: Optional[threading.Event] = None,
+        prefill_reasoning: Optional[str] = None,
+    ) -> Iterator[Event]:
         """Answer the last message.
 
         ``end_thinking`` (set from any thread) or ``sampling.think_budget`` make the
@@ -292,11 +328,18 @@ class LlamaEngine:
         and the model writes its answer.
         """
         with self._lock:
-            yield from self._stream(messages, sampling, cancel or threading.Event(),
-                                    end_thinking or threading.Event(), prefill_reasoning)
+            yield from self._stream(
+                messages, sampling, cancel or threading.Event(), end_thinking or threading.Event(), prefill_reasoning
+            )
 
-    def _stream(self, messages: List[Message], sampling: Sampling, cancel: threading.Event,
-                end_thinking: threading.Event, prefill_reasoning: Optional[str]) -> Iterator[Event]:
+    def _stream(
+        self,
+        messages: List[Message],
+        sampling: Sampling,
+        cancel: threading.Event,
+        end_thinking: threading.Event,
+        prefill_reasoning: Optional[str],
+    ) -> Iterator[Event]:
         rec = TurnRecorder(prefill_reasoning)
         result, stats = rec.result, rec.stats
         stats.context_size = self.context_size
@@ -344,9 +387,16 @@ class LlamaEngine:
 
         while True:
             close_now = None
-            gen = llm.generate(tokens + out, top_k=sampling.top_k, top_p=sampling.top_p, min_p=sampling.min_p,
-                               temp=sampling.temperature, repeat_penalty=1.0,
-                               presence_penalty=sampling.presence_penalty, reset=True)
+            gen = llm.generate(
+                tokens + out,
+                top_k=sampling.top_k,
+                top_p=sampling.top_p,
+                min_p=sampling.min_p,
+                temp=sampling.temperature,
+                repeat_penalty=1.0,
+                presence_penalty=sampling.presence_penalty,
+                reset=True,
+            )
             try:
                 for token in gen:
                     rec.arrival()

@@ -50,8 +50,12 @@ def _describe(exc: BaseException, endpoint: str, model: Optional[str]) -> str:
         cause = exc.__cause__ or exc.__context__
         text = str(cause or exc)
         low = text.lower()
-        if "name or service not known" in low or "nodename nor servname" in low or "getaddrinfo" in low \
-                or "name resolution" in low:
+        if (
+            "name or service not known" in low
+            or "nodename nor servname" in low
+            or "getaddrinfo" in low
+            or "name resolution" in low
+        ):
             return f"cannot resolve the host of {endpoint} (DNS lookup failed)"
         if "ssl" in low or "certificate" in low or "tls" in low:
             return f"TLS error talking to {host}: {text.splitlines()[0] if text else 'handshake failed'}"
@@ -93,9 +97,16 @@ def _field(obj: Any, name: str) -> Any:
 
 
 class RemoteEngine:
-    def __init__(self, endpoint: str, *, api_key: Optional[str] = None, model: Optional[str] = None,
-                 timeout: float = 600.0, connect_timeout: float = 10.0,
-                 thinks_first: Optional[bool] = None) -> None:
+    def __init__(
+        self,
+        endpoint: str,
+        *,
+        api_key: Optional[str] = None,
+        model: Optional[str] = None,
+        timeout: float = 600.0,
+        connect_timeout: float = 10.0,
+        thinks_first: Optional[bool] = None,
+    ) -> None:
         if not urlparse(endpoint).scheme or not urlparse(endpoint).netloc:
             raise BadInput(f"--endpoint must be a URL such as http://gpu-box:8000/v1, not {redact(endpoint)!r}")
         self.endpoint = endpoint.rstrip("/")
@@ -115,8 +126,12 @@ class RemoteEngine:
     def _make_client(self):
         import openai
 
-        return openai.OpenAI(base_url=self.endpoint, api_key=self._api_key or "not-needed",
-                             timeout=openai.Timeout(self.timeout, connect=self.connect_timeout), max_retries=2)
+        return openai.OpenAI(
+            base_url=self.endpoint,
+            api_key=self._api_key or "not-needed",
+            timeout=openai.Timeout(self.timeout, connect=self.connect_timeout),
+            max_retries=2,
+        )
 
     def load(self) -> None:
         """Reach the server and settle the model name (the first it lists when none was given)."""
@@ -170,19 +185,27 @@ class RemoteEngine:
     # is a server flag), so the budget, "answer now" and answering from saved thinking are local-only.
     can_end_thinking = False
 
-    def stream(self, messages: List[Message], sampling: Sampling, cancel: Optional[threading.Event] = None,
-               end_thinking: Optional[threading.Event] = None,
-               prefill_reasoning: Optional[str] = None) -> Iterator[Event]:
+    def stream(
+        self,
+        messages: List[Message],
+        sampling: Sampling,
+        cancel: Optional[threading.Event] = None,
+        end_thinking: Optional[threading.Event] = None,
+        prefill_reasoning: Optional[str] = None,
+    ) -> Iterator[Event]:
         if prefill_reasoning is not None:
-            yield TurnDone(TurnResult(prefill_reasoning, "", "error",
-                                      error="answering from saved thinking needs the local engine"))
+            yield TurnDone(
+                TurnResult(prefill_reasoning, "", "error", error="answering from saved thinking needs the local engine")
+            )
             return
         cancel = cancel or threading.Event()
         if self._client is None:
             self.load()
         rec = TurnRecorder()
         result, stats = rec.result, rec.stats
-        thinks_first = self.thinks_first if self.thinks_first is not None else bool(THINKS_FIRST.search(self.model or ""))
+        thinks_first = (
+            self.thinks_first if self.thinks_first is not None else bool(THINKS_FIRST.search(self.model or ""))
+        )
         splitter = ReasoningSplitter(starts_in_reasoning=thinks_first)
         stats.context_size = self._context
         finish = None
@@ -228,9 +251,11 @@ class RemoteEngine:
                 finish = "cancelled"
             else:
                 finish = "error"
-                result.error = (describe_error(exc, self.endpoint, self.model, *self._secrets)
-                                if _is_client_error(exc) else
-                                shown(f"the stream broke mid-reply: {exc.__class__.__name__}: {exc}", *self._secrets))
+                result.error = (
+                    describe_error(exc, self.endpoint, self.model, *self._secrets)
+                    if _is_client_error(exc)
+                    else shown(f"the stream broke mid-reply: {exc.__class__.__name__}: {exc}", *self._secrets)
+                )
                 log.warning("remote stream failed: %s", result.error)
         finally:
             if response is not None:

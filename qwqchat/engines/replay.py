@@ -16,9 +16,18 @@ from .base import AnswerDelta, Event, Message, ReasoningDelta, Sampling, Stats, 
 
 
 class ReplayEngine:
-    def __init__(self, chunks: Iterable[str], *, name: str = "replay", delay: float = 0.0,
-                 load_delay: float = 0.0, context_size: int = 32768, stats: Optional[Stats] = None,
-                 load_error: Optional[Exception] = None, pace: Optional[Callable[[int], None]] = None) -> None:
+    def __init__(
+        self,
+        chunks: Iterable[str],
+        *,
+        name: str = "replay",
+        delay: float = 0.0,
+        load_delay: float = 0.0,
+        context_size: int = 32768,
+        stats: Optional[Stats] = None,
+        load_error: Optional[Exception] = None,
+        pace: Optional[Callable[[int], None]] = None,
+    ) -> None:
         self.chunks: List[str] = list(chunks)
         self.name = name
         self.delay = delay
@@ -46,9 +55,14 @@ class ReplayEngine:
 
     can_end_thinking = False
 
-    def stream(self, messages: List[Message], sampling: Sampling, cancel: Optional[threading.Event] = None,
-               end_thinking: Optional[threading.Event] = None,
-               prefill_reasoning: Optional[str] = None) -> Iterator[Event]:
+    def stream(
+        self,
+        messages: List[Message],
+        sampling: Sampling,
+        cancel: Optional[threading.Event] = None,
+        end_thinking: Optional[threading.Event] = None,
+        prefill_reasoning: Optional[str] = None,
+    ) -> Iterator[Event]:
         self.requests.append(list(messages))
         started = time.perf_counter()
         splitter = ReasoningSplitter(starts_in_reasoning=True)
@@ -89,11 +103,12 @@ class ReplayEngine:
         stats.context_used = stats.prompt_tokens + stats.reasoning_tokens + stats.answer_tokens
         if self.fixed_stats is not None:
             stats = self.fixed_stats
-        result = TurnResult("".join(reasoning), "".join(answer), finish, stats,
-                            unclosed_thinking=splitter.unclosed and bool(reasoning))
+        result = TurnResult(
+            "".join(reasoning), "".join(answer), finish, stats, unclosed_thinking=splitter.unclosed and bool(reasoning)
+        )
         yield TurnDone(result)
 
 
 def tokens_of(text: str, size: int = 4) -> List[str]:
     """Cut text into token-sized chunks (about 4 characters, as BPE tokens average)."""
-    return [text[i:i + size] for i in range(0, len(text), size)]
+    return [text[i : i + size] for i in range(0, len(text), size)]

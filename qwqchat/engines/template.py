@@ -31,8 +31,15 @@ class _Stop(BaseException):  # not an Exception: a template's own error handling
 class ChatTemplate:
     """``render(messages)`` → (prompt, added_special), as llama-cpp-python's formatter would."""
 
-    def __init__(self, template: str, eos_token: str, bos_token: str, source: str,
-                 time_limit: float = TIME_LIMIT_S, max_chars: int = MAX_CHARS) -> None:
+    def __init__(
+        self,
+        template: str,
+        eos_token: str,
+        bos_token: str,
+        source: str,
+        time_limit: float = TIME_LIMIT_S,
+        max_chars: int = MAX_CHARS,
+    ) -> None:
         from jinja2 import TemplateError as JinjaError
         from jinja2.sandbox import SandboxedEnvironment
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
@@ -41,12 +48,14 @@ class ChatTemplate:
         try:
             # built on an empty template: Jinja folds constants while compiling ("{{ 10 ** 10 ** 10 }}"
             # would hang right here), so the real one is compiled only once the guards are in place
-            self._formatter = Jinja2ChatFormatter(template="", eos_token=eos_token, bos_token=bos_token,
-                                                  add_generation_prompt=True)
+            self._formatter = Jinja2ChatFormatter(
+                template="", eos_token=eos_token, bos_token=bos_token, add_generation_prompt=True
+            )
             env: Any = self._formatter._environment.environment
             env.intercepted_binops = frozenset({"*", "**"})  # the two that can build huge values in one step
-            env.call_binop = lambda context, op, left, right: self._binop(SandboxedEnvironment, env, context, op,
-                                                                          left, right)
+            env.call_binop = lambda context, op, left, right: self._binop(
+                SandboxedEnvironment, env, context, op, left, right
+            )
             self._template = env.from_string(template)  # recompiled so the interception applies
         except (JinjaError, ValueError, TypeError, RecursionError) as exc:
             raise TemplateError(f"the chat template in {source} cannot be used: {_first_line(exc)}") from None
@@ -76,8 +85,13 @@ class ChatTemplate:
         sys.settrace(check)
         try:
             for piece in self._template.generate(
-                    messages=messages, eos_token=self._formatter.eos_token, bos_token=self._formatter.bos_token,
-                    raise_exception=_raise, add_generation_prompt=True, strftime_now=self._formatter.strftime_now):
+                messages=messages,
+                eos_token=self._formatter.eos_token,
+                bos_token=self._formatter.bos_token,
+                raise_exception=_raise,
+                add_generation_prompt=True,
+                strftime_now=self._formatter.strftime_now,
+            ):
                 size += len(piece)
                 if size > self.max_chars:
                     raise _Stop(f"it produced more than {self.max_chars // 2**20} MiB")

@@ -37,8 +37,10 @@ from .widgets.status_line import StatusLine
 
 GET_MODEL = "Get a model…"  # the palette's way back to the first-run screen
 WIDE = 120  # columns from which the reasoning sits beside the answer
-EMPTY_HINT = ("Ask anything. The model thinks before it answers: its reasoning streams beside the answer (above it "
-              "in a narrow terminal) and folds to one line when the answer starts.\nF1 lists every key.")
+EMPTY_HINT = (
+    "Ask anything. The model thinks before it answers: its reasoning streams beside the answer (above it "
+    "in a narrow terminal) and folds to one line when the answer starts.\nF1 lists every key."
+)
 
 
 @dataclass
@@ -55,9 +57,17 @@ class QwqChatApp(App):
     BINDINGS = bindings(KEYS)
     AUTO_FOCUS = "#prompt"  # not the first focusable (the chat filter): keys typed at launch go to the prompt
 
-    def __init__(self, cfg: config_mod.Config, store: Store, engine: Optional[Engine] = None,
-                 engine_error: Optional[str] = None, clock=time.monotonic, export_dir: Optional[Path] = None,
-                 save_theme: bool = True, first_run: bool = False) -> None:
+    def __init__(
+        self,
+        cfg: config_mod.Config,
+        store: Store,
+        engine: Optional[Engine] = None,
+        engine_error: Optional[str] = None,
+        clock=time.monotonic,
+        export_dir: Optional[Path] = None,
+        save_theme: bool = True,
+        first_run: bool = False,
+    ) -> None:
         super().__init__()
         self.cfg = cfg
         self.store = store
@@ -82,8 +92,15 @@ class QwqChatApp(App):
         if cfg.theme and cfg.theme in self.available_themes:
             self.theme = cfg.theme
 
-    def notify(self, message: str, *, title: str = "", severity="information", timeout: Optional[float] = None,
-               markup: bool = False) -> None:
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity="information",
+        timeout: Optional[float] = None,
+        markup: bool = False,
+    ) -> None:
         """Every notification is plain text, made printable: error texts from servers, files and
         models contain brackets that Textual would otherwise parse as markup (and crash on)."""
         super().notify(shown(message), title=shown(title), severity=severity, timeout=timeout, markup=False)
@@ -201,8 +218,12 @@ class QwqChatApp(App):
         self.engine_ready = True
         if self._loading_timer is not None:
             self._loading_timer.stop()
-        self.status.show(model=self.engine.name, where=self.engine.describe(), context_size=self.engine.context_size,
-                         activity="ready")
+        self.status.show(
+            model=self.engine.name,
+            where=self.engine.describe(),
+            context_size=self.engine.context_size,
+            activity="ready",
+        )
         if self._pending_send:
             await self._start_turn()
             self._pending_send = False  # only now: until the stream exists, the send is still pending
@@ -237,8 +258,9 @@ class QwqChatApp(App):
             return
         await self._replace_edited()
         if self.conversation is None:
-            cid = self.store.create_conversation(model=self.engine.name, system_prompt=self.cfg.system_prompt,
-                                                 settings=self.cfg.sampling.to_dict())
+            cid = self.store.create_conversation(
+                model=self.engine.name, system_prompt=self.cfg.system_prompt, settings=self.cfg.sampling.to_dict()
+            )
             self.conversation = self.store.get(cid)
         mid = self.store.add_user_message(self.conversation.id, text)
         self.prompt.remember(text)
@@ -253,8 +275,9 @@ class QwqChatApp(App):
 
     async def _start_turn(self, answer_from_thinking: bool = False) -> None:
         self.streaming_turn = await self.view.add_reply()
-        self.stream = TurnStream(self.engine, self.store, self.conversation.id, self._sampling(),
-                                 answer_from_thinking=answer_from_thinking)
+        self.stream = TurnStream(
+            self.engine, self.store, self.conversation.id, self._sampling(), answer_from_thinking=answer_from_thinking
+        )
         self.status.show(activity="thinking…")
         self.run_worker(self.stream.run, thread=True, group="turn", exit_on_error=False)
         self._pump_timer = self.set_interval(self.frame_s, self._pump, name="pump")
@@ -304,7 +327,9 @@ class QwqChatApp(App):
             await turn.finish(result, self.conversation.messages[-1] if same_chat else None)
         s = result.stats
         rate = f" · {s.decode_tokens_per_s:.1f} tok/s" if s.decode_tokens_per_s else ""
-        self.status.show(context_used=s.context_used or self.status.context_used, activity=f"{result.finish_reason}{rate}")
+        self.status.show(
+            context_used=s.context_used or self.status.context_used, activity=f"{result.finish_reason}{rate}"
+        )
         if result.finish_reason == "error":
             self.notify(result.error or "generation failed", severity="error", timeout=10)
         self.query_one(Sidebar).refresh_list(select=self.conversation.id if self.conversation else None)
@@ -334,8 +359,11 @@ class QwqChatApp(App):
                 if m.stats and m.stats.context_used:
                     used = m.stats.context_used
                     break
-        streaming_here = self.stream is not None and self.conversation is not None \
+        streaming_here = (
+            self.stream is not None
+            and self.conversation is not None
             and self.stream.conversation_id == self.conversation.id
+        )
         if not streaming_here and self.engine_ready:
             self.status.show(activity="ready")  # not the last chat's "cancelled · 2.1 tok/s"
         self.status.show(context_used=used)
@@ -420,8 +448,7 @@ class QwqChatApp(App):
     async def action_answer_now(self) -> None:
         """While thinking: end it now.  After a reply stopped while thinking: answer from that thinking."""
         if self.engine is None or not getattr(self.engine, "can_end_thinking", False):
-            self.notify("Ending the thinking needs the local engine; a remote server cannot do it",
-                        severity="warning")
+            self.notify("Ending the thinking needs the local engine; a remote server cannot do it", severity="warning")
             return
         if self.stream is not None:
             if self.stream.answer_pieces:
@@ -443,8 +470,9 @@ class QwqChatApp(App):
             await old.remove()
         await self._start_turn(answer_from_thinking=True)
         stats = last.stats
-        await self.streaming_turn.resume(last.reasoning, stats.reasoning_tokens if stats else 0,
-                                         stats.thinking_s if stats else 0.0)
+        await self.streaming_turn.resume(
+            last.reasoning, stats.reasoning_tokens if stats else 0, stats.thinking_s if stats else 0.0
+        )
 
     async def action_retry_with_penalty(self) -> None:
         """Stop (if needed) and regenerate the last reply with a higher presence penalty."""
@@ -458,8 +486,9 @@ class QwqChatApp(App):
         sampling = self._sampling()
         penalty = min(2.0, max(1.0, sampling.presence_penalty + 0.5))
         sampling = sampling.merged(presence_penalty=penalty)
-        self.store.update_settings(self.conversation.id, system_prompt=self.conversation.system_prompt,
-                                   settings=sampling.to_dict())
+        self.store.update_settings(
+            self.conversation.id, system_prompt=self.conversation.system_prompt, settings=sampling.to_dict()
+        )
         self.conversation = self.store.get(self.conversation.id)
         self.notify(f"Retrying with presence penalty {penalty:.1f}")
         await self.action_regenerate()
@@ -477,7 +506,7 @@ class QwqChatApp(App):
 
         children = list(self.view.children)
         shown = [w for w in children if isinstance(w, UserMessage)]
-        hidden = children[children.index(shown[-1]):] if shown else []
+        hidden = children[children.index(shown[-1]) :] if shown else []
         for w in hidden:
             w.display = False
         self.editing = Editing(self.conversation.id, [m.id for m in messages[at:]], hidden, self.prompt.text)
@@ -568,8 +597,9 @@ class QwqChatApp(App):
                 self.cfg.system_prompt = system_prompt or None
                 self.cfg.sampling = sampling
             else:
-                self.store.update_settings(self.conversation.id, system_prompt=system_prompt,
-                                           settings=sampling.to_dict())
+                self.store.update_settings(
+                    self.conversation.id, system_prompt=system_prompt, settings=sampling.to_dict()
+                )
                 self.conversation = self.store.get(self.conversation.id)
             self.notify("Settings saved")
 

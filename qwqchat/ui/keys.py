@@ -54,5 +54,6 @@ def key_text(keys: str) -> str:
 
 
 def bindings(table: List[Key]) -> List[Binding]:
-    return [Binding(k.keys, k.action, k.footer or k.title, show=k.footer is not None, priority=k.priority)
-            for k in table]
+    return [
+        Binding(k.keys, k.action, k.footer or k.title, show=k.footer is not None, priority=k.priority) for k in table
+    ]

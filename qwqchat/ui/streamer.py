@@ -12,8 +12,16 @@ import threading
 from typing import Optional
 
 from ..chat import run_turn
-from ..engines.base import (AnswerDelta, Engine, HistoryTrimmed, LoopDetected, ReasoningDelta, Sampling,
-                            TurnDone, TurnResult)
+from ..engines.base import (
+    AnswerDelta,
+    Engine,
+    HistoryTrimmed,
+    LoopDetected,
+    ReasoningDelta,
+    Sampling,
+    TurnDone,
+    TurnResult,
+)
 from ..store import Store
 from .messages import Batch
 
@@ -21,8 +29,9 @@ FRAME_S = 1 / 30
 
 
 class TurnStream:
-    def __init__(self, engine: Engine, store: Store, conversation_id: int, sampling: Sampling,
-                 answer_from_thinking: bool = False) -> None:
+    def __init__(
+        self, engine: Engine, store: Store, conversation_id: int, sampling: Sampling, answer_from_thinking: bool = False
+    ) -> None:
         self.engine = engine
         self.answer_from_thinking = answer_from_thinking
         self.end_thinking = threading.Event()
@@ -53,8 +62,15 @@ class TurnStream:
         result: Optional[TurnResult] = None
         reasoning, answer = [], []
         try:
-            for event in run_turn(self.engine, self.store, self.conversation_id, self.sampling, self.cancel,
-                                  self.end_thinking, answer_from_thinking=self.answer_from_thinking):
+            for event in run_turn(
+                self.engine,
+                self.store,
+                self.conversation_id,
+                self.sampling,
+                self.cancel,
+                self.end_thinking,
+                answer_from_thinking=self.answer_from_thinking,
+            ):
                 with self._lock:
                     b = self._batch
                     if isinstance(event, ReasoningDelta):
@@ -72,8 +88,7 @@ class TurnStream:
                     elif isinstance(event, TurnDone):
                         result = event.result
         except Exception as exc:  # the store or the engine broke: still end the turn on screen
-            result = TurnResult("".join(reasoning), "".join(answer), "error",
-                                error=str(exc) or exc.__class__.__name__)
+            result = TurnResult("".join(reasoning), "".join(answer), "error", error=str(exc) or exc.__class__.__name__)
         if result is None:
             result = TurnResult("".join(reasoning), "".join(answer), "cancelled")
         with self._lock:

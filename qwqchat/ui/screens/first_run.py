@@ -17,8 +17,8 @@ from typing import Optional
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.content import Content
 from textual.containers import Horizontal, VerticalScroll
+from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Input, Label, ProgressBar, Select, Static
@@ -50,8 +50,10 @@ class FirstRunScreen(Screen[Path]):
         self.ctx, self.kv_type = ctx, kv_type
         self.machine = this_machine()
         self.rec = recommend(catalog.MODELS, self.machine, ctx, kv_type)
-        self.options = [self.rec.option if (o.model, o.quant) == (self.rec.option.model, self.rec.option.quant) else o
-                        for o in choices(catalog.MODELS, self.machine, ctx, kv_type)]
+        self.options = [
+            self.rec.option if (o.model, o.quant) == (self.rec.option.model, self.rec.option.quant) else o
+            for o in choices(catalog.MODELS, self.machine, ctx, kv_type)
+        ]
         self.chosen: Optional[Option] = None
         self.cancel: Optional[threading.Event] = None
         self._last_post = 0.0
@@ -67,12 +69,19 @@ class FirstRunScreen(Screen[Path]):
                     yield Label(f"GPU: {g.name} · {fit.gib(g.free)} free of {fit.gib(g.total)}")
             else:
                 yield Label(f"No GPU found: CPU only, {m.cores or '?'} cores, {fit.gib(m.available)} of RAM free")
-            yield Label(f"Recommended: {rec.label} · {rec.quant.size / 1e9:.1f} GB · {rec.describe(m.where)}",
-                        id="recommended")
+            yield Label(
+                f"Recommended: {rec.label} · {rec.quant.size / 1e9:.1f} GB · {rec.describe(m.where)}", id="recommended"
+            )
             yield Static(self.rec.reason, id="reason", markup=False)  # wraps: the reason is a long line
-            yield Select([(f"{o.label}  {o.quant.size / 1e9:.1f} GB  ({o.describe(m.where)})", i)
-                          for i, o in enumerate(self.options)],
-                         value=self.options.index(rec), allow_blank=False, id="quant")
+            yield Select(
+                [
+                    (f"{o.label}  {o.quant.size / 1e9:.1f} GB  ({o.describe(m.where)})", i)
+                    for i, o in enumerate(self.options)
+                ],
+                value=self.options.index(rec),
+                allow_blank=False,
+                id="quant",
+            )
             with Horizontal(classes="buttons"):
                 yield Button("Download", variant="primary", id="download")
                 yield Button("Cancel download", id="cancel", disabled=True)
@@ -162,8 +171,9 @@ class FirstRunScreen(Screen[Path]):
         else:
             speed = msg.done / elapsed
             eta = (msg.total - msg.done) / speed if msg.total and speed > 0 else None
-            text = (f"{msg.name}: {fit.gib(msg.done)} of {fit.gib(msg.total)} · {speed / 1e6:.1f} MB/s"
-                    + (f" · {eta:,.0f} s left" if eta is not None else ""))
+            text = f"{msg.name}: {fit.gib(msg.done)} of {fit.gib(msg.total)} · {speed / 1e6:.1f} MB/s" + (
+                f" · {eta:,.0f} s left" if eta is not None else ""
+            )
         self.query_one("#pull-status", Label).update(Content(printable(text)))
 
     def on_pull_finished(self, msg: PullFinished) -> None:

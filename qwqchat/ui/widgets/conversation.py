@@ -36,11 +36,10 @@ class ConversationView(VerticalScroll):
         await self.remove_children()
         messages = conv.messages if conv else []
         self._hidden = messages[:-WINDOW] if len(messages) > WINDOW else []
-        shown = messages[len(self._hidden):]
+        shown = messages[len(self._hidden) :]
         widgets = []
         if self._hidden:
-            widgets.append(Button(f"↑ {len(self._hidden)} earlier messages", id="load-earlier",
-                                  variant="default"))
+            widgets.append(Button(f"↑ {len(self._hidden)} earlier messages", id="load-earlier", variant="default"))
         if not messages:
             widgets.append(Static(empty_text, id="empty-hint"))
         widgets += [self._widget_for(m) for m in shown]

@@ -67,8 +67,9 @@ class Sidebar(Vertical):
             return
         query = self.query_one("#chat-filter", Input).value.strip()
         if query:
-            items: List[ChatItem] = [ChatItem(h.conversation_id, h.title, h.updated, h.snippet)
-                                     for h in store.search(query, marks=HIT)]
+            items: List[ChatItem] = [
+                ChatItem(h.conversation_id, h.title, h.updated, h.snippet) for h in store.search(query, marks=HIT)
+            ]
         else:
             items = [ChatItem(c.id, c.title, c.updated) for c in store.list_conversations(limit=500)]
         view = self.query_one("#chat-list", ListView)

@@ -54,8 +54,7 @@ class ReasoningFold(Collapsible):
 class AssistantTurn(Vertical, can_focus=True):
     """A reply: streaming or finished. Focus it (click) to aim toggle/copy keys at it."""
 
-    def __init__(self, message: Optional[StoredMessage] = None, keep_open: bool = False,
-                 clock=time.monotonic) -> None:
+    def __init__(self, message: Optional[StoredMessage] = None, keep_open: bool = False, clock=time.monotonic) -> None:
         super().__init__()
         self.message = message
         self.keep_open = keep_open
@@ -107,7 +106,8 @@ class AssistantTurn(Vertical, can_focus=True):
                 self.fold.collapsed = True  # the answer started: fold the thinking to one line
             if self.fold.title.startswith("Thinking"):
                 self.fold.title = thought_summary(
-                    Stats(thinking_s=self.clock() - self.started, reasoning_tokens=self.reasoning_pieces), "x")
+                    Stats(thinking_s=self.clock() - self.started, reasoning_tokens=self.reasoning_pieces), "x"
+                )
             await self.answer.append_text(answer)
         if not self.reasoning_pieces and not self.answer.text:
             return
@@ -130,8 +130,12 @@ class AssistantTurn(Vertical, can_focus=True):
         await self.answer.finish()
         self._set_note(message, result)
         if self.loop_repeats:  # a record now, without the keys that only act while it runs
-            self.warning.update(Content(f"⚠ The thinking repeated itself ({self.loop_repeats}×) · "
-                                        "F10 retries with a higher presence penalty"))
+            self.warning.update(
+                Content(
+                    f"⚠ The thinking repeated itself ({self.loop_repeats}×) · "
+                    "F10 retries with a higher presence penalty"
+                )
+            )
 
     def _set_note(self, message: Optional[StoredMessage], result: Optional[TurnResult] = None) -> None:
         finish = result.finish_reason if result else (message.finish_reason if message else None)
@@ -142,11 +146,19 @@ class AssistantTurn(Vertical, can_focus=True):
         if finish == "error":
             lines.append(f"⚠ {shown(error or 'generation failed')}")
         elif finish in ("cancelled", "interrupted", "length") and not answer:
-            lines.append({"cancelled": "Stopped while thinking — no answer",
-                          "interrupted": "Interrupted while thinking — no answer (qwqchat was closed)",
-                          "length": "Ran out of tokens while thinking — no answer"}[finish])
-        elif finish == "stop" and not answer and (result or message) and (
-                (result and result.unclosed_thinking) or not answer):
+            lines.append(
+                {
+                    "cancelled": "Stopped while thinking — no answer",
+                    "interrupted": "Interrupted while thinking — no answer (qwqchat was closed)",
+                    "length": "Ran out of tokens while thinking — no answer",
+                }[finish]
+            )
+        elif (
+            finish == "stop"
+            and not answer
+            and (result or message)
+            and ((result and result.unclosed_thinking) or not answer)
+        ):
             lines.append("The model finished without an answer")
         elif finish == "cancelled":
             lines.append("■ Stopped")
