@@ -456,7 +456,7 @@ async def test_f9_answers_now_and_answers_from_saved_thinking_on_the_real_engine
         # during streaming: end the thinking now
         app.conversation = Store().get(app.conversation.id)
         await app.open_conversation(app.conversation.id)
-        settings = app._sampling().merged(max_tokens=400, temperature=0.0, seed=1)
+        settings = app.chat.sampling().merged(max_tokens=400, temperature=0.0, seed=1)
         app.store.update_settings(app.conversation.id, settings=settings.to_dict())
         app.conversation = app.store.get(app.conversation.id)
         await send(pilot, "Tell me a story about a cat.")

@@ -98,7 +98,7 @@ async def finished(pilot, timeout: float = 20.0) -> None:
     before = getattr(app, "turns_before_send", None)
     await wait_until(
         pilot,
-        lambda: app.stream is None and not app._pending_send and (before is None or app.turns_finished > before),
+        lambda: app.stream is None and not app.pending_send and (before is None or app.turns_finished > before),
         timeout,
         what="the turn to finish",
     )

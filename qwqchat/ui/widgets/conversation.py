@@ -1,7 +1,10 @@
-"""The scrolling conversation: prompts and replies, newest at the bottom.
+"""The scrolling conversation: prompts and replies, newest at the bottom, and the pump of the streaming reply.
 
 A long chat mounts only its last ``WINDOW`` messages; earlier ones come in
 when the user asks (button at the top), so a 50-turn chat opens at once.
+While a turn streams, a timer takes the worker's batch once a frame and
+applies it to the reply on screen; what the rest of the screen shows
+(status, loop bar, the end of the turn) it learns from this view's messages.
 """
 
 from __future__ import annotations
@@ -10,19 +13,50 @@ import time
 from typing import List, Optional
 
 from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.timer import Timer
 from textual.widgets import Button, Static
 
+from ...engines.base import TurnResult
 from ...store import Conversation, StoredMessage
+from ..streamer import FRAME_S, TurnStream
 
 WINDOW = 12  # messages mounted when a conversation opens
 EARLIER = 6  # messages mounted each time the user reaches the top
 
 
 class ConversationView(VerticalScroll):
+    class Progress(Message):
+        """The streaming turn's phase and rate, for the status line."""
+
+        def __init__(self, activity: str) -> None:
+            super().__init__()
+            self.activity = activity
+
+    class LoopWarned(Message):
+        """The thinking repeats itself: the screen shows the keys that act on it."""
+
+        def __init__(self, repeats: int) -> None:
+            super().__init__()
+            self.repeats = repeats
+
+    class TurnEnded(Message):
+        """The worker is done; ``turn`` is the reply it streamed into while that was on screen."""
+
+        def __init__(self, stream: TurnStream, turn, result: TurnResult) -> None:
+            super().__init__()
+            self.stream = stream
+            self.turn = turn
+            self.result = result
+
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.keep_open = False
         self.clock = time.monotonic
+        self.frame_s = FRAME_S
+        self.stream: Optional[TurnStream] = None  # until the screen has settled its end
+        self.streaming_turn = None  # the AssistantTurn being streamed into, while it is on screen
+        self._pump_timer: Optional[Timer] = None
         self._hidden: List[StoredMessage] = []
 
     def _widget_for(self, m: StoredMessage):
@@ -33,6 +67,9 @@ class ConversationView(VerticalScroll):
         return AssistantTurn(m, keep_open=self.keep_open, clock=self.clock)
 
     async def show(self, conv: Optional[Conversation], empty_text: str = "") -> None:
+        streaming_here = self.stream is not None and conv is not None and self.stream.conversation_id == conv.id
+        if not streaming_here:
+            self.streaming_turn = None  # it keeps streaming into the store in the background
         await self.remove_children()
         messages = conv.messages if conv else []
         self._hidden = messages[:-WINDOW] if len(messages) > WINDOW else []
@@ -46,6 +83,10 @@ class ConversationView(VerticalScroll):
         await self.mount_all(widgets)
         self.scroll_end(animate=False, immediate=True)
         self.anchor()
+        last = self.last_turn()
+        if streaming_here and last is not None and last.message is not None and last.message.streaming:
+            await last.remove()  # its saved part: the stream goes on into a fresh reply
+            self.streaming_turn = await self.add_reply()
 
     async def load_earlier(self) -> None:
         if not self._hidden:
@@ -89,3 +130,63 @@ class ConversationView(VerticalScroll):
     def last_turn(self):
         turns = self.turns()
         return turns[-1] if turns else None
+
+    def target_turn(self, focused):
+        """The reply holding ``focused`` (a click aims the fold and copy keys at it), else the last one."""
+        from .turn import AssistantTurn
+
+        while focused is not None and not isinstance(focused, AssistantTurn):
+            focused = focused.parent
+        return focused if isinstance(focused, AssistantTurn) else self.last_turn()
+
+    def toggle_all_reasoning(self) -> None:
+        turns = [t for t in self.turns() if t.fold.display]
+        if turns:
+            collapse = not all(t.fold.collapsed for t in turns)
+            for t in turns:
+                t.fold.collapsed = collapse
+
+    # -- the streaming reply -----------------------------------------------------------
+    def pump(self, stream: TurnStream, turn) -> None:
+        """Apply ``stream`` to ``turn`` once a frame until it ends."""
+        self.stream, self.streaming_turn = stream, turn
+        self._pump_timer = self.set_interval(self.frame_s, self._pump, name="pump")
+
+    def end_stream(self, stream: TurnStream) -> None:
+        """The screen has settled ``stream``'s end: from now on "not streaming" holds."""
+        if stream is self.stream:
+            self.stream = None
+            self.streaming_turn = None
+
+    async def _pump(self) -> None:
+        """Apply what the worker produced since the last frame."""
+        stream, timer = self.stream, self._pump_timer
+        if stream is None or timer is None:
+            return
+        batch = stream.take()
+        if not batch:
+            return
+        turn = self.streaming_turn
+        turn = turn if turn is not None and turn.is_attached else None
+        if batch.dropped_turns:
+            self.notify(f"{batch.dropped_turns} oldest turn(s) left out to fit the context", timeout=5)
+        if batch.loop is not None:
+            if turn is not None:
+                turn.warn(batch.loop.repeats)
+            self.post_message(self.LoopWarned(batch.loop.repeats))
+        if (batch.reasoning_pieces or batch.answer_pieces) and stream.first_piece_at is None:
+            stream.first_piece_at = self.clock()
+        stream.reasoning_pieces += batch.reasoning_pieces
+        stream.answer_pieces += batch.answer_pieces
+        if turn is not None and (batch.reasoning or batch.answer):
+            await turn.add("".join(batch.reasoning), "".join(batch.answer), batch.reasoning_pieces)
+        if batch.result is not None:
+            self.post_message(self.TurnEnded(stream, turn, batch.result))
+            self._pump_timer = None
+            timer.stop()  # last: stopping a timer cancels the callback it is running
+            return
+        elapsed = self.clock() - (stream.first_piece_at or self.clock())
+        total = stream.reasoning_pieces + stream.answer_pieces
+        rate = f" · {total / elapsed:.1f} tok/s" if elapsed > 0.2 else ""
+        phase = "answering" if stream.answer_pieces else "thinking"
+        self.post_message(self.Progress(f"{phase}{rate}"))

@@ -1,0 +1,421 @@
+"""The chat screen: chat list, conversation, prompt and status line, and every chat action with its key.
+
+The app around it owns what outlives a chat (theme, the model and its loading,
+the first-run screen); this screen owns the open chat, the turn being sent and
+the keys of ``ui/keys.py``.  Dialogs are imported when first used.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Awaitable, Callable, Optional, cast
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, ListView, Static
+
+from ...engines.base import Sampling
+from ...errors import QwqError
+from ...store import Conversation
+from ..editing import Editing
+from ..keys import KEYS, bindings, key_text
+from ..streamer import TurnStream
+from ..widgets.conversation import ConversationView
+from ..widgets.prompt import PromptBox
+from ..widgets.sidebar import Sidebar
+from ..widgets.status_line import StatusLine
+
+if TYPE_CHECKING:
+    from ..app import QwqChatApp
+
+WIDE = 120  # columns from which the reasoning sits beside the answer
+EMPTY_HINT = (
+    "Ask anything. The model thinks before it answers: its reasoning streams beside the answer (above it "
+    "in a narrow terminal) and folds to one line when the answer starts.\nF1 lists every key."
+)
+STILL_ANSWERING = "Still answering: press Esc to stop it first"
+LOOP_KEYS = "Esc stop · F9 answer now · F10 retry with a higher presence penalty"
+
+
+class ChatScreen(Screen):
+    BINDINGS = bindings(KEYS)
+    AUTO_FOCUS = "#prompt"  # not the first focusable (the chat filter): keys typed at launch go to the prompt
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE, "-wide")]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conversation: Optional[Conversation] = None
+        self.editing: Optional[Editing] = None  # F4: the exchange the prompt box will replace when sent
+        self.pending_send = False  # sent before the model had loaded
+        self.turns_finished = 0  # tests and benchmarks wait on it
+        self._after_turn: Optional[Callable[[], Awaitable[None]]] = None  # runs once the stopped turn has ended
+
+    @property
+    def host(self) -> QwqChatApp:
+        return cast("QwqChatApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="main"):
+            yield Sidebar(lambda: self.host.store, id="sidebar")
+            with Vertical(id="chat"):
+                view = ConversationView(id="conversation")
+                view.keep_open = self.host.cfg.keep_reasoning_open
+                view.clock = self.host.clock
+                yield view
+                yield Static("", id="loop-bar", classes="turn-warning")  # in sight whatever the view shows
+                yield PromptBox(id="prompt")
+                yield StatusLine(id="status")
+        yield Footer()
+
+    @property
+    def view(self) -> ConversationView:
+        return self.query_one(ConversationView)
+
+    @property
+    def prompt(self) -> PromptBox:
+        return self.query_one(PromptBox)
+
+    @property
+    def status(self) -> StatusLine:
+        return self.query_one(StatusLine)
+
+    @property
+    def sidebar(self) -> Sidebar:
+        return self.query_one(Sidebar)
+
+    @property
+    def stream(self) -> Optional[TurnStream]:
+        return self.view.stream
+
+    async def on_mount(self) -> None:
+        self.prompt.focus()
+        self.query_one("#loop-bar").display = False
+        await self.view.show(None, EMPTY_HINT)
+        self.host.chat_shown()
+
+    # -- sending -------------------------------------------------------------------
+    def sampling(self) -> Sampling:
+        if self.conversation and self.conversation.settings:
+            return Sampling.from_dict(self.conversation.settings)
+        return self.host.cfg.sampling
+
+    async def on_prompt_box_submitted(self, message: PromptBox.Submitted) -> None:
+        await self.send(message.text)
+
+    async def send(self, text: str) -> None:
+        text = text.strip()
+        if not text:
+            return
+        app = self.host
+        if self.stream is not None:
+            self.notify(STILL_ANSWERING, severity="warning")
+            return
+        if app.engine is None or app.engine_error:
+            self.notify(app.engine_error or "no model", title="Cannot send", severity="error")
+            return
+        editing, self.editing = self.editing, None
+        if editing is not None and self.conversation is not None and editing.conversation_id == self.conversation.id:
+            await editing.replace(app.store)
+            self.conversation = app.store.get(self.conversation.id)
+        if self.conversation is None:
+            cid = app.store.create_conversation(
+                model=app.engine.name, system_prompt=app.cfg.system_prompt, settings=app.cfg.sampling.to_dict()
+            )
+            self.conversation = app.store.get(cid)
+        mid = app.store.add_user_message(self.conversation.id, text)
+        self.prompt.remember(text)
+        self.prompt.text = ""
+        await self.view.add_user(text, mid)
+        self.sidebar.refresh_list(select=self.conversation.id)
+        if app.engine_ready:
+            await self._start_turn()
+        else:
+            self.pending_send = True
+            self.notify("Sent as soon as the model has loaded", timeout=3)
+
+    async def model_loaded(self) -> None:
+        if self.pending_send:
+            await self._start_turn()
+            self.pending_send = False  # only now: until the stream exists, the send is still pending
+
+    async def _start_turn(self, answer_from_thinking: bool = False):
+        app = self.host
+        assert app.engine is not None and self.conversation is not None
+        turn = await self.view.add_reply()
+        stream = TurnStream(
+            app.engine, app.store, self.conversation.id, self.sampling(), answer_from_thinking=answer_from_thinking
+        )
+        self.status.show(activity="thinking…")
+        app.run_worker(stream.run, thread=True, group="turn", exit_on_error=False)
+        self.view.pump(stream, turn)
+        return turn
+
+    def on_conversation_view_progress(self, message: ConversationView.Progress) -> None:
+        self.status.show(activity=message.activity)
+
+    def on_conversation_view_loop_warned(self, message: ConversationView.LoopWarned) -> None:
+        bar = self.query_one("#loop-bar", Static)
+        bar.update(f"⚠ The thinking is repeating itself ({message.repeats}×): {LOOP_KEYS}")
+        bar.display = True
+
+    async def on_conversation_view_turn_ended(self, message: ConversationView.TurnEnded) -> None:
+        """Settle the turn on screen; the view's stream is cleared last, so "not streaming" means done."""
+        stream, turn, result = message.stream, message.turn, message.result
+        self.query_one("#loop-bar").display = False  # its keys act on a running turn only
+        store = self.host.store
+        same_chat = self.conversation is not None and self.conversation.id == stream.conversation_id
+        if same_chat:
+            self.conversation = store.get(stream.conversation_id)
+        if turn is not None and turn.is_attached:
+            await turn.finish(result, self.conversation.messages[-1] if same_chat and self.conversation else None)
+        s = result.stats
+        rate = f" · {s.decode_tokens_per_s:.1f} tok/s" if s.decode_tokens_per_s else ""
+        self.status.show(
+            context_used=s.context_used or self.status.context_used, activity=f"{result.finish_reason}{rate}"
+        )
+        if result.finish_reason == "error":
+            self.notify(result.error or "generation failed", severity="error", timeout=10)
+        self.sidebar.refresh_list(select=self.conversation.id if self.conversation else None)
+        self.view.end_stream(stream)
+        after, self._after_turn = self._after_turn, None
+        if after is not None:
+            await after()  # before the count: a test waiting for the turn sees the follow-up's stream
+        self.turns_finished += 1
+
+    # -- opening chats ---------------------------------------------------------------
+    async def on_sidebar_opened(self, message: Sidebar.Opened) -> None:
+        await self.open_conversation(message.conversation_id)
+
+    async def open_conversation(self, conversation_id: Optional[int]) -> None:
+        self._cancel_edit()
+        self.conversation = self.host.store.get(conversation_id) if conversation_id else None
+        await self.view.show(self.conversation, EMPTY_HINT)
+        used = next((m.stats.context_used for m in reversed(self.messages()) if m.stats and m.stats.context_used), 0)
+        shown_id = self.conversation.id if self.conversation else None
+        streaming_here = self.stream is not None and self.stream.conversation_id == shown_id
+        if not streaming_here and self.host.engine_ready:
+            self.status.show(activity="ready")  # not the last chat's "cancelled · 2.1 tok/s"
+        self.status.show(context_used=used)
+        self.prompt.focus()
+
+    def messages(self) -> list:
+        return self.conversation.messages if self.conversation else []
+
+    # -- actions (keys in ui/keys.py) ------------------------------------------------------
+    def action_stop(self) -> None:
+        if self.stream is not None:
+            self.stream.stop()
+            self.status.show(activity="stopping…")
+        else:
+            self._cancel_edit()
+
+    async def action_new_chat(self) -> None:
+        await self.open_conversation(None)
+        self.query_one("#chat-list", ListView).index = None
+
+    def action_toggle_reasoning(self) -> None:
+        turn = self.view.target_turn(self.focused)
+        if turn is not None:
+            turn.toggle_reasoning()
+
+    def action_toggle_all_reasoning(self) -> None:
+        self.view.toggle_all_reasoning()
+
+    def action_copy_answer(self) -> None:
+        turn = self.view.target_turn(self.focused)
+        if turn is None or not turn.answer.text:
+            self.notify("No answer to copy", severity="warning")
+            return
+        self.app.copy_to_clipboard(turn.answer.text)
+        self.notify("Answer copied")
+
+    def action_copy_code(self) -> None:
+        turn = self.view.target_turn(self.focused)
+        blocks = turn.answer.code_blocks() if turn is not None else []
+        if not blocks:
+            self.notify("No code block in this answer", severity="warning")
+            return
+        self.app.copy_to_clipboard(blocks[-1])
+        self.notify("Code block copied")
+
+    def _idle_chat(self, what: str) -> bool:
+        self._cancel_edit()  # regenerating or deleting acts on the exchange as it is saved
+        if self.conversation is None:
+            self.notify(f"Nothing to {what} yet", severity="warning")
+            return False
+        if self.stream is not None and self.stream.conversation_id == self.conversation.id:
+            self.notify(STILL_ANSWERING, severity="warning")
+            return False
+        return True
+
+    async def action_regenerate(self) -> None:
+        if not self._idle_chat("regenerate") or self.conversation is None:
+            return
+        app = self.host
+        messages = self.conversation.messages
+        if not messages or messages[-1].role != "assistant":
+            self.notify("No reply to regenerate", severity="warning")
+            return
+        if app.engine is None or app.engine_error or not app.engine_ready:
+            self.notify(app.engine_error or "The model is still loading", severity="warning")
+            return
+        app.store.delete_message(messages[-1].id)
+        last = self.view.last_turn()
+        if last is not None:
+            await last.remove()
+        self.conversation = app.store.get(self.conversation.id)
+        await self._start_turn()
+
+    async def action_answer_now(self) -> None:
+        """While thinking: end it now.  After a reply stopped while thinking: answer from that thinking."""
+        app = self.host
+        if app.engine is None or not getattr(app.engine, "can_end_thinking", False):
+            self.notify("Ending the thinking needs the local engine; a remote server cannot do it", severity="warning")
+            return
+        if self.stream is not None:
+            if self.stream.answer_pieces:
+                self.notify("The model is already answering", severity="warning")
+                return
+            self.stream.end_thinking.set()
+            self.status.show(activity="ending the thinking…")
+            return
+        last = self.messages()[-1] if self.messages() else None
+        if last is None or not last.stopped_while_thinking:
+            self.notify("Nothing to answer: the last reply did not stop while thinking", severity="warning")
+            return
+        if not app.engine_ready:
+            self.notify("The model is still loading", severity="warning")
+            return
+        old = self.view.last_turn()
+        if old is not None:
+            await old.remove()
+        turn = await self._start_turn(answer_from_thinking=True)
+        stats = last.stats
+        await turn.resume(last.reasoning, stats.reasoning_tokens if stats else 0, stats.thinking_s if stats else 0.0)
+
+    async def action_retry_with_penalty(self) -> None:
+        """Stop (if needed) and regenerate the last reply with a higher presence penalty."""
+        if self.conversation is None:
+            return
+        if self.stream is not None:
+            self._after_turn = self._retry_with_penalty  # on the stopped turn's TurnEnded
+            self.stream.stop()
+            return
+        await self._retry_with_penalty()
+
+    async def _retry_with_penalty(self) -> None:
+        if self.conversation is None:
+            return
+        store = self.host.store
+        sampling = self.sampling()
+        penalty = min(2.0, max(1.0, sampling.presence_penalty + 0.5))
+        sampling = sampling.merged(presence_penalty=penalty)
+        store.update_settings(
+            self.conversation.id, system_prompt=self.conversation.system_prompt, settings=sampling.to_dict()
+        )
+        self.conversation = store.get(self.conversation.id)
+        self.notify(f"Retrying with presence penalty {penalty:.1f}")
+        await self.action_regenerate()
+
+    async def action_edit_last(self) -> None:
+        """Put the last prompt back in the box; its exchange is only hidden until the new prompt is sent."""
+        if self.editing is not None or not self._idle_chat("edit") or self.conversation is None:
+            return
+        self.editing = Editing.begin(self.conversation, self.view, self.prompt)
+        if self.editing is not None:
+            self.prompt.focus()
+            self.notify("Enter sends the edited prompt in place of the last exchange; Esc keeps it", timeout=5)
+
+    def _cancel_edit(self) -> None:
+        editing, self.editing = self.editing, None
+        if editing is not None:
+            editing.cancel(self.prompt)
+
+    def action_export(self) -> None:
+        if self.conversation is None:
+            self.notify("Nothing to export yet", severity="warning")
+            return
+        try:
+            path = export_markdown(self.host.store.get(self.conversation.id), self.host.export_dir or Path.cwd())
+        except QwqError as exc:
+            self.notify(str(exc), severity="error", markup=False)
+            return
+        self.notify(f"Exported to {path}", title="Export", timeout=8, markup=False)
+
+    def action_rename(self) -> None:
+        conv = self.conversation
+        if conv is None:
+            self.notify("Nothing to rename yet", severity="warning")
+            return
+
+        def done(title: Optional[str]) -> None:
+            if title and title.strip():
+                self.host.store.rename(conv.id, title)
+                self.conversation = self.host.store.get(conv.id)
+                self.sidebar.refresh_list(select=conv.id)
+
+        from .dialogs import Ask
+
+        self.app.push_screen(Ask("Rename chat", conv.title), done)
+
+    def action_delete(self) -> None:
+        conv = self.conversation
+        if not self._idle_chat("delete") or conv is None:
+            return
+
+        async def done(yes: Optional[bool]) -> None:
+            if yes:
+                self.host.store.delete(conv.id)
+                await self.open_conversation(None)
+                self.sidebar.refresh_list()
+                self.notify("Chat deleted")
+
+        from .dialogs import Confirm
+
+        self.app.push_screen(Confirm(f"Delete “{conv.title}”? This cannot be undone."), done)
+
+    def action_settings(self) -> None:
+        cfg = self.host.cfg
+        system = (self.conversation.system_prompt if self.conversation else cfg.system_prompt) or ""
+
+        def done(result) -> None:
+            if not result:
+                return
+            system_prompt, sampling = result
+            if self.conversation is None:
+                cfg.system_prompt = system_prompt or None
+                cfg.sampling = sampling
+            else:
+                store = self.host.store
+                store.update_settings(self.conversation.id, system_prompt=system_prompt, settings=sampling.to_dict())
+                self.conversation = store.get(self.conversation.id)
+            self.notify("Settings saved")
+
+        from .settings import SettingsScreen
+
+        self.app.push_screen(SettingsScreen(system, self.sampling()), done)
+
+    def action_toggle_sidebar(self) -> None:
+        self.sidebar.display = not self.sidebar.display
+
+    def action_filter(self) -> None:
+        self.sidebar.display = True
+        self.query_one("#chat-filter").focus()
+
+    def action_help(self) -> None:
+        from .help import HelpScreen
+
+        self.app.push_screen(HelpScreen([(key_text(k.keys), k.title) for k in KEYS]))
+
+
+def export_markdown(conv: Conversation, folder: Path) -> Path:
+    """Write ``conv`` as Markdown into ``folder`` under a name made from its title; the path written."""
+    from ... import export as export_mod
+    from ...files import atomic_write, inside
+
+    slug = re.sub(r"[^a-z0-9]+", "-", conv.title.lower()).strip("-")[:40] or "chat"
+    path = folder / f"qwqchat-{conv.id}-{slug}.md"
+    atomic_write(inside(folder, path), export_mod.to_markdown(conv))
+    return path
