@@ -315,7 +315,8 @@ async def test_at_90_columns_the_status_line_keeps_activity_and_speed(qwq_home):
     app = make_app(stats=TRACE_STATS)
     async with app.run_test(size=(90, 40)) as pilot:
         await ready(pilot)
-        assert app.query_one("#sidebar").size.width <= 24
+        # the screen's breakpoint class comes with its first Resize, laid out on the next refresh
+        await wait_until(pilot, lambda: app.query_one("#sidebar").size.width <= 24, what="the narrow sidebar")
         await send(pilot, "q")
         await finished(pilot)
         text = status_text(app)
@@ -393,7 +394,7 @@ async def test_a_wide_code_line_can_be_scrolled_to(qwq_home):
 
 
 def test_the_empty_chat_hint_does_not_say_left():
-    from qwqchat.ui.app import EMPTY_HINT
+    from qwqchat.ui.screens.chat import EMPTY_HINT
 
     assert "on the left" not in EMPTY_HINT and "beside" in EMPTY_HINT and "above" in EMPTY_HINT
 

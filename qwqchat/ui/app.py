@@ -131,13 +131,13 @@ class QwqChatApp(App):
     # -- the model -------------------------------------------------------------
     async def on_mount(self) -> None:
         self.theme_changed_signal.subscribe(self, self._remember_theme)
+        if self.engine is None and self.first_run:
+            self.action_get_model()  # at once: the chat screen composes beneath it
 
     def chat_shown(self) -> None:
-        """The chat screen has composed (after this app's mount): load the model, or offer one."""
+        """The chat screen has composed (it does so after this app's mount): load the model, if there is one."""
         if self.engine is None:
             self.status.show(model="no model", error=self.engine_error)
-            if self.first_run:
-                self.action_get_model()
         else:
             self._start_loading()
 

@@ -51,6 +51,7 @@ class ChatScreen(Screen):
         self.pending_send = False  # sent before the model had loaded
         self.turns_finished = 0  # tests and benchmarks wait on it
         self._after_turn: Optional[Callable[[], Awaitable[None]]] = None  # runs once the stopped turn has ended
+        self.view = ConversationView(id="conversation")  # made here: its stream is asked for before compose
 
     @property
     def host(self) -> QwqChatApp:
@@ -60,18 +61,13 @@ class ChatScreen(Screen):
         with Horizontal(id="main"):
             yield Sidebar(lambda: self.host.store, id="sidebar")
             with Vertical(id="chat"):
-                view = ConversationView(id="conversation")
-                view.keep_open = self.host.cfg.keep_reasoning_open
-                view.clock = self.host.clock
-                yield view
+                self.view.keep_open = self.host.cfg.keep_reasoning_open
+                self.view.clock = self.host.clock
+                yield self.view
                 yield Static("", id="loop-bar", classes="turn-warning")  # in sight whatever the view shows
                 yield PromptBox(id="prompt")
                 yield StatusLine(id="status")
         yield Footer()
-
-    @property
-    def view(self) -> ConversationView:
-        return self.query_one(ConversationView)
 
     @property
     def prompt(self) -> PromptBox:
