@@ -255,12 +255,12 @@ async def test_the_status_bar_and_notifications_never_show_a_key_or_parse_markup
         await ready(pilot)
         await send(pilot, "[/z] hello")
         await finished(pilot)
-        await wait_until(pilot, lambda: any("boom" in str(n.message) for n in app._notifications), what="toast")
+        await wait_until(pilot, lambda: any("boom" in m for m in app.notified), what="toast")
         app.notify("[/x] a notification with markup-like text")
         await pilot.pause(0.1)
         screen = app.export_screenshot()
         assert KEY not in screen and "boom [/x]" in screen.replace("&#160;", " ")
-        assert not any(KEY in str(n.message) for n in app._notifications)
+        assert not any(KEY in m for m in app.notified)
 
 
 async def test_a_load_error_with_markup_shows_as_plain_text(qwq_home):

@@ -379,7 +379,7 @@ async def test_search_hits_are_highlighted_not_bracketed_and_not_cut(qwq_home):
 
 
 async def test_a_wide_code_line_can_be_scrolled_to(qwq_home):
-    from textual.widgets._markdown import MarkdownFence
+    from textual.widgets.markdown import MarkdownFence
 
     from qwqchat.engines.replay import ReplayEngine, tokens_of
 

@@ -76,7 +76,10 @@ def test_reply_left_streaming_by_a_dead_process_is_marked_interrupted(qwq_home):
     store.save_reply(mid, "partial thought", "")
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    store._db.execute("UPDATE messages SET writer_pid = ? WHERE id = ?", (dead.pid, mid))
+    db = sqlite3.connect(store.path)  # as another process would: the store has no door for this
+    with db:
+        db.execute("UPDATE messages SET writer_pid = ? WHERE id = ?", (dead.pid, mid))
+    db.close()
     store.close()
     again = Store()
     msg = again.get(cid).messages[-1]
@@ -148,4 +151,6 @@ def test_two_processes_write_one_database(tmp_path):
     convs = store.list_conversations()
     assert len(convs) == 80
     assert len(store.search("alpha")) == 40 and len(store.search("beta")) == 40
-    assert store._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    db = sqlite3.connect(store.path)
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    db.close()

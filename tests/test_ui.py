@@ -1,7 +1,7 @@
 """Every UI flow, through Pilot, on the real app with a replayed QwQ stream."""
 
 from textual.widgets import Input, ListView
-from textual.widgets._collapsible import CollapsibleTitle
+from textual.widgets.collapsible import CollapsibleTitle
 from uihelpers import ANSWER_AT, CHUNKS, Gate, finished, make_app, ready, send, wait_until
 
 from qwqchat import config
@@ -253,7 +253,7 @@ async def test_export_writes_markdown_and_shows_the_path(qwq_home, tmp_path):
         await pilot.press("ctrl+s")
         files = list(tmp_path.glob("qwqchat-1-*.md"))
         assert len(files) == 1 and "<details>" in files[0].read_text()
-        assert any(str(files[0]) in n.message for n in app._notifications)
+        assert any(str(files[0]) in m for m in app.notified)
 
 
 async def test_settings_screen_saves_per_chat_settings(qwq_home):
@@ -494,4 +494,4 @@ async def test_remote_engine_says_answer_now_is_not_available(qwq_home):
     async with app.run_test(size=(140, 40)) as pilot:
         await ready(pilot)
         await pilot.press("f9")
-        assert any("needs the local engine" in n.message for n in app._notifications)
+        assert any("needs the local engine" in m for m in app.notified)

@@ -7,6 +7,8 @@ import threading
 import time
 from pathlib import Path
 
+from textual.app import App
+
 from qwqchat import config
 from qwqchat.engines.base import Stats
 from qwqchat.engines.replay import ReplayEngine, tokens_of
@@ -58,6 +60,24 @@ TRACE_STATS = Stats(
 )
 
 
+class _Notified(App):
+    """Between QwqChatApp and App in the MRO: records each notification as Textual receives it (made printable)."""
+
+    notified: list
+
+    def notify(self, message, *, title="", severity="information", timeout=None, markup=True) -> None:
+        self.notified.append(message)
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
+
+class RecordingApp(QwqChatApp, _Notified):
+    """The real app; ``notified`` lists every notification's text, in order (toasts that expired included)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        self.notified = []
+        super().__init__(*args, **kwargs)
+
+
 def fixed_clock():
     return 1000.0
 
@@ -66,7 +86,7 @@ def make_app(engine=None, *, clock=fixed_clock, export_dir=None, cfg=None, store
     if engine is None:
         engine = ReplayEngine(CHUNKS, name="qwq-32b-q4_k_m", **engine_kwargs)
     cfg = cfg or config.load()
-    return QwqChatApp(cfg, store or Store(), engine, clock=clock, export_dir=export_dir, save_theme=False)
+    return RecordingApp(cfg, store or Store(), engine, clock=clock, export_dir=export_dir, save_theme=False)
 
 
 async def wait_until(pilot, predicate, timeout: float = 20.0, what: str = "condition") -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import List, Optional
 
 from textual.widgets import Markdown
-from textual.widgets._markdown import MarkdownFence, MarkdownStream
+from textual.widgets.markdown import MarkdownFence, MarkdownStream
 
 from ...mathtext import render_math
 from ...text import printable

@@ -34,8 +34,17 @@ class ReasoningFold(Collapsible):
         self._pending_text = text if collapsed else ""
         super().__init__(*([self.pane] if self.pane else []), title=title, collapsed=collapsed)
 
-    def _watch_collapsed(self, collapsed: bool) -> None:
-        super()._watch_collapsed(collapsed)
+    def on_collapsible_expanded(self, event: Collapsible.Expanded) -> None:
+        self._folded(event)
+
+    def on_collapsible_collapsed(self, event: Collapsible.Collapsed) -> None:
+        self._folded(event)
+
+    def _folded(self, event: Collapsible.Toggled) -> None:
+        """Either way (Textual also sends one for the first value, at mount): mark the fold, build a pane."""
+        if event.collapsible is not self:
+            return
+        collapsed = self.collapsed
         self.set_class(collapsed, "-folded")
         if self.parent is not None:
             self.parent.set_class(collapsed, "-folded")  # the turn lays a folded line out above the answer
