@@ -18,6 +18,7 @@ from typing import Iterable, Optional
 from textual import work
 from textual.app import App, SystemCommand
 from textual.screen import Screen
+from textual.timer import Timer
 
 from .. import config as config_mod
 from ..engines.base import Engine
@@ -26,7 +27,8 @@ from ..store import Conversation, Store
 from ..text import shown
 from .keys import KEYS, key_text
 from .messages import ModelFailed, ModelLoaded
-from .screens.chat import STILL_ANSWERING, ChatScreen
+from .screens.chat import ChatScreen
+from .screens.chat_actions import STILL_ANSWERING
 from .streamer import TurnStream
 from .widgets.conversation import ConversationView
 from .widgets.prompt import PromptBox
@@ -64,7 +66,7 @@ class QwqChatApp(App):
         self.first_run = first_run  # no model configured: offer to download one
         self.chat = ChatScreen()
         self._load_started = clock()
-        self._loading_timer = None
+        self._loading_timer: Optional[Timer] = None
         self._loading_word = "loading model…"
         if cfg.theme and cfg.theme in self.available_themes:
             self.theme = cfg.theme
@@ -142,6 +144,7 @@ class QwqChatApp(App):
             self._start_loading()
 
     def _start_loading(self) -> None:
+        assert self.engine is not None
         self._loading_word = "connecting…" if getattr(self.engine, "endpoint", None) else "loading model…"
         self.status.show(model=self.engine.name, activity=self._loading_word, error=None)
         self._load_started = self.clock()
@@ -190,6 +193,7 @@ class QwqChatApp(App):
     @work(thread=True, exclusive=True, group="load")
     def _load_model(self) -> None:
         try:
+            assert self.engine is not None
             self.engine.load()
         except QwqError as exc:
             self.post_message(ModelFailed(str(exc)))
@@ -204,6 +208,7 @@ class QwqChatApp(App):
             self.status.show(activity=f"{spin} {self._loading_word} {self.clock() - self._load_started:.0f} s")
 
     async def on_model_loaded(self, _: ModelLoaded) -> None:
+        assert self.engine is not None
         self.engine_ready = True
         if self._loading_timer is not None:
             self._loading_timer.stop()

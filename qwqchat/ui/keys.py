@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import List, NamedTuple, Optional
 
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 
 
 class Key(NamedTuple):
@@ -53,7 +53,7 @@ def key_text(keys: str) -> str:
     return " or ".join(one(k) for k in keys.split(","))
 
 
-def bindings(table: List[Key]) -> List[Binding]:
+def bindings(table: List[Key]) -> List[BindingType]:
     return [
         Binding(k.keys, k.action, k.footer or k.title, show=k.footer is not None, priority=k.priority) for k in table
     ]

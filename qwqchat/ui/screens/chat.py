@@ -7,55 +7,33 @@ the keys of ``ui/keys.py``.  Dialogs are imported when first used.
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-from typing import TYPE_CHECKING, Awaitable, Callable, Optional, cast
+from typing import Optional
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.widgets import Footer, ListView, Static
 
-from ...engines.base import Sampling
-from ...errors import QwqError
-from ...store import Conversation
 from ..editing import Editing
-from ..keys import KEYS, bindings, key_text
+from ..keys import KEYS, bindings
 from ..streamer import TurnStream
 from ..widgets.conversation import ConversationView
 from ..widgets.prompt import PromptBox
 from ..widgets.sidebar import Sidebar
 from ..widgets.status_line import StatusLine
-
-if TYPE_CHECKING:
-    from ..app import QwqChatApp
+from .chat_actions import STILL_ANSWERING, ChatActions
 
 WIDE = 120  # columns from which the reasoning sits beside the answer
 EMPTY_HINT = (
     "Ask anything. The model thinks before it answers: its reasoning streams beside the answer (above it "
     "in a narrow terminal) and folds to one line when the answer starts.\nF1 lists every key."
 )
-STILL_ANSWERING = "Still answering: press Esc to stop it first"
 LOOP_KEYS = "Esc stop · F9 answer now · F10 retry with a higher presence penalty"
 
 
-class ChatScreen(Screen):
+class ChatScreen(ChatActions):
     BINDINGS = bindings(KEYS)
     AUTO_FOCUS = "#prompt"  # not the first focusable (the chat filter): keys typed at launch go to the prompt
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE, "-wide")]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conversation: Optional[Conversation] = None
-        self.editing: Optional[Editing] = None  # F4: the exchange the prompt box will replace when sent
-        self.pending_send = False  # sent before the model had loaded
-        self.turns_finished = 0  # tests and benchmarks wait on it
-        self._after_turn: Optional[Callable[[], Awaitable[None]]] = None  # runs once the stopped turn has ended
-        self.view = ConversationView(id="conversation")  # made here: its stream is asked for before compose
-
-    @property
-    def host(self) -> QwqChatApp:
-        return cast("QwqChatApp", self.app)
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
@@ -69,22 +47,6 @@ class ChatScreen(Screen):
                 yield StatusLine(id="status")
         yield Footer()
 
-    @property
-    def prompt(self) -> PromptBox:
-        return self.query_one(PromptBox)
-
-    @property
-    def status(self) -> StatusLine:
-        return self.query_one(StatusLine)
-
-    @property
-    def sidebar(self) -> Sidebar:
-        return self.query_one(Sidebar)
-
-    @property
-    def stream(self) -> Optional[TurnStream]:
-        return self.view.stream
-
     async def on_mount(self) -> None:
         self.prompt.focus()
         self.query_one("#loop-bar").display = False
@@ -92,11 +54,6 @@ class ChatScreen(Screen):
         self.host.chat_shown()
 
     # -- sending -------------------------------------------------------------------
-    def sampling(self) -> Sampling:
-        if self.conversation and self.conversation.settings:
-            return Sampling.from_dict(self.conversation.settings)
-        return self.host.cfg.sampling
-
     async def on_prompt_box_submitted(self, message: PromptBox.Submitted) -> None:
         await self.send(message.text)
 
@@ -196,9 +153,6 @@ class ChatScreen(Screen):
         self.status.show(context_used=used)
         self.prompt.focus()
 
-    def messages(self) -> list:
-        return self.conversation.messages if self.conversation else []
-
     # -- actions (keys in ui/keys.py) ------------------------------------------------------
     def action_stop(self) -> None:
         if self.stream is not None:
@@ -210,41 +164,6 @@ class ChatScreen(Screen):
     async def action_new_chat(self) -> None:
         await self.open_conversation(None)
         self.query_one("#chat-list", ListView).index = None
-
-    def action_toggle_reasoning(self) -> None:
-        turn = self.view.target_turn(self.focused)
-        if turn is not None:
-            turn.toggle_reasoning()
-
-    def action_toggle_all_reasoning(self) -> None:
-        self.view.toggle_all_reasoning()
-
-    def action_copy_answer(self) -> None:
-        turn = self.view.target_turn(self.focused)
-        if turn is None or not turn.answer.text:
-            self.notify("No answer to copy", severity="warning")
-            return
-        self.app.copy_to_clipboard(turn.answer.text)
-        self.notify("Answer copied")
-
-    def action_copy_code(self) -> None:
-        turn = self.view.target_turn(self.focused)
-        blocks = turn.answer.code_blocks() if turn is not None else []
-        if not blocks:
-            self.notify("No code block in this answer", severity="warning")
-            return
-        self.app.copy_to_clipboard(blocks[-1])
-        self.notify("Code block copied")
-
-    def _idle_chat(self, what: str) -> bool:
-        self._cancel_edit()  # regenerating or deleting acts on the exchange as it is saved
-        if self.conversation is None:
-            self.notify(f"Nothing to {what} yet", severity="warning")
-            return False
-        if self.stream is not None and self.stream.conversation_id == self.conversation.id:
-            self.notify(STILL_ANSWERING, severity="warning")
-            return False
-        return True
 
     async def action_regenerate(self) -> None:
         if not self._idle_chat("regenerate") or self.conversation is None:
@@ -324,38 +243,6 @@ class ChatScreen(Screen):
             self.prompt.focus()
             self.notify("Enter sends the edited prompt in place of the last exchange; Esc keeps it", timeout=5)
 
-    def _cancel_edit(self) -> None:
-        editing, self.editing = self.editing, None
-        if editing is not None:
-            editing.cancel(self.prompt)
-
-    def action_export(self) -> None:
-        if self.conversation is None:
-            self.notify("Nothing to export yet", severity="warning")
-            return
-        try:
-            path = export_markdown(self.host.store.get(self.conversation.id), self.host.export_dir or Path.cwd())
-        except QwqError as exc:
-            self.notify(str(exc), severity="error", markup=False)
-            return
-        self.notify(f"Exported to {path}", title="Export", timeout=8, markup=False)
-
-    def action_rename(self) -> None:
-        conv = self.conversation
-        if conv is None:
-            self.notify("Nothing to rename yet", severity="warning")
-            return
-
-        def done(title: Optional[str]) -> None:
-            if title and title.strip():
-                self.host.store.rename(conv.id, title)
-                self.conversation = self.host.store.get(conv.id)
-                self.sidebar.refresh_list(select=conv.id)
-
-        from .dialogs import Ask
-
-        self.app.push_screen(Ask("Rename chat", conv.title), done)
-
     def action_delete(self) -> None:
         conv = self.conversation
         if not self._idle_chat("delete") or conv is None:
@@ -371,47 +258,3 @@ class ChatScreen(Screen):
         from .dialogs import Confirm
 
         self.app.push_screen(Confirm(f"Delete “{conv.title}”? This cannot be undone."), done)
-
-    def action_settings(self) -> None:
-        cfg = self.host.cfg
-        system = (self.conversation.system_prompt if self.conversation else cfg.system_prompt) or ""
-
-        def done(result) -> None:
-            if not result:
-                return
-            system_prompt, sampling = result
-            if self.conversation is None:
-                cfg.system_prompt = system_prompt or None
-                cfg.sampling = sampling
-            else:
-                store = self.host.store
-                store.update_settings(self.conversation.id, system_prompt=system_prompt, settings=sampling.to_dict())
-                self.conversation = store.get(self.conversation.id)
-            self.notify("Settings saved")
-
-        from .settings import SettingsScreen
-
-        self.app.push_screen(SettingsScreen(system, self.sampling()), done)
-
-    def action_toggle_sidebar(self) -> None:
-        self.sidebar.display = not self.sidebar.display
-
-    def action_filter(self) -> None:
-        self.sidebar.display = True
-        self.query_one("#chat-filter").focus()
-
-    def action_help(self) -> None:
-        from .help import HelpScreen
-
-        self.app.push_screen(HelpScreen([(key_text(k.keys), k.title) for k in KEYS]))
-
-
-def export_markdown(conv: Conversation, folder: Path) -> Path:
-    """Write ``conv`` as Markdown into ``folder`` under a name made from its title; the path written."""
-    from ... import export as export_mod
-    from ...files import atomic_write, inside
-
-    slug = re.sub(r"[^a-z0-9]+", "-", conv.title.lower()).strip("-")[:40] or "chat"
-    path = folder / f"qwqchat-{conv.id}-{slug}.md"
-    atomic_write(inside(folder, path), export_mod.to_markdown(conv))
-    return path

@@ -74,7 +74,7 @@ class ConversationView(VerticalScroll):
         messages = conv.messages if conv else []
         self._hidden = messages[:-WINDOW] if len(messages) > WINDOW else []
         shown = messages[len(self._hidden) :]
-        widgets = []
+        widgets: list = []
         if self._hidden:
             widgets.append(Button(f"↑ {len(self._hidden)} earlier messages", id="load-earlier", variant="default"))
         if not messages:
