@@ -7,8 +7,6 @@ the keys of ``ui/keys.py``.  Dialogs are imported when first used.
 
 from __future__ import annotations
 
-from typing import Optional
-
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, ListView, Static
@@ -20,13 +18,10 @@ from ..widgets.conversation import ConversationView
 from ..widgets.prompt import PromptBox
 from ..widgets.sidebar import Sidebar
 from ..widgets.status_line import StatusLine
-from .chat_actions import STILL_ANSWERING, ChatActions
+from .chat_actions import EMPTY_HINT, STILL_ANSWERING, ChatActions
 
 WIDE = 120  # columns from which the reasoning sits beside the answer
-EMPTY_HINT = (
-    "Ask anything. The model thinks before it answers: its reasoning streams beside the answer (above it "
-    "in a narrow terminal) and folds to one line when the answer starts.\nF1 lists every key."
-)
+
 LOOP_KEYS = "Esc stop · F9 answer now · F10 retry with a higher presence penalty"
 
 
@@ -137,22 +132,6 @@ class ChatScreen(ChatActions):
             await after()  # before the count: a test waiting for the turn sees the follow-up's stream
         self.turns_finished += 1
 
-    # -- opening chats ---------------------------------------------------------------
-    async def on_sidebar_opened(self, message: Sidebar.Opened) -> None:
-        await self.open_conversation(message.conversation_id)
-
-    async def open_conversation(self, conversation_id: Optional[int]) -> None:
-        self._cancel_edit()
-        self.conversation = self.host.store.get(conversation_id) if conversation_id else None
-        await self.view.show(self.conversation, EMPTY_HINT)
-        used = next((m.stats.context_used for m in reversed(self.messages()) if m.stats and m.stats.context_used), 0)
-        shown_id = self.conversation.id if self.conversation else None
-        streaming_here = self.stream is not None and self.stream.conversation_id == shown_id
-        if not streaming_here and self.host.engine_ready:
-            self.status.show(activity="ready")  # not the last chat's "cancelled · 2.1 tok/s"
-        self.status.show(context_used=used)
-        self.prompt.focus()
-
     # -- actions (keys in ui/keys.py) ------------------------------------------------------
     def action_stop(self) -> None:
         if self.stream is not None:
@@ -242,19 +221,3 @@ class ChatScreen(ChatActions):
         if self.editing is not None:
             self.prompt.focus()
             self.notify("Enter sends the edited prompt in place of the last exchange; Esc keeps it", timeout=5)
-
-    def action_delete(self) -> None:
-        conv = self.conversation
-        if not self._idle_chat("delete") or conv is None:
-            return
-
-        async def done(yes: Optional[bool]) -> None:
-            if yes:
-                self.host.store.delete(conv.id)
-                await self.open_conversation(None)
-                self.sidebar.refresh_list()
-                self.notify("Chat deleted")
-
-        from .dialogs import Confirm
-
-        self.app.push_screen(Confirm(f"Delete “{conv.title}”? This cannot be undone."), done)

@@ -1,4 +1,4 @@
-"""The chat screen's state and the actions on a chat as saved: fold, copy, export, rename, settings.
+"""The chat screen's state and the actions on chats as saved: open, fold, copy, export, rename, delete, settings.
 
 ``ChatScreen`` (``chat.py``) adds what sends and streams turns; the split keeps
 each class short.  Dialogs are imported when first used.
@@ -27,6 +27,10 @@ if TYPE_CHECKING:
     from ..app import QwqChatApp
 
 STILL_ANSWERING = "Still answering: press Esc to stop it first"
+EMPTY_HINT = (
+    "Ask anything. The model thinks before it answers: its reasoning streams beside the answer (above it "
+    "in a narrow terminal) and folds to one line when the answer starts.\nF1 lists every key."
+)
 
 
 class ChatActions(Screen):
@@ -106,6 +110,38 @@ class ChatActions(Screen):
         editing, self.editing = self.editing, None
         if editing is not None:
             editing.cancel(self.prompt)
+
+    # -- opening chats ---------------------------------------------------------------
+    async def on_sidebar_opened(self, message: Sidebar.Opened) -> None:
+        await self.open_conversation(message.conversation_id)
+
+    async def open_conversation(self, conversation_id: Optional[int]) -> None:
+        self._cancel_edit()
+        self.conversation = self.host.store.get(conversation_id) if conversation_id else None
+        await self.view.show(self.conversation, EMPTY_HINT)
+        used = next((m.stats.context_used for m in reversed(self.messages()) if m.stats and m.stats.context_used), 0)
+        shown_id = self.conversation.id if self.conversation else None
+        streaming_here = self.stream is not None and self.stream.conversation_id == shown_id
+        if not streaming_here and self.host.engine_ready:
+            self.status.show(activity="ready")  # not the last chat's "cancelled · 2.1 tok/s"
+        self.status.show(context_used=used)
+        self.prompt.focus()
+
+    def action_delete(self) -> None:
+        conv = self.conversation
+        if not self._idle_chat("delete") or conv is None:
+            return
+
+        async def done(yes: Optional[bool]) -> None:
+            if yes:
+                self.host.store.delete(conv.id)
+                await self.open_conversation(None)
+                self.sidebar.refresh_list()
+                self.notify("Chat deleted")
+
+        from .dialogs import Confirm
+
+        self.app.push_screen(Confirm(f"Delete “{conv.title}”? This cannot be undone."), done)
 
     def action_export(self) -> None:
         if self.conversation is None:
