@@ -495,3 +495,20 @@ async def test_remote_engine_says_answer_now_is_not_available(qwq_home):
         await ready(pilot)
         await pilot.press("f9")
         assert any("needs the local engine" in n.message for n in app._notifications)
+
+
+async def test_dialogs_take_what_the_user_types(qwq_home):
+    """Each dialog focuses its own first field: typed keys land there, not nowhere."""
+    app = make_app()
+    async with app.run_test(size=(140, 40)) as pilot:
+        await ready(pilot)
+        await send(pilot, "alpha question")
+        await finished(pilot)
+        await pilot.press("f2")
+        assert isinstance(app.screen, Ask)
+        await pilot.press("x", "y")
+        assert app.screen.query_one(Input).value.endswith("xy")
+        await pilot.press("escape")
+        await pilot.press("f3")
+        assert isinstance(app.screen, SettingsScreen)
+        assert app.focused is not None and app.focused.screen is app.screen
