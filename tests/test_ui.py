@@ -471,17 +471,20 @@ async def test_f9_answers_now_and_answers_from_saved_thinking_on_the_real_engine
 
 async def test_loop_warning_and_retry_with_a_higher_presence_penalty(qwq_home):
     looping = tokens_of("Let me see. " + "The sum is 12, so adding 3 gives 15, then I check it again. " * 30)
-    engine = ReplayEngine(looping, name="m", delay=0.002)
+    gate = Gate(len(looping) - 5)  # the turn is still running while the warning is checked
+    engine = ReplayEngine(looping, name="m", delay=0.002, pace=gate)
     app = make_app(engine)
     async with app.run_test(size=(140, 40)) as pilot:
         await ready(pilot)
         await send(pilot, "q")
+        await gate.wait_reached()
         await wait_until(
             pilot,
             lambda: app.view.last_turn() is not None and app.view.last_turn().warning.display,
             what="the loop warning",
         )
         assert "repeating itself" in str(app.view.last_turn().warning.render())
+        gate.release()
         await pilot.press("f10")
         await finished(pilot)
         conv = Store().get(app.conversation.id)
