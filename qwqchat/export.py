@@ -8,10 +8,10 @@ import time
 from typing import Any, Dict, List, Optional
 
 from .checks import conforms, dataclass_problem, type_name
-from .engines.base import FINISH_REASONS, Sampling, Stats
 from .errors import BadInput
 from .store import Conversation, Store
 from .text import json_line
+from .types import FINISH_REASONS, Sampling, Stats
 
 JSON_FORMAT = "qwqchat-conversation"
 JSON_VERSION = 1

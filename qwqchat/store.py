@@ -23,10 +23,10 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from . import paths
 from .checks import dataclass_problem
-from .engines.base import Sampling, Stats
 from .errors import BadInput, StoreError
 from .text import valid_unicode
 from .titles import title_from_prompt
+from .types import Sampling, Stats
 
 log = logging.getLogger("qwqchat.store")
 APPLICATION_ID = 0x51575143  # "QWQC": tells our database from anyone else's

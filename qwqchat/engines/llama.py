@@ -24,7 +24,7 @@ from .. import cpu, fit, gguf_header, hub, paths
 from ..errors import ModelError, QwqError
 from ..reasoning import OPEN, ReasoningSplitter
 from ..text import printable
-from .base import Event, HistoryTrimmed, Message, Sampling, TurnDone
+from ..types import Event, HistoryTrimmed, Message, Sampling, TurnDone
 from .recorder import TurnRecorder
 from .template import TemplateCancelled
 

@@ -7,7 +7,7 @@ import time
 from typing import Iterable, Iterator, List, Optional, Union
 
 from ..reasoning import REASONING, Piece, ReasoningSplitter
-from .base import AnswerDelta, ReasoningDelta, TurnResult
+from ..types import AnswerDelta, ReasoningDelta, TurnResult
 
 
 class TurnRecorder:

@@ -19,7 +19,7 @@ from urllib.parse import urlparse
 from ..errors import BadInput, QwqError
 from ..reasoning import ReasoningSplitter
 from ..text import redact, shown, url_secrets, valid_unicode
-from .base import Event, Message, Sampling, TurnDone, TurnResult
+from ..types import Event, Message, Sampling, TurnDone, TurnResult
 from .recorder import TurnRecorder
 
 log = logging.getLogger("qwqchat.remote")

@@ -12,7 +12,7 @@ import time
 from typing import Callable, Iterable, Iterator, List, Optional
 
 from ..reasoning import REASONING, ReasoningSplitter
-from .base import AnswerDelta, Event, Message, ReasoningDelta, Sampling, Stats, TurnDone, TurnResult
+from ..types import AnswerDelta, Event, Message, ReasoningDelta, Sampling, Stats, TurnDone, TurnResult
 
 
 class ReplayEngine:
