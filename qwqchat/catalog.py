@@ -2,6 +2,7 @@
 
 import sys
 
-from .models import catalog
+from .models import catalog as _moved
+from .models.catalog import *  # noqa: F403  (names for type checkers; the alias below is what runs)
 
-sys.modules[__name__] = catalog
+sys.modules[__name__] = _moved

@@ -2,6 +2,7 @@
 
 import sys
 
-from .models import fit
+from .models import fit as _moved
+from .models.fit import *  # noqa: F403  (names for type checkers; the alias below is what runs)
 
-sys.modules[__name__] = fit
+sys.modules[__name__] = _moved

@@ -2,6 +2,7 @@
 
 import sys
 
-from .models import recommend
+from .models import recommend as _moved
+from .models.recommend import *  # noqa: F403  (names for type checkers; the alias below is what runs)
 
-sys.modules[__name__] = recommend
+sys.modules[__name__] = _moved
