@@ -361,7 +361,7 @@ class Store:
         settings: Optional[Dict[str, Any]] = None,
         model: Optional[str] = None,
     ) -> None:
-        with self._lock:
+        with self.transaction():
             if settings is not None:
                 self._write(
                     "UPDATE conversations SET settings = ? WHERE id = ?", (json.dumps(settings), conversation_id)
@@ -382,8 +382,8 @@ class Store:
 
     # -- messages --------------------------------------------------------
     def add_user_message(self, conversation_id: int, content: str, created: Optional[float] = None) -> int:
-        """Add a prompt; the first one also titles a conversation still called "New chat"."""
-        with self._lock:
+        """Add a prompt; the first one also titles a conversation still called "New chat" (all or nothing)."""
+        with self.transaction():
             cur = self._write(
                 "INSERT INTO messages(conversation_id, role, content, created) VALUES (?, 'user', ?, ?)",
                 (conversation_id, content, created or time.time()),
