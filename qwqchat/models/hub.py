@@ -17,12 +17,13 @@ import shutil
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, List, Optional
+from typing import Callable, Dict, List, Optional
 
 from ..errors import BadInput, QwqError
 from ..files import inside
 from . import catalog, fit
 from .catalog import SPLIT_RE, quant_of
+from .hub_errors import PullCancelled, hub_endpoint, hub_error
 
 REPO = catalog.QWQ.repo
 CATALOGUE = list(catalog.QWQ.quants)  # QwQ-32B's quants, smallest first
@@ -33,28 +34,11 @@ REPO_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*")
 Progress = Callable[[str, int, Optional[int]], None]  # (file name, bytes done, bytes total)
 
 
-class PullCancelled(QwqError):
-    pass
-
-
-class HubOffline(QwqError):
-    """The hub could not be reached at all (no network, DNS failure, refused): this attempt fetched nothing."""
-
-
-class HubInterrupted(QwqError):
-    """A transfer started and broke off; what arrived is kept and the next attempt resumes from it."""
-
-
 @dataclass
 class Target:
     repo: str
     files: List[str]
     quant: Optional[str] = None
-
-
-def _endpoint(endpoint: Optional[str]) -> Optional[str]:
-    """The hub to talk to: as given, else ``HF_ENDPOINT`` read now (huggingface-hub reads it once at import)."""
-    return endpoint or os.environ.get("HF_ENDPOINT") or None
 
 
 def resolve(
@@ -97,7 +81,7 @@ def resolve(
         ]
         best = (fitting[-1] if fitting else model.quants[0]).name
         wanted = order[order.index(best) :] + order[: order.index(best)]
-        by_quant = {}
+        by_quant: Dict[str, List[str]] = {}
         for f in files:
             by_quant.setdefault((quant_of(f) or "").upper(), []).append(f)
         chosen = next((by_quant[q] for q in wanted if q in by_quant), [sorted(files)[0]])
@@ -116,7 +100,7 @@ def _list_files(repo: str, endpoint: Optional[str]) -> List[str]:
     from huggingface_hub.utils import build_hf_headers, hf_raise_for_status
 
     _quiet_hub_log()
-    url: Optional[str] = f"{_endpoint(endpoint) or constants.ENDPOINT}/api/models/{repo}/tree/main"
+    url: Optional[str] = f"{hub_endpoint(endpoint) or constants.ENDPOINT}/api/models/{repo}/tree/main"
     params: Optional[dict] = {"recursive": "true"}
     files: List[str] = []
     while url:
@@ -154,83 +138,6 @@ def _with_split_parts(filename: str) -> List[str]:
     total = int(m.group(2))
     stem = filename[: m.start()]
     return [f"{stem}-{i:05d}-of-{total:05d}.gguf" for i in range(1, total + 1)]
-
-
-def hub_error(exc: BaseException, repo: str, filename: str = "") -> QwqError:
-    """One line for any failure of huggingface-hub, saying what to do."""
-    from huggingface_hub import errors
-
-    where = f"{repo}/{filename}" if filename else repo
-    if isinstance(exc, errors.GatedRepoError):
-        return QwqError(f"{repo} is gated: accept its terms on huggingface.co and set HF_TOKEN (or `hf auth login`)")
-    if isinstance(exc, errors.RepositoryNotFoundError):
-        return BadInput(f"repository {repo} not found (or private: set HF_TOKEN)")
-    if isinstance(exc, (errors.RemoteEntryNotFoundError, errors.EntryNotFoundError)):
-        return BadInput(f"{where} not found")
-    if isinstance(exc, errors.RevisionNotFoundError):
-        return BadInput(f"{where}: revision not found")
-    if isinstance(exc, errors.LocalEntryNotFoundError):
-        return HubOffline(f"offline: cannot reach {_hub_host()} for {where}")
-    if isinstance(exc, errors.HfHubHTTPError):
-        status = getattr(getattr(exc, "response", None), "status_code", None)
-        if status == 401:
-            return QwqError(f"{repo} needs a token (401): set HF_TOKEN")
-        return QwqError(f"the hub answered {status or 'an error'} for {where}: {str(exc).splitlines()[0]}")
-    if isinstance(exc, OSError) and getattr(exc, "errno", None) == 28:
-        return QwqError(
-            f"the disk is full while downloading {where}; free space and run the command again (the download resumes)"
-        )
-    text = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
-    offline = _offline_reason(exc, text)
-    if offline:
-        return HubOffline(f"offline: cannot reach {_hub_host()} ({offline})")
-    if any(
-        s in text.lower() for s in ("connect", "timed out", "network", "remoteprotocol", "reset")
-    ) or exc.__class__.__name__ in (
-        "ReadTimeout",
-        "RemoteProtocolError",
-        "ReadError",
-        "WriteError",
-        "ConnectionError",
-        "ChunkedEncodingError",
-    ):
-        return HubInterrupted(f"the download of {filename or repo} was interrupted ({_short(text)})")
-    return QwqError(f"download of {where} failed: {exc.__class__.__name__}: {text}")
-
-
-def _hub_host() -> str:
-    from urllib.parse import urlparse
-
-    from huggingface_hub import constants
-
-    url = _endpoint(None) or constants.ENDPOINT
-    return urlparse(url).netloc or url
-
-
-def _offline_reason(exc: BaseException, text: str) -> Optional[str]:
-    """Why no connection could be made at all, or None when the failure came later."""
-    low = text.lower()
-    if (
-        "name or service not known" in low
-        or "nodename nor servname" in low
-        or "resolve" in low
-        or "getaddrinfo" in low
-        or "name resolution" in low
-    ):
-        return "DNS lookup failed"
-    if "refused" in low:
-        return "connection refused"
-    if "network is unreachable" in low or "no route to host" in low:
-        return "network unreachable"
-    if exc.__class__.__name__ in ("ConnectError", "ConnectTimeout"):
-        return "no connection"
-    return None
-
-
-def _short(text: str) -> str:
-    """'[Errno 104] Connection reset by peer' -> 'connection reset by peer'."""
-    text = re.sub(r"^\[Errno -?\d+\]\s*", "", text).strip()
-    return (text[:1].lower() + text[1:])[:60] if text else "network error"
 
 
 def _tqdm_class(progress: Optional[Progress], cancel: Optional[threading.Event], name: str):
@@ -303,7 +210,7 @@ def pull(
     """
     from huggingface_hub import get_hf_file_metadata, hf_hub_url
 
-    endpoint = _endpoint(endpoint)
+    endpoint = hub_endpoint(endpoint)
     _quiet_hub_log()
     _check_repo(target.repo)
     plans = []
@@ -321,11 +228,8 @@ def pull(
             raise QwqError(
                 f"not enough disk space in {probe}: the download needs {fit.gib(need)} more, {fit.gib(free)} is free"
             )
-    first = None
-    for plan in plans:
-        path = _fetch(plan, progress, cancel)
-        first = first or path
-    return first
+    paths = [_fetch(plan, progress, cancel) for plan in plans]
+    return paths[0]  # the first part: llama.cpp finds the others beside it
 
 
 def _plan(repo: str, filename: str, meta) -> dict:
@@ -362,7 +266,6 @@ def _plan(repo: str, filename: str, meta) -> dict:
 
 
 def _fetch(plan: dict, progress: Optional[Progress], cancel: Optional[threading.Event]) -> Path:
-    import os
 
     from huggingface_hub.file_download import http_get
     from huggingface_hub.utils import build_hf_headers
