@@ -8,10 +8,10 @@ import textwrap
 import pytest
 
 from qwqchat import paths
-from qwqchat.engines.base import Stats
 from qwqchat.errors import BadInput, StoreError
 from qwqchat.store import SCHEMA_VERSION, Store
 from qwqchat.titles import title_from_prompt
+from qwqchat.types import Stats
 
 
 def test_lives_in_qwqchat_home_with_private_permissions(qwq_home):
