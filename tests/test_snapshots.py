@@ -122,9 +122,9 @@ def test_first_run_offline(snap_compare, qwq_home, monkeypatch):
     def offline(target, progress=None, cancel=None, endpoint=None):
         raise hub.hub_error(ConnectError("[Errno -2] Name or service not known"), target.repo, target.files[0])
 
-    monkeypatch.setattr(fit, "gpus", lambda: [])  # the same 24 GiB CPU-only machine wherever it runs
-    monkeypatch.setattr(fit, "system_available", lambda: 24 * fit.GiB)
-    monkeypatch.setattr("qwqchat.engines.llama.physical_cores", lambda: 2)
+    monkeypatch.setattr("qwqchat.models.machine.gpus", lambda: [])  # the same 24 GiB CPU-only machine wherever it runs
+    monkeypatch.setattr("qwqchat.models.machine.system_available", lambda: 24 * fit.GiB)
+    monkeypatch.setattr("qwqchat.models.machine.physical_cores", lambda: 2)
     monkeypatch.delenv("HF_ENDPOINT", raising=False)
     monkeypatch.setattr(hub, "pull", offline)
     app = QwqChatApp(config.load(), Store(), None, "no model configured", save_theme=False, first_run=True)
