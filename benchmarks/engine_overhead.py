@@ -18,8 +18,8 @@ from pathlib import Path
 
 import llama_cpp
 
-from qwqchat.engines.base import Message, Sampling, TurnDone
 from qwqchat.engines.llama import LlamaEngine
+from qwqchat.types import Message, Sampling, TurnDone
 
 PROMPT = "Write a long, detailed essay about the history of bridges, with many examples."
 

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import openai
 
-from qwqchat.engines.base import AnswerDelta, Message, ReasoningDelta, Sampling, TurnDone
 from qwqchat.engines.remote import RemoteEngine
+from qwqchat.types import AnswerDelta, Message, ReasoningDelta, Sampling, TurnDone
 
 PROMPT = "Write a long, detailed essay about the history of bridges."
 

@@ -10,10 +10,11 @@ import threading
 import time
 from typing import Iterator, List, Optional
 
-from .engines.base import AnswerDelta, Engine, Event, LoopDetected, Message, ReasoningDelta, Sampling, TurnDone
+from .engines.base import Engine
 from .errors import BadInput
 from .loopguard import LoopGuard
 from .store import Conversation, Store
+from .types import AnswerDelta, Event, LoopDetected, Message, ReasoningDelta, Sampling, TurnDone
 
 SAVE_INTERVAL_S = 1.0
 

@@ -9,7 +9,6 @@ import signal
 import stat
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Iterator, Optional
 
@@ -23,17 +22,9 @@ from .errors import BadInput, QwqError
 from .files import inside, write_output
 from .fit import gib
 from .store import Store
-from .text import json_line, printable, shown
+from .text import age, json_line, printable, shown
 
 NO_ANSWER = 3  # exit code: the turn ended without an answer, so a script can tell it from an empty one
-
-
-def _age(ts: float) -> str:
-    d = max(0.0, time.time() - ts)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if d >= size:
-            return f"{int(d // size)}{unit} ago"
-    return "just now"
 
 
 def _read_prompt(args: argparse.Namespace) -> str:
@@ -282,7 +273,7 @@ def list_(args: argparse.Namespace) -> int:
     if not convs:
         print('no conversations yet: try  qwqchat ask "…"', file=sys.stderr)
     for c in convs:
-        print(f"{c.id:>5}  {_age(c.updated):>9}  {printable(c.title)}")
+        print(f"{c.id:>5}  {age(c.updated, short=True):>9}  {printable(c.title)}")
     return 0
 
 
@@ -301,7 +292,9 @@ def search(args: argparse.Namespace) -> int:
         print(f"nothing matches {printable(repr(args.query))}", file=sys.stderr)
         return 1
     for h in hits:
-        print(f"{h.conversation_id:>5}  {_age(h.updated):>9}  {printable(h.title)}  —  {printable(h.snippet)}")
+        print(
+            f"{h.conversation_id:>5}  {age(h.updated, short=True):>9}  {printable(h.title)}  —  {printable(h.snippet)}"
+        )
     return 0
 
 

@@ -19,8 +19,8 @@ else:  # pragma: no cover
 
 from . import paths
 from .checks import conforms, dataclass_problem, type_name
-from .engines.base import Sampling
 from .errors import BadInput
+from .types import Sampling
 
 KV_TYPES = ("f16", "q8_0", "q4_0")
 MAX_CTX = 1 << 20

@@ -22,3 +22,12 @@ class ModelError(BadInput):
 
 class StoreError(QwqError):
     """The conversation database cannot be used."""
+
+
+DNS_FAILURES = ("name or service not known", "nodename nor servname", "getaddrinfo", "name resolution")
+
+
+def dns_failed(text: str) -> bool:
+    """Whether a connection error's text says the host name could not be resolved (any OS's wording)."""
+    low = text.lower()
+    return any(words in low for words in DNS_FAILURES)

@@ -8,29 +8,16 @@ import time
 from typing import Any, Dict, List, Optional
 
 from .checks import conforms, dataclass_problem, type_name
-from .engines.base import FINISH_REASONS, Sampling, Stats
 from .errors import BadInput
+from .notes import finish_note, stats_line, thought_summary
 from .store import Conversation, Store
 from .text import json_line
+from .types import FINISH_REASONS, Sampling, Stats
 
 JSON_FORMAT = "qwqchat-conversation"
 JSON_VERSION = 1
 
 FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})", re.M)
-
-
-def thought_summary(stats: Optional[Stats], reasoning: str) -> str:
-    """ "Thought for 34 s · 2,345 tokens" — the one line a folded reasoning shows."""
-    parts = []
-    if stats and stats.thinking_s:
-        parts.append(f"Thought for {stats.thinking_s:,.0f} s")
-    else:
-        parts.append("Thought")
-    if stats and stats.reasoning_tokens:
-        parts.append(f"{stats.reasoning_tokens:,} tokens")
-    elif reasoning:
-        parts.append(f"{len(reasoning.split()):,} words")
-    return " · ".join(parts)
 
 
 def _close_fences(text: str) -> str:
@@ -133,57 +120,12 @@ def to_markdown(conv: Conversation, reasoning: bool = True) -> str:
             ]
         if m.content:
             lines += [_close_fences(_neutralise_html(m.content)), ""]
-        note = _neutralise_html(_one_line(_finish_note(m.finish_reason, m.content, m.error)))
+        note = _neutralise_html(_one_line(finish_note(m.finish_reason, m.content, m.error)))
         if note:
             lines += [f"*{note}*", ""]
         if m.stats:
             lines += [f"<sub>{stats_line(m.stats)}</sub>", ""]
     return "\n".join(lines).rstrip() + "\n"
-
-
-def _finish_note(finish: Optional[str], answer: str, error: Optional[str]) -> str:
-    if finish == "error":
-        return f"Error: {error or 'generation failed'}"
-    if finish in ("cancelled", "interrupted", "length") and not answer:
-        return {
-            "cancelled": "Stopped while thinking — no answer",
-            "interrupted": "Interrupted while thinking — no answer",
-            "length": "Ran out of tokens while thinking — no answer",
-        }[finish]
-    if finish in ("cancelled", "interrupted"):
-        return f"Reply {finish} before it finished"
-    if finish == "length":
-        return "Reply cut off at the token limit"
-    return ""
-
-
-def stats_line(s: Stats) -> str:
-    parts = []
-    if s.reasoning_tokens:
-        parts.append(f"thinking {s.reasoning_tokens:,} tok / {s.thinking_s:.1f} s")
-    parts.append(f"answer {s.answer_tokens:,} tok")
-    if s.ttft_s is not None:
-        parts.append(f"first token {s.ttft_s:.2f} s")
-    if s.decode_tokens_per_s:
-        parts.append(f"{s.decode_tokens_per_s:.1f} tok/s")
-    if s.context_size:
-        parts.append(f"context {s.context_used:,}/{s.context_size:,}")
-    if s.dropped_turns:
-        parts.append(f"{s.dropped_turns} old turn(s) left out")
-    if s.intervention:
-        parts.append(INTERVENTIONS.get(s.intervention, s.intervention))
-    if s.loop_detected:
-        parts.append("thinking looped")
-    return " · ".join(parts)
-
-
-INTERVENTIONS = {
-    "think-budget": "thinking budget reached",
-    "answer-now": "thinking ended on request",
-    "answer-from-thinking": "answered from saved thinking",
-    "loop-stop": "stopped: thinking looped",
-    "loop-answer": "thinking ended: it looped",
-}
 
 
 def to_json(conv: Conversation) -> Dict[str, Any]:

@@ -12,134 +12,23 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import math
 import os
 import sqlite3
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from . import paths
-from .checks import dataclass_problem
-from .engines.base import Sampling, Stats
 from .errors import BadInput, StoreError
+from .records import Conversation, SearchHit, StoredMessage, conversation_from_row, message_from_row
+from .schema import SCHEMA_VERSION, open_database
 from .text import valid_unicode
 from .titles import title_from_prompt
+from .types import Stats
 
 log = logging.getLogger("qwqchat.store")
-APPLICATION_ID = 0x51575143  # "QWQC": tells our database from anyone else's
-
-MIGRATIONS = [
-    # v1
-    """
-    CREATE TABLE conversations (
-        id INTEGER PRIMARY KEY,
-        title TEXT NOT NULL,
-        created REAL NOT NULL,
-        updated REAL NOT NULL,
-        model TEXT,
-        system_prompt TEXT,
-        settings TEXT NOT NULL DEFAULT '{}'
-    );
-    CREATE TABLE messages (
-        id INTEGER PRIMARY KEY,
-        conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
-        role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
-        content TEXT NOT NULL DEFAULT '',
-        reasoning TEXT NOT NULL DEFAULT '',
-        stats TEXT,
-        finish_reason TEXT,
-        error TEXT,
-        writer_pid INTEGER,
-        created REAL NOT NULL
-    );
-    CREATE INDEX messages_by_conversation ON messages(conversation_id, id);
-    CREATE VIRTUAL TABLE messages_fts USING fts5(
-        content, reasoning, content='messages', content_rowid='id');
-    CREATE TRIGGER messages_ai AFTER INSERT ON messages BEGIN
-        INSERT INTO messages_fts(rowid, content, reasoning) VALUES (new.id, new.content, new.reasoning);
-    END;
-    CREATE TRIGGER messages_ad AFTER DELETE ON messages BEGIN
-        INSERT INTO messages_fts(messages_fts, rowid, content, reasoning)
-        VALUES ('delete', old.id, old.content, old.reasoning);
-    END;
-    CREATE TRIGGER messages_au AFTER UPDATE OF content, reasoning ON messages BEGIN
-        INSERT INTO messages_fts(messages_fts, rowid, content, reasoning)
-        VALUES ('delete', old.id, old.content, old.reasoning);
-        INSERT INTO messages_fts(rowid, content, reasoning) VALUES (new.id, new.content, new.reasoning);
-    END;
-    CREATE VIRTUAL TABLE conversations_fts USING fts5(
-        title, content='conversations', content_rowid='id');
-    CREATE TRIGGER conversations_ai AFTER INSERT ON conversations BEGIN
-        INSERT INTO conversations_fts(rowid, title) VALUES (new.id, new.title);
-    END;
-    CREATE TRIGGER conversations_ad AFTER DELETE ON conversations BEGIN
-        INSERT INTO conversations_fts(conversations_fts, rowid, title) VALUES ('delete', old.id, old.title);
-    END;
-    CREATE TRIGGER conversations_au AFTER UPDATE OF title ON conversations BEGIN
-        INSERT INTO conversations_fts(conversations_fts, rowid, title) VALUES ('delete', old.id, old.title);
-        INSERT INTO conversations_fts(rowid, title) VALUES (new.id, new.title);
-    END;
-    """,
-]
-SCHEMA_VERSION = len(MIGRATIONS)
-
-
-@dataclass
-class StoredMessage:
-    id: int
-    role: str
-    content: str
-    reasoning: str = ""
-    stats: Optional[Stats] = None
-    finish_reason: Optional[str] = None
-    error: Optional[str] = None
-    created: float = 0.0
-
-    @property
-    def streaming(self) -> bool:
-        return self.role == "assistant" and self.finish_reason is None
-
-    @property
-    def stopped_while_thinking(self) -> bool:
-        """A reply with thinking and no answer: one the model can still be asked to answer from."""
-        return self.role == "assistant" and bool(self.reasoning) and not self.content.strip()
-
-
-@dataclass
-class Conversation:
-    id: int
-    title: str
-    created: float
-    updated: float
-    model: Optional[str] = None
-    system_prompt: Optional[str] = None
-    settings: Dict[str, Any] = field(default_factory=dict)
-    messages: List[StoredMessage] = field(default_factory=list)
-
-
-@dataclass
-class SearchHit:
-    conversation_id: int
-    title: str
-    updated: float
-    snippet: str
-
-
-def _pid_alive(pid: Optional[int]) -> bool:
-    if not pid:
-        return False
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+__all__ = ["SCHEMA_VERSION", "Conversation", "SearchHit", "Store", "StoredMessage"]
 
 
 def fts_query(text: str) -> str:
@@ -152,79 +41,7 @@ class Store:
     def __init__(self, path: Optional[Path] = None) -> None:
         self.path = Path(path) if path else paths.db_path()
         self._lock = threading.RLock()
-        self._db = self._open()
-
-    # -- opening ---------------------------------------------------------
-    def _fail(self, why: str) -> StoreError:
-        return StoreError(f"cannot use the chat database {self.path}: {why}; it was left untouched")
-
-    def _open(self) -> sqlite3.Connection:
-        memory = str(self.path) == ":memory:"
-        if memory:
-            pass
-        elif self.path.is_dir():
-            raise self._fail("it is a directory")
-        elif not self.path.exists():
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
-            except OSError as exc:
-                raise self._fail(exc.strerror or str(exc)) from None
-        try:
-            db = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
-        except sqlite3.Error as exc:
-            raise self._fail(str(exc)) from None
-        try:
-            db.execute("PRAGMA busy_timeout = 10000")
-            app_id = db.execute("PRAGMA application_id").fetchone()[0]
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-        except sqlite3.DatabaseError as exc:
-            db.close()
-            if isinstance(exc, sqlite3.OperationalError):  # full disk, I/O error, locked, read-only: not the file
-                raise self._fail(str(exc)) from None
-            raise self._fail(f"not a readable SQLite database ({exc})") from None
-        if app_id != APPLICATION_ID and (tables or version):
-            db.close()
-            raise self._fail("it is not a qwqchat database")
-        if version > SCHEMA_VERSION:
-            db.close()
-            raise self._fail(f"it was written by a newer qwqchat (schema v{version}; this one knows v{SCHEMA_VERSION})")
-        try:
-            if db.execute("PRAGMA journal_mode = WAL").fetchone()[0].lower() != "wal":
-                pass  # e.g. a network filesystem; rollback journal still works
-            db.execute("PRAGMA foreign_keys = ON")
-            self._migrate(db)
-            self._mark_interrupted(db)
-        except sqlite3.DatabaseError as exc:
-            db.close()
-            raise self._fail(str(exc)) from None
-        return db
-
-    def _migrate(self, db: sqlite3.Connection) -> None:
-        while True:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                version = db.execute("PRAGMA user_version").fetchone()[0]
-                if version >= SCHEMA_VERSION:
-                    db.execute("COMMIT")
-                    return
-                for statement in _statements(MIGRATIONS[version]):
-                    db.execute(statement)
-                db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-                db.execute(f"PRAGMA user_version = {version + 1}")
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-
-    def _mark_interrupted(self, db: sqlite3.Connection) -> None:
-        rows = db.execute(
-            "SELECT id, writer_pid FROM messages WHERE finish_reason IS NULL AND role = 'assistant'"
-        ).fetchall()
-        dead = [(mid,) for mid, pid in rows if not _pid_alive(pid)]
-        if dead:
-            db.executemany("UPDATE messages SET finish_reason = 'interrupted' WHERE id = ?", dead)
+        self._db = open_database(self.path)
 
     def close(self) -> None:
         with self._lock:
@@ -283,38 +100,17 @@ class Store:
         return [c for c in map(self._conversation, rows) if c is not None]
 
     def _conversation(self, row) -> Optional[Conversation]:
-        cid, title, created, updated, model, system_prompt, settings = row
         try:
-            conv = Conversation(
-                cid,
-                _text(title),
-                _time(created),
-                _time(updated),
-                _opt_text(model),
-                _opt_text(system_prompt),
-                _table(settings, Sampling),
-            )
+            return conversation_from_row(row)
         except (TypeError, ValueError) as exc:
-            self._bad_row("conversation", cid, exc)
+            self._bad_row("conversation", row[0], exc)
             return None
-        return conv
 
     def _message(self, row) -> Optional[StoredMessage]:
-        mid, role, content, reasoning, stats, finish, error, created = row
         try:
-            data = _table(stats, Stats) if stats else None
-            return StoredMessage(
-                mid,
-                role,
-                _text(content),
-                _text(reasoning),
-                Stats.from_dict(data) if data is not None else None,
-                _opt_text(finish),
-                _opt_text(error),
-                _time(created),
-            )
+            return message_from_row(row)
         except (TypeError, ValueError) as exc:
-            self._bad_row("message", mid, exc)
+            self._bad_row("message", row[0], exc)
             return None
 
     def _bad_row(self, what: str, row_id: int, exc: BaseException) -> None:
@@ -361,7 +157,7 @@ class Store:
         settings: Optional[Dict[str, Any]] = None,
         model: Optional[str] = None,
     ) -> None:
-        with self._lock:
+        with self.transaction():
             if settings is not None:
                 self._write(
                     "UPDATE conversations SET settings = ? WHERE id = ?", (json.dumps(settings), conversation_id)
@@ -382,8 +178,8 @@ class Store:
 
     # -- messages --------------------------------------------------------
     def add_user_message(self, conversation_id: int, content: str, created: Optional[float] = None) -> int:
-        """Add a prompt; the first one also titles a conversation still called "New chat"."""
-        with self._lock:
+        """Add a prompt; the first one also titles a conversation still called "New chat" (all or nothing)."""
+        with self.transaction():
             cur = self._write(
                 "INSERT INTO messages(conversation_id, role, content, created) VALUES (?, 'user', ?, ?)",
                 (conversation_id, content, created or time.time()),
@@ -471,49 +267,3 @@ class Store:
 
 
 _REPORTED: set = set()
-
-
-def _text(value: Any) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"text expected, found {type(value).__name__}")
-    return value
-
-
-def _opt_text(value: Any) -> Optional[str]:
-    return None if value is None else _text(value)
-
-
-def _time(value: Any) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or not 0 <= value <= 1e11
-    ):
-        raise ValueError(f"not a time: {value!r}")
-    return float(value)
-
-
-def _table(raw: Any, cls: Any) -> Dict[str, Any]:
-    """A JSON object column whose keys must fit the dataclass ``cls``."""
-    data = json.loads(_text(raw) or "{}")
-    if not isinstance(data, dict):
-        raise TypeError(f"a JSON object expected, found {type(data).__name__}")
-    problem = dataclass_problem(cls, data)
-    if problem:
-        raise ValueError(problem)
-    return data
-
-
-def _statements(script: str) -> List[str]:
-    """Split a migration into statements (``sqlite3.complete_statement`` knows triggers)."""
-    out, buf = [], ""
-    for line in script.splitlines(keepends=True):
-        buf += line
-        if sqlite3.complete_statement(buf):
-            if buf.strip():
-                out.append(buf.strip())
-            buf = ""
-    if buf.strip():
-        out.append(buf.strip())
-    return out

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from typing import Any, List, Optional
 
 # C0 controls except tab and newline, DEL, and C1 controls: ESC sequences in
@@ -87,3 +88,13 @@ def url_secrets(url: str) -> List[str]:
 def shown(text: str, *secrets: Optional[str]) -> str:
     """Text from outside as one may show it in a terminal: redacted, then made printable."""
     return printable(redact(text, *secrets))
+
+
+def age(ts: float, now: Optional[float] = None, *, short: bool = False) -> str:
+    """How long ago: "3 hours ago" (the sidebar), or "3h ago" (``short``: the CLI's columns)."""
+    d = max(0.0, (now or time.time()) - ts)
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if d >= size:
+            n = int(d // size)
+            return f"{n}{unit[0]} ago" if short else f"{n} {unit}{'s' if n > 1 else ''} ago"
+    return "just now"

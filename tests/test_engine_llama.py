@@ -9,10 +9,10 @@ import pytest
 
 from qwqchat import gguf_header
 from qwqchat.chat import history
-from qwqchat.engines.base import AnswerDelta, HistoryTrimmed, Message, ReasoningDelta, Sampling, TurnDone
 from qwqchat.engines.llama import LlamaEngine
 from qwqchat.errors import ModelError
 from qwqchat.store import Store
+from qwqchat.types import AnswerDelta, HistoryTrimmed, Message, ReasoningDelta, Sampling, TurnDone
 
 SHORT = Sampling(max_tokens=24, seed=7)
 

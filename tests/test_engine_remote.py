@@ -12,10 +12,10 @@ from conftest import run_cli
 from sse_server import ScriptedServer, chunk, free_port
 
 from qwqchat.chat import run_turn
-from qwqchat.engines.base import AnswerDelta, Message, ReasoningDelta, Sampling, TurnDone
 from qwqchat.engines.remote import RemoteEngine
 from qwqchat.errors import QwqError
 from qwqchat.store import Store
+from qwqchat.types import AnswerDelta, Message, ReasoningDelta, Sampling, TurnDone
 
 Q = [Message("user", "What is 6*7?")]
 

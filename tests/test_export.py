@@ -3,8 +3,8 @@ import json
 from markdown_it import MarkdownIt
 
 from qwqchat import export
-from qwqchat.engines.base import Stats
 from qwqchat.store import Store
+from qwqchat.types import Stats
 
 NASTY_REASONING = "Maybe ```python\nprint('x')``` then </details> <summary>oops</summary> and ````"
 NASTY_ANSWER = "Here:\n\n```python\nopen_fence_never_closed()\n"

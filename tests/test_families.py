@@ -11,9 +11,9 @@ import pytest
 from conftest import DATA, QWQ_TEMPLATE, templated_path
 
 from qwqchat import catalog, gguf_header
-from qwqchat.engines.base import AnswerDelta, Message, ReasoningDelta, Sampling, TurnDone
 from qwqchat.engines.llama import LlamaEngine, display_name
 from qwqchat.reasoning import split_text
+from qwqchat.types import AnswerDelta, Message, ReasoningDelta, Sampling, TurnDone
 
 TEMPLATES = {  # catalogue name prefix -> (template file, how the thinking starts, the prompt's end)
     "QwQ": (QWQ_TEMPLATE, catalog.PREFILL, "<|im_start|>assistant\n<think>\n"),

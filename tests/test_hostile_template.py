@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from qwqchat.engines.base import Message, Sampling, TurnDone
 from qwqchat.engines.template import ChatTemplate, TemplateCancelled, TemplateError
+from qwqchat.types import Message, Sampling, TurnDone
 
 MSGS = [{"role": "user", "content": "hi"}]
 LOOP = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"

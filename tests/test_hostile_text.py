@@ -10,12 +10,12 @@ from conftest import run_cli
 from sse_server import ScriptedServer, chunk
 
 from qwqchat import export
-from qwqchat.engines.base import Message, Sampling
 from qwqchat.engines.remote import RemoteEngine
 from qwqchat.engines.replay import ReplayEngine
 from qwqchat.errors import QwqError
 from qwqchat.store import Store
 from qwqchat.text import json_line, printable, redact
+from qwqchat.types import Message, Sampling
 
 HOSTILE = [
     "\x1b]52;c;cHduZWQ=\x07",  # OSC 52: write the clipboard

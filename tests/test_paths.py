@@ -140,9 +140,9 @@ def test_pull_offline_fails_at_once_with_one_line_and_no_retries():
 def test_pull_on_a_cpu_only_machine_speaks_of_ram_not_layers(monkeypatch, capsys):
     from qwqchat import commands, fit, hub
 
-    monkeypatch.setattr(fit, "gpus", lambda: [])
-    monkeypatch.setattr(fit, "system_available", lambda: 24 * fit.GiB)
-    monkeypatch.setattr("qwqchat.engines.llama.physical_cores", lambda: 2)
+    monkeypatch.setattr("qwqchat.models.machine.gpus", lambda: [])
+    monkeypatch.setattr("qwqchat.models.machine.system_available", lambda: 24 * fit.GiB)
+    monkeypatch.setattr("qwqchat.models.machine.physical_cores", lambda: 2)
     monkeypatch.setattr(hub, "pull", lambda *a, **k: (_ for _ in ()).throw(hub.HubOffline("offline: test")))
     with pytest.raises(hub.HubOffline):
         commands.pull(build_parser().parse_args(["pull"]))
@@ -155,9 +155,9 @@ def fixed_machine(monkeypatch):
     """A 24 GiB CPU-only machine whatever runs the test, so the first-run screen is the same everywhere."""
     from qwqchat import fit
 
-    monkeypatch.setattr(fit, "gpus", lambda: [])
-    monkeypatch.setattr(fit, "system_available", lambda: 24 * fit.GiB)
-    monkeypatch.setattr("qwqchat.engines.llama.physical_cores", lambda: 2)
+    monkeypatch.setattr("qwqchat.models.machine.gpus", lambda: [])
+    monkeypatch.setattr("qwqchat.models.machine.system_available", lambda: 24 * fit.GiB)
+    monkeypatch.setattr("qwqchat.models.machine.physical_cores", lambda: 2)
     monkeypatch.delenv("HF_ENDPOINT", raising=False)
 
 

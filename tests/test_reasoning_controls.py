@@ -8,11 +8,11 @@ import pytest
 from conftest import run_cli
 
 from qwqchat.chat import run_turn
-from qwqchat.engines.base import AnswerDelta, LoopDetected, Message, ReasoningDelta, Sampling, TurnDone
 from qwqchat.engines.llama import LlamaEngine
 from qwqchat.engines.replay import ReplayEngine, tokens_of
 from qwqchat.loopguard import LoopGuard, find_loop
 from qwqchat.store import Store
+from qwqchat.types import AnswerDelta, LoopDetected, Message, ReasoningDelta, Sampling, TurnDone
 
 DATA = Path(__file__).parent / "data"
 REAL_LOOP = (DATA / "real_loop_smollm2.txt").read_text()  # SmolLM2 at temperature 0, as produced

@@ -1,6 +1,17 @@
 """SVG snapshots of the screens people judge us by (``pytest --snapshot-update`` rewrites them)."""
 
-from uihelpers import ANSWER_AT, TRACE_STATS, Gate, finished, make_app, ready, reasoning_pieces_before, send, wait_until
+from uihelpers import (
+    ANSWER_AT,
+    TRACE_STATS,
+    Gate,
+    finished,
+    make_app,
+    ready,
+    reasoning_pieces_before,
+    send,
+    steady,
+    wait_until,
+)
 
 WIDE = (140, 36)
 NARROW = (100, 36)
@@ -9,6 +20,7 @@ NARROW = (100, 36)
 def test_first_run_with_no_chats(snap_compare, qwq_home):
     async def loaded(pilot):
         await ready(pilot)
+        await steady(pilot)
 
     assert snap_compare(make_app(stats=TRACE_STATS), terminal_size=WIDE, run_before=loaded)
 
@@ -25,6 +37,7 @@ def test_streaming_with_reasoning_beside_the_answer(snap_compare, qwq_home):
         expected = reasoning_pieces_before(at)
         await wait_until(pilot, lambda: app.streaming_turn and app.streaming_turn.reasoning_pieces == expected)
         await pilot.pause(0.1)
+        await steady(pilot)
 
     assert snap_compare(app, terminal_size=WIDE, run_before=streaming)
 
@@ -34,6 +47,7 @@ def test_finished_turn_folded(snap_compare, qwq_home):
         await ready(pilot)
         await send(pilot, "How do I reverse a list in Python?")
         await finished(pilot)
+        await steady(pilot)
 
     assert snap_compare(make_app(stats=TRACE_STATS), terminal_size=WIDE, run_before=done)
 
@@ -46,6 +60,7 @@ def test_narrow_layout_reasoning_above_answer(snap_compare, qwq_home):
         await pilot.press("ctrl+t")
         pilot.app.view.scroll_home(animate=False)
         await pilot.pause(0.1)
+        await steady(pilot)
 
     assert snap_compare(make_app(stats=TRACE_STATS), terminal_size=NARROW, run_before=done)
 
@@ -55,6 +70,7 @@ def test_help_screen(snap_compare, qwq_home):
         await ready(pilot)
         await pilot.press("f1")
         await pilot.pause(0.1)
+        await steady(pilot)
 
     assert snap_compare(make_app(stats=TRACE_STATS), terminal_size=WIDE, run_before=help_)
 
@@ -77,6 +93,7 @@ def test_remote_only_tui(snap_compare, qwq_home, monkeypatch):
             await wait_until(pilot, lambda: pilot.app.prompt.has_focus, what="the prompt's focus")
             pilot.app.prompt.cursor_blink = False  # a steady cursor: the picture must not depend on the moment
             await pilot.pause(0.1)
+            await steady(pilot)
 
         assert snap_compare(app, terminal_size=WIDE, run_before=loaded)
 
@@ -89,6 +106,7 @@ def test_settings_dialog_in_a_short_terminal(snap_compare, qwq_home):
         pilot.app.screen.query_one("#temperature").value = "hot"
         await pilot.press("ctrl+s")
         await pilot.pause(0.1)
+        await steady(pilot)
 
     assert snap_compare(make_app(stats=TRACE_STATS), terminal_size=(80, 24), run_before=settings)
 
@@ -104,9 +122,9 @@ def test_first_run_offline(snap_compare, qwq_home, monkeypatch):
     def offline(target, progress=None, cancel=None, endpoint=None):
         raise hub.hub_error(ConnectError("[Errno -2] Name or service not known"), target.repo, target.files[0])
 
-    monkeypatch.setattr(fit, "gpus", lambda: [])  # the same 24 GiB CPU-only machine wherever it runs
-    monkeypatch.setattr(fit, "system_available", lambda: 24 * fit.GiB)
-    monkeypatch.setattr("qwqchat.engines.llama.physical_cores", lambda: 2)
+    monkeypatch.setattr("qwqchat.models.machine.gpus", lambda: [])  # the same 24 GiB CPU-only machine wherever it runs
+    monkeypatch.setattr("qwqchat.models.machine.system_available", lambda: 24 * fit.GiB)
+    monkeypatch.setattr("qwqchat.models.machine.physical_cores", lambda: 2)
     monkeypatch.delenv("HF_ENDPOINT", raising=False)
     monkeypatch.setattr(hub, "pull", offline)
     app = QwqChatApp(config.load(), Store(), None, "no model configured", save_theme=False, first_run=True)
@@ -115,5 +133,6 @@ def test_first_run_offline(snap_compare, qwq_home, monkeypatch):
         await pilot.click("#download")
         await wait_until(pilot, lambda: "✗" in str(pilot.app.screen.query_one("#first-run-error").render()))
         await pilot.pause(0.3)  # the button's press effect ends
+        await steady(pilot)
 
     assert snap_compare(app, terminal_size=(150, 45), run_before=failed)

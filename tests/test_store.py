@@ -8,10 +8,10 @@ import textwrap
 import pytest
 
 from qwqchat import paths
-from qwqchat.engines.base import Stats
 from qwqchat.errors import BadInput, StoreError
 from qwqchat.store import SCHEMA_VERSION, Store
 from qwqchat.titles import title_from_prompt
+from qwqchat.types import Stats
 
 
 def test_lives_in_qwqchat_home_with_private_permissions(qwq_home):
@@ -154,3 +154,24 @@ def test_two_processes_write_one_database(tmp_path):
     db = sqlite3.connect(store.path)
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     db.close()
+
+
+def test_multi_statement_writes_are_all_or_nothing(monkeypatch):
+    store = Store()
+    cid = store.create_conversation(model="qwq", system_prompt="old", settings={"temperature": 0.6})
+
+    def fail(*args, **kwargs):
+        raise StoreError("disk full")
+
+    monkeypatch.setattr(store, "touch", fail)  # the last of add_user_message's statements fails
+    with pytest.raises(StoreError):
+        store.add_user_message(cid, "first prompt")
+    conv = store.get(cid)
+    assert conv.messages == [] and conv.title == "New chat"
+
+    real_write = store._write
+    monkeypatch.setattr(store, "_write", lambda sql, args=(): fail() if "SET model" in sql else real_write(sql, args))
+    with pytest.raises(StoreError):
+        store.update_settings(cid, system_prompt="new", settings={"temperature": 0.1}, model="other")
+    conv = store.get(cid)
+    assert (conv.system_prompt, conv.settings, conv.model) == ("old", {"temperature": 0.6}, "qwq")

@@ -471,17 +471,20 @@ async def test_f9_answers_now_and_answers_from_saved_thinking_on_the_real_engine
 
 async def test_loop_warning_and_retry_with_a_higher_presence_penalty(qwq_home):
     looping = tokens_of("Let me see. " + "The sum is 12, so adding 3 gives 15, then I check it again. " * 30)
-    engine = ReplayEngine(looping, name="m", delay=0.002)
+    gate = Gate(len(looping) - 5)  # the turn is still running while the warning is checked
+    engine = ReplayEngine(looping, name="m", delay=0.002, pace=gate)
     app = make_app(engine)
     async with app.run_test(size=(140, 40)) as pilot:
         await ready(pilot)
         await send(pilot, "q")
+        await gate.wait_reached()
         await wait_until(
             pilot,
             lambda: app.view.last_turn() is not None and app.view.last_turn().warning.display,
             what="the loop warning",
         )
         assert "repeating itself" in str(app.view.last_turn().warning.render())
+        gate.release()
         await pilot.press("f10")
         await finished(pilot)
         conv = Store().get(app.conversation.id)
@@ -495,3 +498,20 @@ async def test_remote_engine_says_answer_now_is_not_available(qwq_home):
         await ready(pilot)
         await pilot.press("f9")
         assert any("needs the local engine" in m for m in app.notified)
+
+
+async def test_dialogs_take_what_the_user_types(qwq_home):
+    """Each dialog focuses its own first field: typed keys land there, not nowhere."""
+    app = make_app()
+    async with app.run_test(size=(140, 40)) as pilot:
+        await ready(pilot)
+        await send(pilot, "alpha question")
+        await finished(pilot)
+        await pilot.press("f2")
+        assert isinstance(app.screen, Ask)
+        await pilot.press("x", "y")
+        assert app.screen.query_one(Input).value.endswith("xy")
+        await pilot.press("escape")
+        await pilot.press("f3")
+        assert isinstance(app.screen, SettingsScreen)
+        assert app.focused is not None and app.focused.screen is app.screen

@@ -132,3 +132,13 @@ def reasoning_pieces_before(index: int) -> int:
 
     splitter = ReasoningSplitter(True)
     return sum(1 for c in CHUNKS[:index] for kind, _ in splitter.feed(c) if kind == REASONING)
+
+
+async def steady(pilot) -> None:
+    """Stop every cursor blinking, so a snapshot does not depend on the moment it is taken (a loaded machine)."""
+    from textual.widgets import Input, TextArea
+
+    for widget in pilot.app.screen.query("TextArea, Input"):
+        if isinstance(widget, (TextArea, Input)):
+            widget.cursor_blink = False
+    await pilot.pause()

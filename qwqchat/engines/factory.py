@@ -1,10 +1,29 @@
-"""Pick and configure the engine the settings ask for."""
+"""Pick and configure the engine the settings ask for.
+
+It takes any object with the settings' fields (``EngineSettings``; ``config.Config`` is one), so the
+engines never import the config layer above them.
+"""
 
 from __future__ import annotations
 
-from ..config import Config
+from typing import Optional, Protocol
+
 from ..errors import BadInput
 from .base import Engine
+
+
+class EngineSettings(Protocol):
+    """The part of ``config.Config`` that chooses and sets up an engine."""
+
+    endpoint: Optional[str]
+    api_key: Optional[str]
+    remote_model: Optional[str]
+    model: Optional[str]
+    ctx: int
+    kv_cache: str
+    yarn: bool
+    threads: Optional[int]
+    gpu_layers: Optional[int]
 
 
 def no_model_message() -> str:
@@ -16,7 +35,7 @@ def no_model_message() -> str:
     )
 
 
-def build_engine(cfg: Config) -> Engine:
+def build_engine(cfg: EngineSettings) -> Engine:
     """The engine the settings ask for (not loaded yet: call ``load()``)."""
     if cfg.endpoint:
         from .remote import RemoteEngine

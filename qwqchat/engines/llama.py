@@ -20,11 +20,13 @@ import time
 from pathlib import Path
 from typing import Deque, Iterator, List, Optional, Tuple
 
-from .. import cpu, fit, gguf_header, hub, paths
+from .. import cpu, gguf_header, paths
 from ..errors import ModelError, QwqError
+from ..models import fit, machine
+from ..models.catalog import SPLIT_RE, quant_of
 from ..reasoning import OPEN, ReasoningSplitter
 from ..text import printable
-from .base import Event, HistoryTrimmed, Message, Sampling, TurnDone
+from ..types import Event, HistoryTrimmed, Message, Sampling, TurnDone
 from .recorder import TurnRecorder
 from .template import TemplateCancelled
 
@@ -77,29 +79,6 @@ def _install_log_sink() -> None:
         llama_cpp.llama_log_set(sink, ctypes.c_void_p(0))
 
 
-def physical_cores() -> int:
-    """Physical cores (hyper-threads slow llama.cpp down); falls back to logical."""
-    try:
-        cores = set()
-        phys = core = None
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
-            for line in fh:
-                if line.startswith("physical id"):
-                    phys = line.split(":")[1].strip()
-                elif line.startswith("core id"):
-                    core = line.split(":")[1].strip()
-                elif not line.strip() and core is not None:
-                    cores.add((phys, core))
-                    phys = core = None
-        if core is not None:
-            cores.add((phys, core))
-        if cores:
-            return len(cores)
-    except OSError:
-        pass
-    return max(1, (os.cpu_count() or 2) // 2)
-
-
 def _diagnose_load_failure(path: Path, info: gguf_header.GGUFInfo, ctx: int) -> QwqError:
     recent = "".join(_recent).lower()
     if "unknown model architecture" in recent or "unknown architecture" in recent:
@@ -132,7 +111,7 @@ def _diagnose_load_failure(path: Path, info: gguf_header.GGUFInfo, ctx: int) -> 
 def display_name(info: gguf_header.GGUFInfo) -> str:
     """The model's own name (GGUF ``general.name``) and its quant: "QwQ 32B Q4_K_M", on one line."""
     name = " ".join(printable(info.name).split())[:80]
-    quant = hub.quant_of(info.path.name)
+    quant = quant_of(info.path.name)
     return f"{name} {quant}" if quant and quant.lower() not in name.lower() else name
 
 
@@ -152,7 +131,7 @@ class LlamaEngine:
         self.requested_ctx = ctx
         self.kv_cache = kv_cache
         self.yarn = yarn
-        self.threads = threads or physical_cores()
+        self.threads = threads or machine.physical_cores()
         self.gpu_layers = gpu_layers
         self.info: Optional[gguf_header.GGUFInfo] = None
         self.llm = None
@@ -228,12 +207,12 @@ class LlamaEngine:
 
     def _auto_layers(self, info: gguf_header.GGUFInfo, n_ctx: int) -> int:
         """All layers when the model fits the free GPU memory, else as many as do (the fit estimate)."""
-        cards = fit.gpus()
+        cards = machine.gpus()
         shape = fit.shape_of(info)
         if not cards or shape is None:
             return -1
         weights = info.size
-        m = hub.SPLIT_RE.search(self.path.name)
+        m = SPLIT_RE.search(self.path.name)
         if m:  # a split model: count every part
             weights = sum(p.stat().st_size for p in self.path.parent.glob(self.path.name[: m.start()] + "-*-of-*.gguf"))
         est = fit.estimate(weights, shape, n_ctx, self.kv_cache, sum(c.free for c in cards))

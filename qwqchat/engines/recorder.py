@@ -7,7 +7,7 @@ import time
 from typing import Iterable, Iterator, List, Optional, Union
 
 from ..reasoning import REASONING, Piece, ReasoningSplitter
-from .base import AnswerDelta, ReasoningDelta, TurnResult
+from ..types import AnswerDelta, ReasoningDelta, TurnResult
 
 
 class TurnRecorder:
@@ -52,6 +52,7 @@ class TurnRecorder:
         if splitter.saw_reasoning or self.prefilled:
             s.thinking_s = (self.thought_at or end) - self.started
         s.total_s = end - self.started
-        if self.arrivals > 1 and self.last_at > self.first_at:
-            s.decode_tokens_per_s = (self.arrivals - 1) / (self.last_at - self.first_at)
+        first, last = self.first_at, self.last_at
+        if self.arrivals > 1 and first is not None and last is not None and last > first:
+            s.decode_tokens_per_s = (self.arrivals - 1) / (last - first)
         return r

@@ -16,10 +16,10 @@ import threading
 from typing import Any, Dict, Iterator, List, Optional
 from urllib.parse import urlparse
 
-from ..errors import BadInput, QwqError
+from ..errors import BadInput, QwqError, dns_failed
 from ..reasoning import ReasoningSplitter
 from ..text import redact, shown, url_secrets, valid_unicode
-from .base import Event, Message, Sampling, TurnDone, TurnResult
+from ..types import Event, Message, Sampling, TurnDone, TurnResult
 from .recorder import TurnRecorder
 
 log = logging.getLogger("qwqchat.remote")
@@ -50,12 +50,7 @@ def _describe(exc: BaseException, endpoint: str, model: Optional[str]) -> str:
         cause = exc.__cause__ or exc.__context__
         text = str(cause or exc)
         low = text.lower()
-        if (
-            "name or service not known" in low
-            or "nodename nor servname" in low
-            or "getaddrinfo" in low
-            or "name resolution" in low
-        ):
+        if dns_failed(low):
             return f"cannot resolve the host of {endpoint} (DNS lookup failed)"
         if "ssl" in low or "certificate" in low or "tls" in low:
             return f"TLS error talking to {host}: {text.splitlines()[0] if text else 'handshake failed'}"

@@ -1,8 +1,8 @@
 """An engine that replays a recorded raw model stream, for UI tests, benchmarks and demos.
 
-It sends the recorded chunks through the same splitter as the real engines,
-so the UI sees exactly what a QwQ stream produces (no opening ``<think>``,
-then ``</think>``, then a Markdown answer).
+It sends the recorded chunks through the same splitter and ``TurnRecorder`` as the real engines,
+so the UI sees exactly what a QwQ stream produces (no opening ``<think>``, then ``</think>``, then a
+Markdown answer) and the same stats code runs (timings, decode rate, unclosed thinking).
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ import threading
 import time
 from typing import Callable, Iterable, Iterator, List, Optional
 
-from ..reasoning import REASONING, ReasoningSplitter
-from .base import AnswerDelta, Event, Message, ReasoningDelta, Sampling, Stats, TurnDone, TurnResult
+from ..reasoning import ReasoningSplitter
+from ..types import Event, Message, Sampling, Stats, TurnDone
+from .recorder import TurnRecorder
 
 
 class ReplayEngine:
@@ -64,11 +65,11 @@ class ReplayEngine:
         prefill_reasoning: Optional[str] = None,
     ) -> Iterator[Event]:
         self.requests.append(list(messages))
-        started = time.perf_counter()
+        rec = TurnRecorder()  # like before, a replay ignores prefill_reasoning (can_end_thinking is False)
+        stats = rec.stats
+        stats.context_size = self._context
+        stats.prompt_tokens = stats.prompt_tokens_evaluated = sum(len(m.content) // 4 for m in messages)
         splitter = ReasoningSplitter(starts_in_reasoning=True)
-        reasoning: List[str] = []
-        answer: List[str] = []
-        stats = Stats(context_size=self._context, prompt_tokens=sum(len(m.content) // 4 for m in messages))
         finish = "stop"
         limit = sampling.max_tokens or len(self.chunks)
         for i, chunk in enumerate(self.chunks):
@@ -82,30 +83,17 @@ class ReplayEngine:
                 self.pace(i)
             elif self.delay:
                 time.sleep(self.delay)
+            rec.arrival()
             if splitter.in_reasoning:
                 stats.reasoning_tokens += 1
             else:
                 stats.answer_tokens += 1
-            for kind, text in splitter.feed(chunk):
-                if kind == REASONING:
-                    reasoning.append(text)
-                    yield ReasoningDelta(text)
-                else:
-                    if not answer:
-                        stats.thinking_s = time.perf_counter() - started
-                    answer.append(text)
-                    yield AnswerDelta(text)
-        for kind, text in splitter.flush():
-            (reasoning if kind == REASONING else answer).append(text)
-            yield ReasoningDelta(text) if kind == REASONING else AnswerDelta(text)
-        stats.total_s = time.perf_counter() - started
-        stats.prompt_tokens_evaluated = stats.prompt_tokens
+            yield from rec.emit(splitter.feed(chunk))
+        yield from rec.emit(splitter.flush())
+        result = rec.finish(finish, splitter)
         stats.context_used = stats.prompt_tokens + stats.reasoning_tokens + stats.answer_tokens
-        if self.fixed_stats is not None:
-            stats = self.fixed_stats
-        result = TurnResult(
-            "".join(reasoning), "".join(answer), finish, stats, unclosed_thinking=splitter.unclosed and bool(reasoning)
-        )
+        if self.fixed_stats is not None:  # snapshots need figures that do not depend on the clock
+            result.stats = self.fixed_stats
         yield TurnDone(result)
 
 

@@ -18,6 +18,7 @@ PROMPT_KEYS = [
 
 
 class HelpScreen(ModalScreen):
+    AUTO_FOCUS = "*"  # the key table scrolls with the arrows (the app's own AUTO_FOCUS names the chat prompt)
     BINDINGS = [Binding("escape,q,f1,question_mark", "dismiss", "Close")]
 
     def __init__(self, bindings) -> None:

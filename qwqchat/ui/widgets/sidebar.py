@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import List, Optional
 
 from textual import events
@@ -11,17 +10,7 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Input, Label, ListItem, ListView, Static
 
-from ...text import printable
-
-
-def age(ts: float, now: Optional[float] = None) -> str:
-    d = max(0.0, (now or time.time()) - ts)
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if d >= size:
-            n = int(d // size)
-            return f"{n} {unit}{'s' if n > 1 else ''} ago"
-    return "just now"
-
+from ...text import age, printable
 
 HIT = ("\x02", "\x03")  # the store marks search hits with these; shown highlighted, never as brackets
 

@@ -10,8 +10,8 @@ from textual.content import Content
 from textual.widgets import Collapsible, Static
 
 from ...engines.base import Stats, TurnResult
-from ...export import stats_line, thought_summary
 from ...mathtext import render_math
+from ...notes import finish_note, stats_line, thought_summary
 from ...store import StoredMessage
 from ...text import printable, shown
 from .answer import Answer
@@ -152,29 +152,9 @@ class AssistantTurn(Vertical, can_focus=True):
         error = result.error if result else message.error if message else None
         stats = result.stats if result else message.stats if message else None
         lines = []
-        if finish == "error":
-            lines.append(f"⚠ {shown(error or 'generation failed')}")
-        elif finish in ("cancelled", "interrupted", "length") and not answer:
-            lines.append(
-                {
-                    "cancelled": "Stopped while thinking — no answer",
-                    "interrupted": "Interrupted while thinking — no answer (qwqchat was closed)",
-                    "length": "Ran out of tokens while thinking — no answer",
-                }[finish]
-            )
-        elif (
-            finish == "stop"
-            and not answer
-            and (result or message)
-            and ((result and result.unclosed_thinking) or not answer)
-        ):
-            lines.append("The model finished without an answer")
-        elif finish == "cancelled":
-            lines.append("■ Stopped")
-        elif finish == "interrupted":
-            lines.append("■ Interrupted (qwqchat was closed)")
-        elif finish == "length":
-            lines.append("■ Cut off at the token limit")
+        note = finish_note(finish, answer, shown(error) if error else error, screen=True)
+        if note:
+            lines.append(note)
         if stats and finish:
             lines.append(stats_line(stats))
         self.note.update(Content("\n".join(lines)))
