@@ -34,7 +34,7 @@ class Confirm(ModalScreen[bool]):
 
 
 class Ask(ModalScreen[str | None]):
-    AUTO_FOCUS = "*"  # the text box (the app's own AUTO_FOCUS names the chat prompt)
+    AUTO_FOCUS = "*"  # the text box (set here, not left to a default)
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel"), Binding("enter", "submit", "OK", show=True)]
 
     def action_submit(self) -> None:

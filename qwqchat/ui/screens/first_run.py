@@ -43,7 +43,7 @@ class PullFinished(Message):
 
 
 class FirstRunScreen(Screen[Path]):
-    AUTO_FOCUS = "*"  # the first control (the app's own AUTO_FOCUS names the chat prompt)
+    AUTO_FOCUS = "*"  # the first control (set here, not left to a default)
     BINDINGS = [Binding("escape", "skip", "Skip: browse chats without a model")]
 
     def __init__(self, ctx: int = 32768, kv_type: str = "f16") -> None:

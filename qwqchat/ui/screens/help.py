@@ -18,7 +18,7 @@ PROMPT_KEYS = [
 
 
 class HelpScreen(ModalScreen):
-    AUTO_FOCUS = "*"  # the key table scrolls with the arrows (the app's own AUTO_FOCUS names the chat prompt)
+    AUTO_FOCUS = "*"  # the key table scrolls with the arrows (set here, not left to a default)
     BINDINGS = [Binding("escape,q,f1,question_mark", "dismiss", "Close")]
 
     def __init__(self, bindings) -> None:

@@ -26,7 +26,7 @@ FIELDS = [
 
 
 class SettingsScreen(ModalScreen[Optional[Tuple[str, Sampling]]]):
-    AUTO_FOCUS = "*"  # the first field (the app's own AUTO_FOCUS names the chat prompt)
+    AUTO_FOCUS = "*"  # the first field (set here, not left to a default)
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel"), Binding("ctrl+s", "save", "Save")]
 
     def __init__(self, system_prompt: str, sampling: Sampling) -> None:
