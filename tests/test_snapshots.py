@@ -63,13 +63,12 @@ def test_remote_only_tui(snap_compare, qwq_home, monkeypatch):
     """`qwqchat --endpoint URL` with no local model: the chat, not the first-run screen; host and model shown."""
     from sse_server import ScriptedServer
 
-    from qwqchat.cli import build_parser
     from qwqchat.engines.remote import RemoteEngine
     from qwqchat.ui.run import build_app
 
     monkeypatch.setattr(RemoteEngine, "describe", lambda self: "gpu-box:8000")  # the test server's port varies
     with ScriptedServer() as server:
-        app = build_app(build_parser().parse_args(["--endpoint", server.url]))
+        app = build_app({"endpoint": server.url})
         app.save_theme = False
 
         async def loaded(pilot):
