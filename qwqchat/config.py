@@ -78,11 +78,15 @@ class Config:
     raw: Dict[str, Any] = field(default_factory=dict)
     sampling_flags: Dict[str, Any] = field(default_factory=dict)  # the sampling given on the command line
 
-    def sampling_for(self, settings: Optional[Dict[str, Any]]) -> Sampling:
-        """A conversation's saved sampling (if any) with the command-line flags on top."""
+    def sampling_for(self, settings: Optional[Dict[str, Any]], flags_win: bool = True) -> Sampling:
+        """A conversation's saved sampling (if any), with the command-line flags on top when ``flags_win``.
+
+        ``ask --chat ID --temperature X`` overrides one turn; in the UI a chat's own settings (edited in its
+        settings screen) win over the flags the app was started with, which only shape new chats.
+        """
         if not settings:
             return self.sampling
-        return Sampling.from_dict(settings).merged(**self.sampling_flags)
+        return Sampling.from_dict(settings).merged(**(self.sampling_flags if flags_win else {}))
 
     def validate(self) -> "Config":
         if self.kv_cache not in KV_TYPES:
@@ -231,10 +235,10 @@ def save_keys(updates: Dict[str, Any], path: Optional[Path] = None) -> None:
 
 def resolve(flags: Mapping[str, Any]) -> Config:
     """The one precedence, for the CLI and the TUI alike: defaults < config file < environment < flags."""
-    return with_flags(load(profile=flags.get("profile")), flags)
+    return _with_flags(load(profile=flags.get("profile")), flags)
 
 
-def with_flags(cfg: Config, flags: Mapping[str, Any]) -> Config:
+def _with_flags(cfg: Config, flags: Mapping[str, Any]) -> Config:
     """Apply the command-line flags given (those not None) on top of the file and environment."""
     if flags.get("endpoint"):
         cfg.endpoint = flags["endpoint"]

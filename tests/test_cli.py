@@ -215,3 +215,19 @@ def test_on_loop_takes_only_its_choices(qwq_home):
     for command in (["ask", "hi"], ["answer", "1"]):
         proc = run_cli(*command, "--on-loop", "panic")
         assert proc.returncode == 2 and "panic" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_help_of_every_command_describes_every_option_and_argument():
+    import click
+
+    from qwqchat.cli import cli
+
+    for name, command in [("qwqchat", cli), *cli.commands.items()]:
+        text = run_cli(*([] if command is cli else [name]), "--help").stdout
+        for param in command.params:
+            if isinstance(param, click.Option):
+                assert param.help, (name, param.name)
+            else:
+                names = {str(param.name).upper(), param.human_readable_name.strip("[]")}
+                assert any(n in (command.help or "") for n in names), (name, param.name)
+        assert text.startswith("Usage: qwqchat"), text

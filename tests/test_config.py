@@ -39,3 +39,18 @@ def test_every_key_has_a_type_a_default_and_help():
         assert key.help and key.type is not None, name
         if name in config.Config.__dataclass_fields__ and name != "sampling":  # a table of its own
             assert config.Config().__getattribute__(name) == key.default, name
+
+
+def test_one_precedence_defaults_file_environment_flags(qwq_home, monkeypatch):
+    qwq_home.mkdir(parents=True, exist_ok=True)
+    (qwq_home / "config.toml").write_text('model = "/file.gguf"\nthreads = 2\nctx = 4096\n[sampling]\ntop_k = 5\n')
+    monkeypatch.setenv("QWQCHAT_MODEL", "/env.gguf")
+    cfg = config.resolve({"model": "/flag.gguf", "temperature": 0.1, "ctx": None})
+    assert (cfg.model, cfg.threads, cfg.ctx, cfg.kv_cache) == ("/flag.gguf", 1, 4096, "f16")
+    assert (cfg.sampling.temperature, cfg.sampling.top_k) == (0.1, 5)
+    assert config.resolve({}).model == "/env.gguf"
+    # a conversation's saved sampling replaces the file's; a flag wins over it in `ask --chat`, not in the UI
+    saved = cfg.sampling_for({"temperature": 0.9, "top_k": 30})
+    assert (saved.temperature, saved.top_k) == (0.1, 30)
+    assert cfg.sampling_for({"temperature": 0.9}, flags_win=False).temperature == 0.9
+    assert cfg.sampling_for(None) == cfg.sampling

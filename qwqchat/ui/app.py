@@ -239,9 +239,7 @@ class QwqChatApp(App):
 
     # -- sending -----------------------------------------------------------------
     def _sampling(self) -> Sampling:
-        if self.conversation and self.conversation.settings:
-            return Sampling.from_dict(self.conversation.settings)
-        return self.cfg.sampling
+        return self.cfg.sampling_for(self.conversation.settings if self.conversation else None, flags_win=False)
 
     async def on_prompt_box_submitted(self, message: PromptBox.Submitted) -> None:
         await self.send(message.text)
