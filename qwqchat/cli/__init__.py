@@ -2,6 +2,6 @@
 shared by the group and its commands, ``ask`` / ``chats`` / ``models`` the commands, ``printer`` the terminal
 rendering of a reply."""
 
-from .group import cli, main
+from .group import cli, main, parse_flags
 
-__all__ = ["cli", "main"]
+__all__ = ["cli", "main", "parse_flags"]

@@ -9,7 +9,7 @@ import logging
 import os
 import sys
 import traceback
-from typing import Any, List, NoReturn, Optional
+from typing import Any, Dict, List, NoReturn, Optional
 
 import click
 
@@ -137,6 +137,12 @@ for command in (
     models.paths,
 ):
     cli.add_command(command)
+
+
+def parse_flags(argv: List[str]) -> Dict[str, Any]:
+    """The model and sampling flags of a command line, without running it (for starting the app in a benchmark)."""
+    with cli.make_context(PROG, list(argv)) as ctx:
+        return dict(flags(ctx))
 
 
 def main(argv: Optional[List[str]] = None) -> int:

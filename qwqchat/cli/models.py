@@ -34,10 +34,8 @@ def pull(spec: Optional[str], no_default: bool) -> int:
     from .. import catalog, hub
     from ..recommend import recommend, this_machine
 
-    cfg = config_mod.load()
-    given = flags(click.get_current_context())
-    ctx = given.get("ctx") or cfg.ctx
-    kv = given.get("kv_cache") or cfg.kv_cache
+    cfg = config_mod.resolve(flags(click.get_current_context()))  # --ctx, --kv-cache: the fit to reckon at
+    ctx, kv = cfg.ctx, cfg.kv_cache
     machine = this_machine()
     setting: dict = {}
     if spec is None:
