@@ -31,8 +31,9 @@ class RedactingFormatter(logging.Formatter):
 
 def _setup_logging() -> None:
     root = logging.getLogger("qwqchat")
-    if any(isinstance(h.formatter, RedactingFormatter) for h in root.handlers):
-        root.removeHandler(next(h for h in root.handlers if isinstance(h.formatter, RedactingFormatter)))
+    for old in [h for h in root.handlers if isinstance(h.formatter, RedactingFormatter)]:
+        root.removeHandler(old)  # run again in one process (tests): the log of this run's home only
+        old.close()
     try:
         handler = logging.StreamHandler(paths.open_log(paths.log_dir() / "qwqchat.log"))
     except OSError:
