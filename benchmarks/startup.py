@@ -37,14 +37,14 @@ Bare().run(headless=True, size=(140, 40), auto_pilot=painted)
 
 QWQCHAT = """
 import sys
-from qwqchat.cli import build_parser
+from qwqchat.cli import parse_flags
 from qwqchat.ui.run import build_app
 
 async def painted(pilot):
     print("PAINTED", flush=True)
     pilot.app.exit()
 
-app = build_app(build_parser().parse_args(sys.argv[1:]))
+app = build_app(parse_flags(sys.argv[1:]))
 app.run(headless=True, size=(140, 40), auto_pilot=painted)
 """
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Mapping, Optional
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -20,50 +20,73 @@ else:  # pragma: no cover
 from . import paths
 from .checks import conforms, dataclass_problem, type_name
 from .errors import BadInput
+from .text import shown
 from .types import Sampling
 
 KV_TYPES = ("f16", "q8_0", "q4_0")
 MAX_CTX = 1 << 20
 MAX_THREADS = 1024
 
-# Every key the config file (and a [profiles.NAME] table) may hold, with its type: the start of a schema.
-KEYS: Dict[str, Any] = {
-    "model": Optional[str],
-    "ctx": int,
-    "kv_cache": str,
-    "yarn": bool,
-    "threads": Optional[int],
-    "gpu_layers": Optional[int],
-    "system_prompt": Optional[str],
-    "theme": Optional[str],
-    "keep_reasoning_open": bool,
-    "endpoint": Optional[str],
-    "remote_model": Optional[str],
-    "api_key": Optional[str],
-    "api_key_env": Optional[str],
-    "sampling": Optional[dict],
-    "local_models": Optional[List[str]],
-    "profiles": Optional[dict],
+
+@dataclass(frozen=True)
+class Key:
+    """One config key: its type (checked when the file is read), default and what it does."""
+
+    type: Any
+    default: Any
+    help: str
+
+
+# Every key the config file (and a [profiles.NAME] table) may hold: the one schema.
+KEYS: Dict[str, Key] = {
+    "model": Key(Optional[str], None, "GGUF file of the local model (a remote profile: the server's model name)"),
+    "ctx": Key(int, 32768, "context size in tokens, capped at the model's"),
+    "kv_cache": Key(str, "f16", "KV-cache type: f16, q8_0 (half the memory) or q4_0"),
+    "yarn": Key(bool, False, "YaRN long context (up to 4x the native context)"),
+    "threads": Key(Optional[int], None, "CPU threads (default: all physical cores)"),
+    "gpu_layers": Key(Optional[int], None, "layers to offload (-1: all; default: all when the build has a GPU)"),
+    "system_prompt": Key(Optional[str], None, "system prompt of a new conversation"),
+    "theme": Key(Optional[str], None, "the UI theme (also set from the command palette)"),
+    "keep_reasoning_open": Key(bool, False, "leave the thinking pane open when the answer starts"),
+    "endpoint": Key(Optional[str], None, "an OpenAI-compatible server instead of a local file"),
+    "remote_model": Key(Optional[str], None, "the server's model name (default: the first it lists)"),
+    "api_key": Key(Optional[str], None, "the server's API key (prefer QWQCHAT_API_KEY or api_key_env)"),
+    "api_key_env": Key(Optional[str], None, "read the server's API key from this environment variable"),
+    "sampling": Key(Optional[dict], None, "the [sampling] table: temperature, top_p, top_k, min_p, …"),
+    "local_models": Key(Optional[List[str]], None, "GGUF files outside the download folder that `models` lists"),
+    "profiles": Key(Optional[dict], None, "[profiles.NAME] tables chosen with --profile NAME"),
 }
+SAMPLING_KEYS = tuple(f.name for f in fields(Sampling))
 
 
 @dataclass
 class Config:
-    model: Optional[str] = None
-    ctx: int = 32768
-    kv_cache: str = "f16"
-    yarn: bool = False
-    threads: Optional[int] = None
-    gpu_layers: Optional[int] = None
-    system_prompt: Optional[str] = None
+    model: Optional[str] = KEYS["model"].default
+    ctx: int = KEYS["ctx"].default
+    kv_cache: str = KEYS["kv_cache"].default
+    yarn: bool = KEYS["yarn"].default
+    threads: Optional[int] = KEYS["threads"].default
+    gpu_layers: Optional[int] = KEYS["gpu_layers"].default
+    system_prompt: Optional[str] = KEYS["system_prompt"].default
     sampling: Sampling = field(default_factory=Sampling)
-    theme: Optional[str] = None
-    keep_reasoning_open: bool = False
-    endpoint: Optional[str] = None  # an OpenAI-compatible server instead of a local file
+    theme: Optional[str] = KEYS["theme"].default
+    keep_reasoning_open: bool = KEYS["keep_reasoning_open"].default
+    endpoint: Optional[str] = None
     remote_model: Optional[str] = None
     api_key: Optional[str] = field(default=None, repr=False)  # memory only: never written anywhere
     profile: Optional[str] = None
     raw: Dict[str, Any] = field(default_factory=dict)
+    sampling_flags: Dict[str, Any] = field(default_factory=dict)  # the sampling given on the command line
+
+    def sampling_for(self, settings: Optional[Dict[str, Any]], flags_win: bool = True) -> Sampling:
+        """A conversation's saved sampling (if any), with the command-line flags on top when ``flags_win``.
+
+        ``ask --chat ID --temperature X`` overrides one turn; in the UI a chat's own settings (edited in its
+        settings screen) win over the flags the app was started with, which only shape new chats.
+        """
+        if not settings:
+            return self.sampling
+        return Sampling.from_dict(settings).merged(**(self.sampling_flags if flags_win else {}))
 
     def validate(self) -> "Config":
         if self.kv_cache not in KV_TYPES:
@@ -77,8 +100,15 @@ class Config:
         return self
 
 
-def load(path: Optional[Path] = None, profile: Optional[str] = None) -> Config:
-    """Read the config file (missing is fine), a named profile in it, then the environment."""
+def _warn(line: str) -> None:
+    print(f"qwqchat: warning: {shown(line)}", file=sys.stderr)
+
+
+def load(path: Optional[Path] = None, profile: Optional[str] = None, warn: Callable[[str], None] = _warn) -> Config:
+    """Read the config file (missing is fine), a named profile in it, then the environment.
+
+    Keys the schema does not know are ignored with one warning line each (``warn``).
+    """
     path = path or paths.config_path()
     raw: Dict[str, Any] = {}
     if path.exists():
@@ -91,6 +121,8 @@ def load(path: Optional[Path] = None, profile: Optional[str] = None) -> Config:
     cfg = Config(raw=raw)
     try:
         _check_types(raw, f"config file {path}")
+        for line in misplaced(raw, f"config file {path}"):
+            warn(line)
         _apply(cfg, raw)
         cfg.sampling = Sampling.from_dict(raw.get("sampling"))
         if profile:
@@ -100,6 +132,8 @@ def load(path: Optional[Path] = None, profile: Optional[str] = None) -> Config:
                 raise BadInput(f"no profile {profile!r} in {path} (profiles: {names})")
             chosen = profiles[profile]
             _check_types(chosen, f"config file {path}, profile {profile!r}")
+            for line in misplaced(chosen, f"config file {path}, profile {profile!r}"):
+                warn(line)
             if "endpoint" in chosen:  # a remote profile: its "model" is the server's model name
                 cfg.endpoint, cfg.remote_model = chosen["endpoint"], chosen.get("model")
                 chosen = {k: v for k, v in chosen.items() if k not in ("endpoint", "model")}
@@ -144,14 +178,31 @@ def _check_types(table: Any, where: str) -> None:
     """One line naming the key and the type it needs, before any value is used."""
     if not isinstance(table, dict):
         raise BadInput(f"{where}: must be a table")
-    for key, kind in KEYS.items():
-        if key in table and not conforms(table[key], kind):
-            raise BadInput(f"{where}: {key} must be {type_name(kind)}, not {table[key]!r}"[:300])
+    for key, spec in KEYS.items():
+        if key in table and not conforms(table[key], spec.type):
+            raise BadInput(f"{where}: {key} must be {type_name(spec.type)}, not {table[key]!r}"[:300])
     if table.get("local_models") and not all(isinstance(m, str) for m in table["local_models"]):
         raise BadInput(f"{where}: local_models must be a list of file paths")
     problem = dataclass_problem(Sampling, table.get("sampling") or {})
     if problem:
         raise BadInput(f"{where}: [sampling] {problem}")
+
+
+def misplaced(table: Mapping[str, Any], where: str) -> List[str]:
+    """One line for each key the schema does not know, naming where it belongs if it belongs elsewhere."""
+    lines = []
+    for key in table:
+        if key in SAMPLING_KEYS:
+            lines.append(f"{where}: {key} belongs under [sampling]; ignored")
+        elif key not in KEYS:
+            lines.append(f"{where}: unknown key {key}; ignored")
+    sampling = table.get("sampling") or {}
+    for key in sampling:
+        if key in KEYS:
+            lines.append(f"{where}: [sampling] {key} belongs at the top level; ignored")
+        elif key not in SAMPLING_KEYS:
+            lines.append(f"{where}: unknown key [sampling] {key}; ignored")
+    return lines
 
 
 def _apply(cfg: Config, table: Dict[str, Any]) -> None:
@@ -182,12 +233,17 @@ def save_keys(updates: Dict[str, Any], path: Optional[Path] = None) -> None:
     atomic_write(path, tomlkit.dumps(doc), private=True)
 
 
-def with_flags(cfg: Config, args: Any) -> Config:
-    """Apply command-line flags (those given) on top of the file and environment."""
-    if getattr(args, "endpoint", None):
-        cfg.endpoint = args.endpoint
-    if getattr(args, "api_key", None):
-        cfg.api_key = args.api_key
+def resolve(flags: Mapping[str, Any]) -> Config:
+    """The one precedence, for the CLI and the TUI alike: defaults < config file < environment < flags."""
+    return _with_flags(load(profile=flags.get("profile")), flags)
+
+
+def _with_flags(cfg: Config, flags: Mapping[str, Any]) -> Config:
+    """Apply the command-line flags given (those not None) on top of the file and environment."""
+    if flags.get("endpoint"):
+        cfg.endpoint = flags["endpoint"]
+    if flags.get("api_key"):
+        cfg.api_key = flags["api_key"]
     for flag, key in (
         ("model", "remote_model" if cfg.endpoint else "model"),
         ("ctx", "ctx"),
@@ -197,13 +253,8 @@ def with_flags(cfg: Config, args: Any) -> Config:
         ("gpu_layers", "gpu_layers"),
         ("system", "system_prompt"),
     ):
-        value = getattr(args, flag, None)
-        if value is not None:
-            setattr(cfg, key, value)
-    cfg.sampling = cfg.sampling.merged(**sampling_flags(args))
+        if flags.get(flag) is not None:
+            setattr(cfg, key, flags[flag])
+    cfg.sampling_flags = {n: flags[n] for n in SAMPLING_KEYS if flags.get(n) is not None}
+    cfg.sampling = cfg.sampling.merged(**cfg.sampling_flags)
     return cfg.validate()
-
-
-def sampling_flags(args: Any) -> Dict[str, Any]:
-    names = ("temperature", "top_p", "top_k", "min_p", "presence_penalty", "max_tokens", "seed", "think_budget")
-    return {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}

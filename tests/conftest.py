@@ -8,11 +8,14 @@ runs on a real model.  Nothing here touches the network.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import importlib.util
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -21,6 +24,11 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 QWQ_TEMPLATE = DATA / "qwq_chat_template.jinja"
 CACHE = ROOT / ".test-models"
+
+# huggingface-hub reads HF_HOME once, at import, and in-process runs (run_cli) share that import: a scratch
+# folder for the session, so no test can write to the user's own cache whatever imported it first.
+os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="qwqchat-tests-hf-")
+atexit.register(shutil.rmtree, os.environ["HF_HOME"], True)
 
 
 def smol_path() -> Path:
@@ -95,10 +103,29 @@ def qwq_home(tmp_path, monkeypatch) -> Path:
     return home
 
 
-def run_cli(*args: str, input: str | None = None, timeout: float = 120, env_extra=None):
-    """Run ``python -m qwqchat`` as a user would, in the test's QWQCHAT_HOME."""
-    env = dict(os.environ)
-    env.update(env_extra or {})
+def run_process(*args: str, input: str | None = None, timeout: float = 120, env_extra=None):
+    """Run ``python -m qwqchat`` as a real process, for what in-process runs cannot show: its own fds,
+    signals, and environment that a library reads once at import (huggingface-hub's ``HF_HOME``)."""
     return subprocess.run(
-        [sys.executable, "-m", "qwqchat", *args], input=input, capture_output=True, text=True, timeout=timeout, env=env
+        [sys.executable, "-m", "qwqchat", *args],
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env_extra or {})},
     )
+
+
+def run_cli(*args: str, input: str | None = None, timeout: float = 120, env_extra=None):
+    """Run ``qwqchat ARGS`` in-process (click's ``CliRunner``), in the test's QWQCHAT_HOME.
+
+    Returns what ``subprocess.run`` would: ``returncode``, ``stdout``, ``stderr`` (``timeout`` is kept for
+    callers; in-process runs have none).  Tests where a real process matters (signals, kill -9, raw stdin
+    bytes) start ``python -m qwqchat`` themselves.
+    """
+    from click.testing import CliRunner
+
+    from qwqchat.cli import cli
+
+    result = CliRunner().invoke(cli, list(args), input=input, env=env_extra, prog_name="qwqchat")
+    return subprocess.CompletedProcess(list(args), result.exit_code, result.stdout, result.stderr)

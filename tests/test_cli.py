@@ -1,4 +1,4 @@
-"""The headless command line, run as a user runs it (subprocesses)."""
+"""The headless command line, run in-process through click (subprocesses for Ctrl+C and kill -9)."""
 
 import codecs
 import json
@@ -193,3 +193,41 @@ def test_kill_9_loses_at_most_a_second_and_marks_the_reply_interrupted(smol_mode
     assert killed_at - saved_by < 1.5, (killed_at - saved_by, saved, seen[-1])
     shown = run_cli("show", "1").stdout
     assert "Reply interrupted before it finished" in shown
+
+
+def test_a_flag_means_the_same_before_and_after_the_command(qwq_home, tmp_path):
+    """``qwqchat --temperature 0.1 ask hi`` once lost the temperature to the subcommand's default."""
+    from sse_server import ScriptedServer, chunk
+
+    with ScriptedServer() as server:
+        for where in (["--temperature", "0.1", "--top-k", "7", "ask"], ["ask", "--temperature", "0.1", "--top-k", "7"]):
+            server.script = [chunk(reasoning_content="r"), chunk(content="ok", finish="stop")]
+            proc = run_cli(*where, "--endpoint", server.url, "--json", "hi")
+            assert proc.returncode == 0, proc.stderr
+            assert (server.requests[-1]["temperature"], server.requests[-1]["top_k"]) == (0.1, 7), where
+    # engine flags too: a bad --ctx before the command is refused as it is after it
+    for where in (["--ctx", "100", "ask"], ["ask", "--ctx", "100"]):
+        proc = run_cli(*where, "--model", str(tmp_path / "none.gguf"), "hi")
+        assert proc.returncode == 2 and "ctx must be between" in proc.stderr, (where, proc.stderr)
+
+
+def test_on_loop_takes_only_its_choices(qwq_home):
+    for command in (["ask", "hi"], ["answer", "1"]):
+        proc = run_cli(*command, "--on-loop", "panic")
+        assert proc.returncode == 2 and "panic" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_help_of_every_command_describes_every_option_and_argument():
+    import click
+
+    from qwqchat.cli import cli
+
+    for name, command in [("qwqchat", cli), *cli.commands.items()]:
+        text = run_cli(*([] if command is cli else [name]), "--help").stdout
+        for param in command.params:
+            if isinstance(param, click.Option):
+                assert param.help, (name, param.name)
+            else:
+                names = {str(param.name).upper(), param.human_readable_name.strip("[]")}
+                assert any(n in (command.help or "") for n in names), (name, param.name)
+        assert text.startswith("Usage: qwqchat"), text

@@ -10,8 +10,9 @@ release; the same for 0.6B-32B).
 import pytest
 from conftest import DATA, QWQ_TEMPLATE, templated_path
 
-from qwqchat import catalog, gguf_header
+from qwqchat import gguf_header
 from qwqchat.engines.llama import LlamaEngine, display_name
+from qwqchat.models import catalog
 from qwqchat.reasoning import split_text
 from qwqchat.types import AnswerDelta, Message, ReasoningDelta, Sampling, TurnDone
 

@@ -6,7 +6,8 @@ from fake_hub import FakeHub
 from textual.widgets import Button, Input, Label, Select
 from uihelpers import send, wait_until
 
-from qwqchat import catalog, config
+from qwqchat import config
+from qwqchat.models import catalog
 from qwqchat.store import Store
 from qwqchat.ui.app import QwqChatApp
 from qwqchat.ui.screens.first_run import FirstRunScreen

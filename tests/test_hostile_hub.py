@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
+from conftest import run_process
 from fake_hub import COMMIT, FakeHub
 
-from qwqchat import catalog, hub
 from qwqchat.errors import QwqError
+from qwqchat.models import catalog, hub
 
 REPO = "Qwen/QwQ-32B-GGUF"
 FILE = "qwq-32b-q4_k_m.gguf"
@@ -117,7 +117,7 @@ def test_pull_with_no_argument_from_a_hostile_hub_writes_nothing_outside(hostile
         for q in m.quants:
             hostile.add(m.repo, q.filename, PAYLOAD)
     env = {"HF_ENDPOINT": hostile.url, "HF_HOME": str(tmp_path / "hf"), "HF_HUB_DISABLE_XET": "1"}
-    proc = run_cli("pull", env_extra=env)
+    proc = run_process("pull", env_extra=env)  # huggingface-hub reads HF_HOME once, at import
     errors = [line for line in proc.stderr.splitlines() if "error" in line]
     assert proc.returncode == 1 and len(errors) == 1 and "Traceback" not in proc.stderr, proc.stderr
     assert outside(tmp_path, tmp_path / "hf" / "hub") == []

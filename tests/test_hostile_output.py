@@ -7,7 +7,7 @@ import os
 import threading
 
 import pytest
-from conftest import run_cli
+from conftest import run_process
 
 from qwqchat import cli
 from qwqchat.store import Store
@@ -64,7 +64,7 @@ def test_stdout_is_written_through(tmp_path, cid, target):
     if target != "-":  # a link of our own to the process's stdout, like /dev/stdout (which a bug would replace)
         (tmp_path / target).symlink_to("/proc/self/fd/1")
         target = str(tmp_path / target)
-    proc = run_cli("export", str(cid), "-o", target, "--json")
+    proc = run_process("export", str(cid), "-o", target, "--json")  # a real process: its own fd 1
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["conversation"]["id"] == cid
     assert target == "-" or os.path.islink(target)  # not replaced by a file

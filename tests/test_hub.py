@@ -6,11 +6,11 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import run_cli, smol_path
+from conftest import run_process, smol_path
 from fake_hub import FakeHub
 
-from qwqchat import catalog, fit, hub
 from qwqchat.errors import BadInput, QwqError
+from qwqchat.models import catalog, fit, hub
 
 GiB = 1024**3
 REPO = "Qwen/QwQ-32B-GGUF"
@@ -234,30 +234,30 @@ def test_not_enough_disk_space_is_checked_first(fake_hub, hf_cache, qwq_home, mo
 
 def test_cli_pull_then_models_then_use(fake_hub, tmp_path, qwq_home, model_bytes):
     env = {"HF_ENDPOINT": fake_hub.url, "HF_HOME": str(tmp_path / "hf"), "HF_HUB_DISABLE_XET": "1"}
-    proc = run_cli("pull", "Qwen/QwQ-32B-GGUF:Q4_K_M", env_extra=env)
+    proc = run_process("pull", "Qwen/QwQ-32B-GGUF:Q4_K_M", env_extra=env)
     assert proc.returncode == 0, proc.stderr
     path = Path(proc.stdout.strip())
     assert path.read_bytes() == model_bytes and "is now the default model" in proc.stderr
-    listed = json.loads(run_cli("models", "--json", env_extra=env).stdout)
+    listed = json.loads(run_process("models", "--json", env_extra=env).stdout)
     assert [r["default"] for r in listed] == [True]
     assert listed[0]["architecture"] == "llama" and listed[0]["context_length"] == 8192
-    asked = run_cli("ask", "--json", "--max-tokens", "5", "hi", env_extra=env)  # the pulled model is used
+    asked = run_process("ask", "--json", "--max-tokens", "5", "hi", env_extra=env)  # the pulled model is used
     assert asked.returncode == 0, asked.stderr
     other = tmp_path / "other.gguf"
     other.write_bytes(model_bytes)
-    assert run_cli("models", "--use", str(other), env_extra=env).returncode == 0
-    rows = json.loads(run_cli("models", "--json", env_extra=env).stdout)
+    assert run_process("models", "--use", str(other), env_extra=env).returncode == 0
+    rows = json.loads(run_process("models", "--json", env_extra=env).stdout)
     assert [r["default"] for r in rows] == [False, True]
-    assert run_cli("models", "--use", "1", env_extra=env).returncode == 0
-    assert [r["default"] for r in json.loads(run_cli("models", "--json", env_extra=env).stdout)] == [True, False]
-    bad = run_cli("pull", "nobody/nothing", env_extra=env)
+    assert run_process("models", "--use", "1", env_extra=env).returncode == 0
+    assert [r["default"] for r in json.loads(run_process("models", "--json", env_extra=env).stdout)] == [True, False]
+    bad = run_process("pull", "nobody/nothing", env_extra=env)
     assert bad.returncode == 2 and "not found" in bad.stderr and bad.stderr.count("\n") == 1
 
 
 def test_cli_pull_with_no_argument_fetches_what_fits_this_machine(tmp_path, qwq_home, model_bytes):
     """Every catalogue file is on the fake hub; `pull` takes the one recommended for this machine."""
     from qwqchat import config
-    from qwqchat.recommend import recommend, this_machine
+    from qwqchat.models.recommend import recommend, this_machine
 
     rec = recommend(catalog.MODELS, this_machine())
     with FakeHub() as h:
@@ -265,7 +265,7 @@ def test_cli_pull_with_no_argument_fetches_what_fits_this_machine(tmp_path, qwq_
             for q in m.quants:
                 h.add(m.repo, q.filename, model_bytes)
         env = {"HF_ENDPOINT": h.url, "HF_HOME": str(tmp_path / "hf"), "HF_HUB_DISABLE_XET": "1"}
-        proc = run_cli("pull", env_extra=env)
+        proc = run_process("pull", env_extra=env)  # huggingface-hub reads HF_HOME once, at import
         fetched = [r["path"] for r in h.requests if r["method"] == "GET" and "/resolve/" in r["path"]]
     assert proc.returncode == 0, proc.stderr
     o = rec.option

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Iterator, List, Tuple
 
 ROOT = Path(__file__).resolve().parent.parent / "qwqchat"
-TOP = ("qwqchat/ui/", "qwqchat/cli/", "qwqchat/cli.py", "qwqchat/commands.py", "qwqchat/__main__.py")
+TOP = ("qwqchat/ui/", "qwqchat/cli/", "qwqchat/__main__.py")
 ENGINES_MAY_NOT = ("qwqchat.config", "qwqchat.hub", "qwqchat.models.hub", "qwqchat.models.local", "qwqchat.fit")
 
 

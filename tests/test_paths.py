@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 from sse_server import ScriptedServer, chunk
-from uihelpers import finished, make_app, ready, send, wait_until
+from uihelpers import Gate, finished, make_app, ready, send, wait_until
 
 from qwqchat import config
-from qwqchat.cli import build_parser
+from qwqchat.cli import main
 from qwqchat.store import Store
 from qwqchat.ui.run import build_app
 
@@ -43,14 +43,14 @@ async def chat_remotely(app, server) -> None:
 
 
 async def test_endpoint_without_a_local_model_opens_the_chat(server, qwq_home):
-    await chat_remotely(build_app(build_parser().parse_args(["--endpoint", server.url])), server)
+    await chat_remotely(build_app({"endpoint": server.url}), server)
 
 
 async def test_remote_profile_without_a_local_model_opens_the_chat(server, qwq_home):
     from qwqchat.paths import config_path
 
     config_path().write_text(f'[profiles.box]\nendpoint = "{server.url}"\nmodel = "Qwen/QwQ-32B"\n')
-    await chat_remotely(build_app(build_parser().parse_args(["--profile", "box"])), server)
+    await chat_remotely(build_app({"profile": "box"}), server)
 
 
 # -- 2. F4 keeps the old exchange until the edited prompt is sent ------------------------
@@ -110,14 +110,17 @@ class ReadError(Exception):
 
 
 def test_offline_and_interrupted_are_told_apart_in_one_line():
-    from qwqchat import hub
+    from qwqchat.models import hub, hub_errors
 
-    dns = hub.hub_error(ConnectError("[Errno -2] Name or service not known"), hub.REPO, "qwq-32b-q4_k_m.gguf")
-    refused = hub.hub_error(ConnectError("[Errno 111] Connection refused"), hub.REPO)
-    cut = hub.hub_error(ReadError("[Errno 104] Connection reset by peer"), hub.REPO, "qwq-32b-q4_k_m.gguf")
-    assert isinstance(dns, hub.HubOffline) and str(dns) == "offline: cannot reach huggingface.co (DNS lookup failed)"
-    assert isinstance(refused, hub.HubOffline) and "connection refused" in str(refused)
-    assert isinstance(cut, hub.HubInterrupted)
+    dns = hub_errors.hub_error(ConnectError("[Errno -2] Name or service not known"), hub.REPO, "qwq-32b-q4_k_m.gguf")
+    refused = hub_errors.hub_error(ConnectError("[Errno 111] Connection refused"), hub.REPO)
+    cut = hub_errors.hub_error(ReadError("[Errno 104] Connection reset by peer"), hub.REPO, "qwq-32b-q4_k_m.gguf")
+    assert (
+        isinstance(dns, hub_errors.HubOffline)
+        and str(dns) == "offline: cannot reach huggingface.co (DNS lookup failed)"
+    )
+    assert isinstance(refused, hub_errors.HubOffline) and "connection refused" in str(refused)
+    assert isinstance(cut, hub_errors.HubInterrupted)
     assert str(cut) == "the download of qwq-32b-q4_k_m.gguf was interrupted (connection reset by peer)"
     assert all("run the same command" not in str(e) and len(str(e)) <= 80 for e in (dns, refused, cut))
 
@@ -138,22 +141,22 @@ def test_pull_offline_fails_at_once_with_one_line_and_no_retries():
 
 
 def test_pull_on_a_cpu_only_machine_speaks_of_ram_not_layers(monkeypatch, capsys):
-    from qwqchat import commands, fit, hub
+    from qwqchat.models import fit, hub, hub_errors
 
     monkeypatch.setattr("qwqchat.models.machine.gpus", lambda: [])
     monkeypatch.setattr("qwqchat.models.machine.system_available", lambda: 24 * fit.GiB)
     monkeypatch.setattr("qwqchat.models.machine.physical_cores", lambda: 2)
-    monkeypatch.setattr(hub, "pull", lambda *a, **k: (_ for _ in ()).throw(hub.HubOffline("offline: test")))
-    with pytest.raises(hub.HubOffline):
-        commands.pull(build_parser().parse_args(["pull"]))
+    monkeypatch.setattr(hub, "pull", lambda *a, **k: (_ for _ in ()).throw(hub_errors.HubOffline("offline: test")))
+    assert main(["pull"]) == 1
     err = capsys.readouterr().err
+    assert err.endswith("qwqchat: error: offline: test\n"), err
     assert "CPU with" in err and "tokens/s on this CPU" in err and "layers" not in err, err
 
 
 @pytest.fixture
 def fixed_machine(monkeypatch):
     """A 24 GiB CPU-only machine whatever runs the test, so the first-run screen is the same everywhere."""
-    from qwqchat import fit
+    from qwqchat.models import fit
 
     monkeypatch.setattr("qwqchat.models.machine.gpus", lambda: [])
     monkeypatch.setattr("qwqchat.models.machine.system_available", lambda: 24 * fit.GiB)
@@ -162,10 +165,10 @@ def fixed_machine(monkeypatch):
 
 
 def offline_pull(monkeypatch):
-    from qwqchat import hub
+    from qwqchat.models import hub, hub_errors
 
     def pull(target, progress=None, cancel=None, endpoint=None):
-        raise hub.hub_error(ConnectError("[Errno -2] Name or service not known"), target.repo, target.files[0])
+        raise hub_errors.hub_error(ConnectError("[Errno -2] Name or service not known"), target.repo, target.files[0])
 
     monkeypatch.setattr(hub, "pull", pull)
 
@@ -342,14 +345,17 @@ async def test_loop_warning_stays_in_sight_and_drops_its_keys_when_the_turn_ends
     from qwqchat.engines.replay import ReplayEngine, tokens_of
 
     looping = tokens_of("Let me see. " + "The sum is 12, so adding 3 gives 15, then I check it again. " * 30)
-    app = make_app(ReplayEngine(looping, name="m", delay=0.002))
+    gate = Gate(len(looping) - 5)  # the turn is still running while its warning is read
+    app = make_app(ReplayEngine(looping, name="m", delay=0.002, pace=gate))
     async with app.run_test(size=(150, 45)) as pilot:
         await ready(pilot)
         await send(pilot, "q")
+        await gate.wait_reached()
         bar = app.query_one("#loop-bar")
         await wait_until(pilot, lambda: bar.display, what="the loop warning")
         assert "Esc stop" in str(bar.render())
         assert bar.region.bottom <= app.prompt.region.y  # just above the prompt, whatever the view scrolls to
+        gate.release()
         await finished(pilot)
         assert not bar.display
         turn = app.view.last_turn()

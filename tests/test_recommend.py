@@ -2,8 +2,8 @@
 
 import pytest
 
-from qwqchat import catalog, fit
-from qwqchat.recommend import MIN_CPU_SPEED, Machine, choices, recommend, settings
+from qwqchat.models import catalog, fit
+from qwqchat.models.recommend import MIN_CPU_SPEED, Machine, choices, recommend, settings
 
 GiB = 1024**3
 

@@ -79,13 +79,12 @@ def test_remote_only_tui(snap_compare, qwq_home, monkeypatch):
     """`qwqchat --endpoint URL` with no local model: the chat, not the first-run screen; host and model shown."""
     from sse_server import ScriptedServer
 
-    from qwqchat.cli import build_parser
     from qwqchat.engines.remote import RemoteEngine
     from qwqchat.ui.run import build_app
 
     monkeypatch.setattr(RemoteEngine, "describe", lambda self: "gpu-box:8000")  # the test server's port varies
     with ScriptedServer() as server:
-        app = build_app(build_parser().parse_args(["--endpoint", server.url]))
+        app = build_app({"endpoint": server.url})
         app.save_theme = False
 
         async def loaded(pilot):
@@ -112,7 +111,8 @@ def test_settings_dialog_in_a_short_terminal(snap_compare, qwq_home):
 
 
 def test_first_run_offline(snap_compare, qwq_home, monkeypatch):
-    from qwqchat import config, fit, hub
+    from qwqchat import config
+    from qwqchat.models import fit, hub, hub_errors
     from qwqchat.store import Store
     from qwqchat.ui.app import QwqChatApp
 
@@ -120,7 +120,7 @@ def test_first_run_offline(snap_compare, qwq_home, monkeypatch):
         pass
 
     def offline(target, progress=None, cancel=None, endpoint=None):
-        raise hub.hub_error(ConnectError("[Errno -2] Name or service not known"), target.repo, target.files[0])
+        raise hub_errors.hub_error(ConnectError("[Errno -2] Name or service not known"), target.repo, target.files[0])
 
     monkeypatch.setattr("qwqchat.models.machine.gpus", lambda: [])  # the same 24 GiB CPU-only machine wherever it runs
     monkeypatch.setattr("qwqchat.models.machine.system_available", lambda: 24 * fit.GiB)

@@ -10,9 +10,9 @@ from pathlib import Path
 from textual.app import App
 
 from qwqchat import config
-from qwqchat.engines.base import Stats
 from qwqchat.engines.replay import ReplayEngine, tokens_of
 from qwqchat.store import Store
+from qwqchat.types import Stats
 from qwqchat.ui.app import QwqChatApp
 
 TRACE = (Path(__file__).parent / "data" / "qwq_trace.txt").read_text()

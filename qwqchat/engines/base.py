@@ -9,19 +9,7 @@ from __future__ import annotations
 import threading
 from typing import Iterator, List, Optional, Protocol
 
-from ..types import (  # noqa: F401  (re-exports, removed after the issue-11 merge)
-    FINISH_REASONS,
-    AnswerDelta,
-    Event,
-    HistoryTrimmed,
-    LoopDetected,
-    Message,
-    ReasoningDelta,
-    Sampling,
-    Stats,
-    TurnDone,
-    TurnResult,
-)
+from ..types import Event, Message, Sampling
 
 
 class Engine(Protocol):

@@ -7,7 +7,7 @@ from typing import List, Optional
 
 from textual.message import Message
 
-from ..engines.base import LoopDetected, TurnResult
+from ..types import LoopDetected, TurnResult
 
 
 @dataclass

@@ -1,16 +1,16 @@
-"""Start the TUI from parsed command-line arguments."""
+"""Start the TUI from the command-line flags given."""
 
 from __future__ import annotations
 
-import argparse
+from typing import Any, Mapping
 
 from .. import config as config_mod
 from ..engines.factory import build_engine, no_model_message
 from ..store import Store
 
 
-def build_app(args: argparse.Namespace):
-    cfg = config_mod.with_flags(config_mod.load(profile=args.profile), args)
+def build_app(flags: Mapping[str, Any]):
+    cfg = config_mod.resolve(flags)
     store = Store()  # a database we cannot use stops here with its one-line reason
     # a local file or a remote server (--endpoint, a remote --profile); not loaded: the app loads it after its
     # first frame.  With neither, the first-run screen offers a download.
@@ -20,7 +20,7 @@ def build_app(args: argparse.Namespace):
     return QwqChatApp(cfg, store, engine, None if engine else no_model_message(), first_run=engine is None)
 
 
-def run_app(args: argparse.Namespace) -> int:
-    app = build_app(args)
+def run_app(flags: Mapping[str, Any]) -> int:
+    app = build_app(flags)
     app.run()
     return app.return_code or 0

@@ -12,17 +12,9 @@ import threading
 from typing import Optional
 
 from ..chat import run_turn
-from ..engines.base import (
-    AnswerDelta,
-    Engine,
-    HistoryTrimmed,
-    LoopDetected,
-    ReasoningDelta,
-    Sampling,
-    TurnDone,
-    TurnResult,
-)
+from ..engines.base import Engine
 from ..store import Store
+from ..types import AnswerDelta, HistoryTrimmed, LoopDetected, ReasoningDelta, Sampling, TurnDone, TurnResult
 from .messages import Batch
 
 FRAME_S = 1 / 30

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Awaitable, Callable, Optional, cast
 
 from textual.screen import Screen
 
-from ...engines.base import Sampling
 from ...errors import QwqError
 from ...store import Conversation
+from ...types import Sampling
 from ..editing import Editing
 from ..keys import KEYS, key_text
 from ..streamer import TurnStream
@@ -64,9 +64,8 @@ class ChatActions(Screen):
         return self.view.stream
 
     def sampling(self) -> Sampling:
-        if self.conversation and self.conversation.settings:
-            return Sampling.from_dict(self.conversation.settings)
-        return self.host.cfg.sampling
+        settings = self.conversation.settings if self.conversation else None
+        return self.host.cfg.sampling_for(settings, flags_win=False)
 
     def messages(self) -> list:
         return self.conversation.messages if self.conversation else []

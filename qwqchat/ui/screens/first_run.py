@@ -23,10 +23,11 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Input, Label, ProgressBar, Select, Static
 
-from ... import catalog, fit, gguf_header, hub
 from ... import config as config_mod
+from ... import gguf_header
 from ...errors import QwqError
-from ...recommend import Option, choices, recommend, this_machine
+from ...models import catalog, fit, hub
+from ...models.recommend import Option, choices, recommend, this_machine
 from ...text import printable, shown
 
 

@@ -10,9 +10,9 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, TextArea
 
-from ...engines.base import Sampling
 from ...errors import QwqError
 from ...text import printable
+from ...types import Sampling
 
 FIELDS = [
     ("temperature", "Temperature (QwQ: 0.6)", float),

@@ -17,8 +17,8 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Button, Static
 
-from ...engines.base import TurnResult
 from ...store import Conversation, StoredMessage
+from ...types import TurnResult
 from ..streamer import FRAME_S, TurnStream
 
 WINDOW = 12  # messages mounted when a conversation opens

@@ -9,11 +9,11 @@ from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import Collapsible, Static
 
-from ...engines.base import Stats, TurnResult
 from ...mathtext import render_math
 from ...notes import finish_note, stats_line, thought_summary
 from ...store import StoredMessage
 from ...text import printable, shown
+from ...types import Stats, TurnResult
 from .answer import Answer
 from .reasoning_pane import ReasoningPane
 

@@ -1,8 +1,0 @@
-"""Moved to ``qwqchat.models.catalog``; this alias stays only until the issue-11 branches are merged."""
-
-import sys
-
-from .models import catalog as _moved
-from .models.catalog import *  # noqa: F403  (names for type checkers; the alias below is what runs)
-
-sys.modules[__name__] = _moved
