@@ -86,7 +86,7 @@ class Store:
             " VALUES (?, ?, ?, ?, ?, ?)",
             (title, now, now, model, system_prompt, json.dumps(settings or {})),
         )
-        return cur.lastrowid
+        return _new_id(cur)
 
     def list_conversations(self, limit: Optional[int] = None) -> List[Conversation]:
         sql = (
@@ -196,14 +196,14 @@ class Store:
                     (title_from_prompt(content), conversation_id),
                 )
             self.touch(conversation_id)
-            return cur.lastrowid
+            return _new_id(cur)
 
     def start_reply(self, conversation_id: int, created: Optional[float] = None) -> int:
         cur = self._write(
             "INSERT INTO messages(conversation_id, role, writer_pid, created) VALUES (?, 'assistant', ?, ?)",
             (conversation_id, os.getpid(), created or time.time()),
         )
-        return cur.lastrowid
+        return _new_id(cur)
 
     def reopen_reply(self, message_id: int) -> None:
         """Mark a finished reply as streaming again (it is being continued)."""
@@ -267,3 +267,10 @@ class Store:
 
 
 _REPORTED: set = set()
+
+
+def _new_id(cur: sqlite3.Cursor) -> int:
+    """The id SQLite gave the row just inserted (always set after an INSERT)."""
+    if cur.lastrowid is None:  # pragma: no cover - SQLite sets it on every INSERT
+        raise StoreError("the database did not return the new row's id")
+    return cur.lastrowid

@@ -18,7 +18,7 @@ import random
 import threading
 import time
 from pathlib import Path
-from typing import Deque, Iterator, List, Optional, Tuple
+from typing import Any, Deque, Dict, Iterator, List, Optional, Tuple
 
 from .. import cpu, gguf_header, paths
 from ..errors import ModelError, QwqError
@@ -134,8 +134,8 @@ class LlamaEngine:
         self.threads = threads or machine.physical_cores()
         self.gpu_layers = gpu_layers
         self.info: Optional[gguf_header.GGUFInfo] = None
-        self.llm = None
-        self._formatter = None
+        self.llm: Any = None  # llama_cpp.Llama once loaded (imported lazily: it costs ~0.35 s)
+        self._formatter: Any = None
         self._backend = "CPU"
         self._offloaded = 0
         self._lock = threading.Lock()  # one generation at a time on one KV cache
@@ -160,7 +160,7 @@ class LlamaEngine:
         if not gpu:
             layers = 0
         kv_type = {"f16": None, "q8_0": llama_cpp.GGML_TYPE_Q8_0, "q4_0": llama_cpp.GGML_TYPE_Q4_0}[self.kv_cache]
-        kwargs = dict(
+        kwargs: Dict[str, Any] = dict(
             n_ctx=n_ctx,
             n_gpu_layers=layers,
             n_threads=self.threads,

@@ -112,7 +112,7 @@ class RemoteEngine:
         self.connect_timeout = connect_timeout
         self.thinks_first = thinks_first
         self._context = 0
-        self._client = None
+        self._client: Any = None  # an openai.OpenAI once loaded (imported lazily)
         self.name = model or host_of(self.endpoint)
 
     def __repr__(self) -> str:  # never shows the key

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -58,7 +58,7 @@ class SettingsScreen(ModalScreen[Optional[Tuple[str, Sampling]]]):
             self.dismiss(None)
 
     def action_save(self) -> None:
-        values = {}
+        values: Dict[str, Any] = {}
         try:
             for name, label, kind in FIELDS:
                 raw = self.query_one(f"#{name}", Input).value.strip()
