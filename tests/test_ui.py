@@ -1,5 +1,7 @@
 """Every UI flow, through Pilot, on the real app with a replayed QwQ stream."""
 
+import threading
+
 from textual.widgets import Input, ListView
 from textual.widgets.collapsible import CollapsibleTitle
 from uihelpers import ANSWER_AT, CHUNKS, Gate, finished, make_app, ready, send, wait_until
@@ -20,13 +22,28 @@ def reasoning_text(turn: AssistantTurn) -> str:
     return turn.fold.pane.text if turn.fold.pane else turn.fold._pending_text
 
 
+class HeldLoad(ReplayEngine):
+    """A replay whose load finishes only when the test says so: no race with a slow (loaded) machine."""
+
+    def __init__(self) -> None:
+        super().__init__(CHUNKS, name="qwq-32b-q4_k_m")
+        self.release = threading.Event()
+
+    def load(self) -> None:
+        self.release.wait(60)
+        super().load()
+
+
 async def test_first_frame_before_the_model_loads_and_prompt_is_sent_after(qwq_home):
-    app = make_app(load_delay=0.6)
+    engine = HeldLoad()
+    app = make_app(engine)
     async with app.run_test(size=(140, 40)) as pilot:
         assert not app.engine_ready
-        assert "loading model" in str(app.status.render())
+        await wait_until(pilot, lambda: "loading model" in str(app.status.render()), what="the loading status")
         await send(pilot, "How do I reverse a list?")
-        assert app.view.query(UserMessage)  # shown at once, sent once the model is ready
+        await wait_until(pilot, lambda: app.view.query(UserMessage), what="the prompt on screen before the load")
+        assert not app.engine_ready and app.pending_send  # shown at once, sent once the model is ready
+        engine.release.set()
         await wait_until(pilot, lambda: app.engine_ready, what="load")
         await finished(pilot)
         turn = app.view.last_turn()
