@@ -308,7 +308,7 @@ async def test_folded_thinking_sits_above_the_answer_not_beside_it(qwq_home):
         assert turn.answer.region.x == turn.fold.region.x  # the answer starts at the left edge, below the line
         assert turn.answer.region.y > turn.fold.region.y
         await pilot.press("ctrl+t")  # unfolded: beside again
-        await pilot.pause(0.1)
+        await wait_until(pilot, lambda: turn.answer.region.x > turn.fold.region.right - 1, what="the screen to settle")
         assert turn.answer.region.x > turn.fold.region.right - 1
 
 

@@ -95,7 +95,11 @@ async def test_narrow_terminal_puts_reasoning_above_answer(qwq_home):
         await finished(pilot)
         turn = app.view.last_turn()
         turn.fold.collapsed = False
-        await pilot.pause(0.1)
+        await wait_until(
+            pilot,
+            lambda: turn.fold.region.y < turn.answer.region.y and turn.fold.region.x == turn.answer.region.x,
+            what="the screen to settle",
+        )
         assert turn.fold.region.y < turn.answer.region.y and turn.fold.region.x == turn.answer.region.x
 
 
@@ -257,7 +261,7 @@ async def test_sidebar_filter_open_rename_delete(qwq_home):
         assert Store().exists(1)
         await pilot.press("f8")
         await pilot.press("y")
-        await pilot.pause(0.1)
+        await wait_until(pilot, lambda: not Store().exists(1) and app.conversation is None, what="the screen to settle")
         assert not Store().exists(1) and app.conversation is None
 
 
@@ -287,7 +291,11 @@ async def test_settings_screen_saves_per_chat_settings(qwq_home):
         screen.query_one("#max_tokens", Input).value = "12"
         screen.query_one("#presence_penalty", Input).value = "9"  # out of range: refused, screen stays
         screen.action_save()
-        await pilot.pause(0.05)
+        await wait_until(
+            pilot,
+            lambda: app.screen is screen and "presence penalty" in str(screen.query_one("#settings-error").render()),
+            what="the screen to settle",
+        )
         assert app.screen is screen and "presence penalty" in str(screen.query_one("#settings-error").render())
         screen.query_one("#presence_penalty", Input).value = "1.5"
         screen.action_save()
@@ -405,7 +413,7 @@ async def test_view_follows_the_stream_until_the_user_scrolls_up(qwq_home):
         view = app.view
         assert view.max_scroll_y > 0 and view.scroll_y == view.max_scroll_y
         view.scroll_home(animate=False)
-        await pilot.pause(0.05)
+        await wait_until(pilot, lambda: view.scroll_y == 0, what="the screen to settle")
         assert view.scroll_y == 0
 
 
@@ -446,7 +454,7 @@ async def test_remote_engine_in_the_app_reasoning_beside_answer_and_faults_in_th
             turn = app.view.last_turn()
             assert reasoning_text(turn) == "Six times seven is 42." and turn.answer.text == "**42**"
             turn.fold.collapsed = False
-            await pilot.pause(0.1)
+            await wait_until(pilot, lambda: turn.fold.region.x < turn.answer.region.x, what="the screen to settle")
             assert turn.fold.region.x < turn.answer.region.x
             server.script = [("status", 500, "CUDA out of memory")]
             await send(pilot, "again")
