@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -33,6 +34,7 @@ def main() -> int:
     parser.add_argument("--busy", type=int, default=2, help="CPU-bound processes beside the suite")
     parser.add_argument("pytest_args", nargs="*")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # killed: still stop the busy loops (finally)
     hogs = [multiprocessing.Process(target=spin, daemon=True) for _ in range(args.busy)]
     for h in hogs:
         h.start()
