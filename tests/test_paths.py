@@ -230,7 +230,10 @@ async def test_keys_typed_while_the_app_mounts_go_to_the_prompt(qwq_home):
 
     class Probe(QwqChatApp):
         async def on_mount(self) -> None:
-            await asyncio.sleep(0.2)  # what a slow first mount gives the screen time to do
+            for _ in range(500):  # a slow first mount: the screen focuses something meanwhile (10 s at most)
+                if self.focused is not None:
+                    break
+                await asyncio.sleep(0.02)
             focused_during_mount.append(self.focused)
             await super().on_mount()
 
