@@ -169,36 +169,11 @@ def test_loop_on_the_real_model_stops_or_answers(qwq):
 
 
 def test_ask_on_loop_stop_and_warning(qwq_model):
-    proc = run_cli(
-        "ask",
-        "--model",
-        str(qwq_model),
-        "--temperature",
-        "0",
-        "--max-tokens",
-        "500",
-        "--seed",
-        "1",
-        "--on-loop",
-        "stop",
-        "--hide-reasoning",
-        LOOP_PROMPT,
-    )
+    loop_ask = ["ask", "--model", str(qwq_model), "--temperature", "0", "--max-tokens", "500", "--seed", "1"]
+    proc = run_cli(*loop_ask, "--on-loop", "stop", "--hide-reasoning", LOOP_PROMPT)
     assert proc.returncode == 130
     assert "warning: the thinking is repeating itself" in proc.stderr and "stopping" in proc.stderr
-    warn = run_cli(
-        "ask",
-        "--model",
-        str(qwq_model),
-        "--temperature",
-        "0",
-        "--max-tokens",
-        "500",
-        "--seed",
-        "1",
-        "--json",
-        LOOP_PROMPT,
-    )
+    warn = run_cli(*loop_ask, "--json", LOOP_PROMPT)
     assert warn.returncode == 3 and "use --on-loop=stop|answer" in warn.stderr  # looped to the limit: no answer
     assert json.loads(warn.stdout)["stats"]["loop_detected"] is True
 

@@ -122,7 +122,8 @@ def open_model(
 ) -> Opened:
     import llama_cpp
 
-    problem = cpu.mismatch(llama_cpp.llama_print_system_info().decode("utf-8", "replace"), cpu.read_cpu_flags())
+    system = llama_cpp.llama_print_system_info().decode("utf-8", "replace")  # what this build was compiled for
+    problem = cpu.mismatch(system, cpu.read_cpu_flags())
     if problem:  # before any llama.cpp compute: a build for another CPU dies with SIGILL on the first token
         raise QwqError(problem)
     _install_log_sink()
@@ -173,7 +174,6 @@ def open_model(
     offloaded = 0 if layers == 0 else (n_layers if layers < 0 else min(layers, n_layers))
     backend = "CPU"
     if offloaded:
-        system = llama_cpp.llama_print_system_info().decode("utf-8", "replace")
         kind = next((b for b in ("CUDA", "Metal", "Vulkan", "ROCm", "SYCL") if b.upper() in system.upper()), "GPU")
         where = "all layers" if offloaded >= n_layers else f"{offloaded}/{n_layers} layers, rest on CPU"
         backend = f"{kind} · {where}"

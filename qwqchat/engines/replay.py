@@ -23,7 +23,6 @@ class ReplayEngine:
         *,
         name: str = "replay",
         delay: float = 0.0,
-        load_delay: float = 0.0,
         context_size: int = 32768,
         stats: Optional[Stats] = None,
         load_error: Optional[Exception] = None,
@@ -32,7 +31,6 @@ class ReplayEngine:
         self.chunks: List[str] = list(chunks)
         self.name = name
         self.delay = delay
-        self.load_delay = load_delay
         self._context = context_size
         self.fixed_stats = stats
         self.load_error = load_error
@@ -41,8 +39,6 @@ class ReplayEngine:
         self.loaded = False
 
     def load(self) -> None:
-        if self.load_delay:
-            time.sleep(self.load_delay)
         if self.load_error:
             raise self.load_error
         self.loaded = True
