@@ -187,7 +187,7 @@ class KvDisk:
             return 0
         saved: List[int] = header["tokens"]
         shared = common_prefix(saved, prompt)
-        if shared <= cached:
+        if shared <= cached or shared < MIN_TOKENS:  # llama's memory holds as much, or it is not worth a read
             return 0
         try:
             intact = state.stat().st_size == header["bytes"] and _sha256(state) == header["sha256"]
