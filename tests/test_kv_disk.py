@@ -56,6 +56,7 @@ def test_a_fresh_engine_evaluates_only_the_new_tokens_and_answers_the_same(qwq_m
     cid = first_turn(qwq_model, store)
     state, header = saved(cid)
     assert state.stat().st_size == header["bytes"] > 0 and len(header["tokens"]) >= kv_store.MIN_TOKENS
+    assert state.stat().st_mode & 0o777 == state.with_suffix(".json").stat().st_mode & 0o777 == 0o600
 
     again = Store()  # the same chat continued by a fresh engine, and by one without the disk cache
     twin = again.create_conversation("twin")

@@ -100,7 +100,7 @@ class KvDisk:
     def where(self) -> Path:
         if self._where is None:
             self._where = folder()
-        self._where.mkdir(parents=True, exist_ok=True)
+        self._where.mkdir(mode=0o700, parents=True, exist_ok=True)
         return self._where
 
     # -- the folder ---------------------------------------------------------
@@ -163,6 +163,7 @@ class KvDisk:
                 raise QwqError("llama.cpp could not write it (disk full?)")
             header = {"format": FORMAT, "identity": ident, "tokens": tokens, "bytes": part.stat().st_size}
             header["sha256"] = _sha256(part)
+            os.chmod(part, 0o600)  # llama.cpp creates it with the umask's permissions
             os.replace(part, state)
             atomic_write(sidecar, json.dumps(header), private=True)
         except (OSError, QwqError) as exc:

@@ -63,7 +63,7 @@ class LlamaEngine:
         # chats' KV state on disk (0 MB: off); the save after a turn runs in its own thread
         self.kv_disk = KvDisk(kv_disk_mb * 2**20) if kv_disk_mb > 0 else None
         self._kv_identity: dict = {}
-        self._saver: Optional[threading.Thread] = None
+        self._savers: List[threading.Thread] = []
         self._turns = 0
 
     # -- loading ----------------------------------------------------------
@@ -220,13 +220,14 @@ class LlamaEngine:
             finally:
                 self._lock.release()
 
-        self._saver = threading.Thread(target=save, name=f"kv-save-{chat_id}")
-        self._saver.start()
+        saver = threading.Thread(target=save, name=f"kv-save-{chat_id}")
+        self._savers = [t for t in self._savers if t.is_alive()] + [saver]
+        saver.start()
 
     def wait_saved(self) -> None:
-        """Until the last turn's KV state is on disk (``close`` and tests)."""
-        if self._saver is not None:
-            self._saver.join()
+        """Until every save started is over (``close``, before it frees the model, and tests)."""
+        for saver in self._savers:
+            saver.join()
 
     def _stream(
         self,
