@@ -145,6 +145,7 @@ class KvDisk:
         self.drop(chat_id)  # whatever this chat had is older than what llama holds now
         keep = min(keep, llm.n_tokens)
         if keep < MIN_TOKENS or not llm._ctx.kv_cache_seq_rm(-1, keep, -1):
+            log.info("kv cache: chat %s not saved: %d shared tokens, too few or not removable", chat_id, keep)
             return False
         llm.n_tokens = keep
         llm._requires_eval = True

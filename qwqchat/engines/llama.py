@@ -146,11 +146,7 @@ class LlamaEngine:
     def _cached_prefix(self, tokens: List[int]) -> int:
         """How many prompt tokens llama.cpp will reuse from its KV cache (mirrors ``generate``)."""
         cached = self.llm._input_ids
-        n = 0
-        for a, b in zip(cached, tokens):  # noqa: B905 (stops at the shorter on purpose)
-            if a != b:
-                break
-            n += 1
+        n = common_prefix(cached, tokens)
         if n == len(tokens):
             return n if len(cached) == len(tokens) else n - 1
         return n
