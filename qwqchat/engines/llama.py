@@ -32,7 +32,9 @@ log = logging.getLogger("qwqchat.engine")
 
 DEFAULT_REPLY_ROOM = 8192  # tokens kept free for the reply when max_tokens is not set
 CLOSE_THINKING = "\n</think>\n\n"  # what the engine appends to end the thinking itself
-KV_SAVE_WAIT_S = 5.0  # a save that waits longer for the engine lost it to a newer turn: no point saving
+# The save waits for its turn's generator to end (its consumer reads past TurnDone at once); longer means a
+# newer turn took the engine first, or the generator was abandoned: never hold a process's exit longer.
+KV_SAVE_WAIT_S = 60.0
 
 
 class LlamaEngine:
