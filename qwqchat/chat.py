@@ -73,8 +73,11 @@ def run_turn(
     loop = None
     last_save = time.monotonic()
     done = False
+    kept = None if str(store.path) == ":memory:" else conversation_id  # `ask --no-save` leaves no KV state either
     try:
-        for event in engine.stream(history(conv), sampling, cancel, end_thinking, prefill_reasoning=prefill):
+        for event in engine.stream(
+            history(conv), sampling, cancel, end_thinking, prefill_reasoning=prefill, chat_id=kept
+        ):
             if isinstance(event, ReasoningDelta):
                 reasoning.append(event.text)
                 loop = guard.feed(event.text)

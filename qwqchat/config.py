@@ -43,6 +43,7 @@ KEYS: Dict[str, Key] = {
     "ctx": Key(int, 32768, "context size in tokens, capped at the model's"),
     "kv_cache": Key(str, "f16", "KV-cache type: f16, q8_0 (half the memory) or q4_0"),
     "yarn": Key(bool, False, "YaRN long context (up to 4x the native context)"),
+    "kv_cache_disk_mb": Key(int, 4096, "MB of disk for recent chats' KV state, for instant reopening (0: off)"),
     "threads": Key(Optional[int], None, "CPU threads (default: all physical cores)"),
     "gpu_layers": Key(Optional[int], None, "layers to offload (-1: all; default: all when the build has a GPU)"),
     "system_prompt": Key(Optional[str], None, "system prompt of a new conversation"),
@@ -65,6 +66,7 @@ class Config:
     ctx: int = KEYS["ctx"].default
     kv_cache: str = KEYS["kv_cache"].default
     yarn: bool = KEYS["yarn"].default
+    kv_cache_disk_mb: int = KEYS["kv_cache_disk_mb"].default
     threads: Optional[int] = KEYS["threads"].default
     gpu_layers: Optional[int] = KEYS["gpu_layers"].default
     system_prompt: Optional[str] = KEYS["system_prompt"].default
@@ -93,6 +95,8 @@ class Config:
             raise BadInput(f"kv_cache must be one of {', '.join(KV_TYPES)}, not {self.kv_cache!r}")
         if not 256 <= self.ctx <= MAX_CTX:
             raise BadInput(f"ctx must be between 256 and {MAX_CTX:,} tokens, not {self.ctx}")
+        if self.kv_cache_disk_mb < 0:
+            raise BadInput(f"kv_cache_disk_mb must be 0 (off) or more, not {self.kv_cache_disk_mb}")
         if self.threads is not None and not 1 <= self.threads <= MAX_THREADS:
             raise BadInput(f"threads must be between 1 and {MAX_THREADS}, not {self.threads}")
         if self.gpu_layers is not None and not -1 <= self.gpu_layers <= 10_000:
@@ -163,6 +167,7 @@ _FIELDS = (
     "ctx",
     "kv_cache",
     "yarn",
+    "kv_cache_disk_mb",
     "threads",
     "gpu_layers",
     "system_prompt",

@@ -61,6 +61,16 @@ def log_dir() -> Path:
     return _private_dir(Path(platformdirs.user_log_dir(APP)))
 
 
+def cache_dir() -> Path:
+    """Files qwqchat can rebuild (chats' KV state): safe to delete."""
+    home = _home()
+    if home:
+        return _private_dir(home / "cache")
+    import platformdirs
+
+    return _private_dir(Path(platformdirs.user_cache_dir(APP)))
+
+
 def db_path() -> Path:
     return data_dir() / "qwqchat.db"
 

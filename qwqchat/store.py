@@ -172,6 +172,9 @@ class Store:
         if not self.exists(conversation_id):
             raise BadInput(f"no conversation with id {conversation_id}")
         self._write("DELETE FROM conversations WHERE id = ?", (conversation_id,))
+        from .engines.kv_store import forget
+
+        forget(conversation_id)  # its KV state on disk, if the local engine kept one
 
     def touch(self, conversation_id: int, when: Optional[float] = None) -> None:
         self._write("UPDATE conversations SET updated = ? WHERE id = ?", (when or time.time(), conversation_id))

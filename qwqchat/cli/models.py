@@ -139,4 +139,5 @@ def paths() -> int:
     print(f"config   {paths_mod.config_path()}")
     print(f"database {paths_mod.db_path()}")
     print(f"logs     {paths_mod.log_dir()}")
+    print(f"cache    {paths_mod.cache_dir()}")
     return 0

@@ -35,5 +35,7 @@ class Engine(Protocol):
         cancel: Optional[threading.Event] = None,
         end_thinking: Optional[threading.Event] = None,
         prefill_reasoning: Optional[str] = None,
+        chat_id: Optional[int] = None,
     ) -> Iterator[Event]:
-        """Answer the last user message; always ends with exactly one TurnDone."""
+        """Answer the last user message; always ends with exactly one TurnDone.  ``chat_id`` lets an engine
+        keep the chat's state between runs (the local one saves its KV cache to disk)."""

@@ -23,6 +23,7 @@ from ..errors import QwqError
 from ..models import machine
 from ..reasoning import OPEN, ReasoningSplitter
 from ..types import Event, HistoryTrimmed, Message, Sampling, TurnDone
+from .kv_store import KvDisk, common_prefix, identity
 from .llama_load import DEFAULT_CTX, display_name, open_model
 from .recorder import TurnRecorder
 from .template import TemplateCancelled
@@ -31,6 +32,9 @@ log = logging.getLogger("qwqchat.engine")
 
 DEFAULT_REPLY_ROOM = 8192  # tokens kept free for the reply when max_tokens is not set
 CLOSE_THINKING = "\n</think>\n\n"  # what the engine appends to end the thinking itself
+# The save waits for its turn's generator to end (its consumer reads past TurnDone at once); longer means a
+# newer turn took the engine first, or the generator was abandoned: never hold a process's exit longer.
+KV_SAVE_WAIT_S = 60.0
 
 
 class LlamaEngine:
@@ -43,6 +47,7 @@ class LlamaEngine:
         yarn: bool = False,
         threads: Optional[int] = None,
         gpu_layers: Optional[int] = None,
+        kv_disk_mb: int = 0,
     ) -> None:
         self.path = Path(model_path).expanduser()
         self.name = self.path.stem
@@ -57,6 +62,11 @@ class LlamaEngine:
         self._backend = "CPU"
         self._lock = threading.Lock()  # one generation at a time on one KV cache
         self._add_bos = True
+        # chats' KV state on disk (0 MB: off); the save after a turn runs in its own thread
+        self.kv_disk = KvDisk(kv_disk_mb * 2**20) if kv_disk_mb > 0 else None
+        self._kv_identity: dict = {}
+        self._savers: List[threading.Thread] = []
+        self._turns = 0
 
     # -- loading ----------------------------------------------------------
     def load(self) -> None:
@@ -73,6 +83,9 @@ class LlamaEngine:
             gpu_layers=self.gpu_layers,
         )
         self.llm, self._formatter, self._backend = opened.llm, opened.template, opened.backend
+        if self.kv_disk is not None:
+            self._kv_identity = identity(self.llm, self.path)
+            self.kv_disk.trim()  # the cap may have been lowered since the last run
 
     def describe(self) -> str:
         return self._backend
@@ -82,14 +95,18 @@ class LlamaEngine:
         return self.llm.n_ctx() if self.llm else 0
 
     def close(self) -> None:
+        self.wait_saved()
         if self.llm is not None:
             self.llm.close()
             self.llm = None
 
     # -- prompts ------------------------------------------------------------
-    def render(self, messages: List[Message], cancel: Optional[threading.Event] = None) -> Tuple[str, List[int]]:
+    def render(
+        self, messages: List[Message], cancel: Optional[threading.Event] = None, generation_prompt: bool = True
+    ) -> Tuple[str, List[int]]:
         """The prompt text and tokens for these messages, by the model's own template (time- and size-limited)."""
-        prompt = self._formatter.render([{"role": m.role, "content": m.content} for m in messages], cancel)
+        turns = [{"role": m.role, "content": m.content} for m in messages]
+        prompt = self._formatter.render(turns, cancel, generation_prompt)
         self._add_bos = False  # like llama-cpp-python's formatter: the template adds any BOS itself
         tokens = self.llm.tokenize(prompt.encode("utf-8"), add_bos=self._add_bos, special=True)
         return prompt, tokens
@@ -131,11 +148,7 @@ class LlamaEngine:
     def _cached_prefix(self, tokens: List[int]) -> int:
         """How many prompt tokens llama.cpp will reuse from its KV cache (mirrors ``generate``)."""
         cached = self.llm._input_ids
-        n = 0
-        for a, b in zip(cached, tokens):  # noqa: B905 (stops at the shorter on purpose)
-            if a != b:
-                break
-            n += 1
+        n = common_prefix(cached, tokens)
         if n == len(tokens):
             return n if len(cached) == len(tokens) else n - 1
         return n
@@ -150,6 +163,7 @@ class LlamaEngine:
         cancel: Optional[threading.Event] = None,
         end_thinking: Optional[threading.Event] = None,
         prefill_reasoning: Optional[str] = None,
+        chat_id: Optional[int] = None,
     ) -> Iterator[Event]:
         """Answer the last message.
 
@@ -157,12 +171,61 @@ class LlamaEngine:
         engine close the thinking itself: it appends ``</think>`` to the tokens in
         the KV cache and lets the model answer.  ``prefill_reasoning`` continues a
         reply that stopped while thinking: the saved thinking is closed the same way
-        and the model writes its answer.
+        and the model writes its answer.  ``chat_id`` names the chat for the KV state
+        kept on disk: loaded before the prompt is evaluated, saved after ``TurnDone``.
         """
         with self._lock:
-            yield from self._stream(
-                messages, sampling, cancel or threading.Event(), end_thinking or threading.Event(), prefill_reasoning
-            )
+            self._turns += 1
+            for event in self._stream(
+                messages,
+                sampling,
+                cancel or threading.Event(),
+                end_thinking or threading.Event(),
+                prefill_reasoning,
+                chat_id,
+            ):
+                if isinstance(event, TurnDone) and chat_id is not None and self.kv_disk is not None:
+                    self._save_later(chat_id, messages, event.result.answer)
+                yield event
+
+    # -- the chat's KV state on disk ----------------------------------------------
+    def _restore(self, chat_id: int, tokens: List[int]) -> None:
+        assert self.kv_disk is not None
+        try:
+            self.kv_disk.restore(self.llm, chat_id, tokens, self._cached_prefix(tokens), self._kv_identity)
+        except Exception:  # noqa: BLE001 - a cache never fails a turn
+            log.exception("kv cache: restoring chat %s failed", chat_id)
+            self.llm.reset()
+
+    def _save_later(self, chat_id: int, messages: List[Message], answer: str) -> None:
+        """Write the chat's KV state once the turn has let go of the engine, in a thread of its own so
+        the end of the turn shows at once (the next turn waits for the save on the lock)."""
+        turn = self._turns
+        following = list(messages) + ([Message("assistant", answer)] if answer.strip() else [])
+
+        def save() -> None:
+            if not self._lock.acquire(timeout=KV_SAVE_WAIT_S):
+                return
+            try:
+                if self._turns != turn or self.llm is None or self.kv_disk is None:
+                    return  # a newer turn has the memory now
+                # what the next prompt starts with: the history with this answer, without thinking
+                _, start = self.render(following, generation_prompt=False)
+                keep = common_prefix(self.llm._input_ids.tolist(), start)
+                self.kv_disk.save(self.llm, chat_id, keep, self._kv_identity)
+            except Exception:  # noqa: BLE001 - a cache never fails a turn
+                log.exception("kv cache: saving chat %s failed", chat_id)
+            finally:
+                self._lock.release()
+
+        saver = threading.Thread(target=save, name=f"kv-save-{chat_id}")
+        self._savers = [t for t in self._savers if t.is_alive()] + [saver]
+        saver.start()
+
+    def wait_saved(self) -> None:
+        """Until every save started is over (``close``, before it frees the model, and tests)."""
+        for saver in self._savers:
+            saver.join()
 
     def _stream(
         self,
@@ -171,6 +234,7 @@ class LlamaEngine:
         cancel: threading.Event,
         end_thinking: threading.Event,
         prefill_reasoning: Optional[str],
+        chat_id: Optional[int] = None,
     ) -> Iterator[Event]:
         rec = TurnRecorder(prefill_reasoning)
         result, stats = rec.result, rec.stats
@@ -196,6 +260,8 @@ class LlamaEngine:
         if dropped:
             stats.dropped_turns = dropped
             yield HistoryTrimmed(dropped)
+        if chat_id is not None and self.kv_disk is not None:
+            self._restore(chat_id, tokens)
         stats.prompt_tokens = len(tokens)
         stats.prompt_tokens_evaluated = len(tokens) - max(0, self._cached_prefix(tokens))
         max_new = sampling.max_tokens or self.context_size  # a forced closing does not count against it

@@ -187,6 +187,7 @@ class RemoteEngine:
         cancel: Optional[threading.Event] = None,
         end_thinking: Optional[threading.Event] = None,
         prefill_reasoning: Optional[str] = None,
+        chat_id: Optional[int] = None,  # the chat, for engines that keep its state (ignored here)
     ) -> Iterator[Event]:
         if prefill_reasoning is not None:
             yield TurnDone(

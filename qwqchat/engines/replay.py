@@ -59,6 +59,7 @@ class ReplayEngine:
         cancel: Optional[threading.Event] = None,
         end_thinking: Optional[threading.Event] = None,
         prefill_reasoning: Optional[str] = None,
+        chat_id: Optional[int] = None,  # the chat, for engines that keep its state (ignored here)
     ) -> Iterator[Event]:
         self.requests.append(list(messages))
         rec = TurnRecorder()  # like before, a replay ignores prefill_reasoning (can_end_thinking is False)

@@ -69,7 +69,9 @@ class ChatTemplate:
                 raise _Stop("a value too large")
         return base.call_binop(env, context, op, left, right)
 
-    def render(self, messages: List[Dict[str, str]], cancel: Optional[threading.Event] = None) -> str:
+    def render(
+        self, messages: List[Dict[str, str]], cancel: Optional[threading.Event] = None, generation_prompt: bool = True
+    ) -> str:
         deadline = time.monotonic() + self.time_limit
         pieces: List[str] = []
         size = 0
@@ -89,7 +91,7 @@ class ChatTemplate:
                 eos_token=self._formatter.eos_token,
                 bos_token=self._formatter.bos_token,
                 raise_exception=_raise,
-                add_generation_prompt=True,
+                add_generation_prompt=generation_prompt,
                 strftime_now=self._formatter.strftime_now,
             ):
                 size += len(piece)
