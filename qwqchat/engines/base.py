@@ -27,6 +27,7 @@ class Engine(Protocol):
     def context_size(self) -> int: ...
 
     can_end_thinking: bool  # supports end_thinking, sampling.think_budget and prefill_reasoning
+    can_skip_thinking: bool  # supports think=False (Quick: answer without thinking)
 
     def stream(
         self,
@@ -35,5 +36,10 @@ class Engine(Protocol):
         cancel: Optional[threading.Event] = None,
         end_thinking: Optional[threading.Event] = None,
         prefill_reasoning: Optional[str] = None,
+        think: bool = True,
     ) -> Iterator[Event]:
-        """Answer the last user message; always ends with exactly one TurnDone."""
+        """Answer the last user message; always ends with exactly one TurnDone.
+
+        ``think=False`` (Quick) answers with no thinking at all; an engine that cannot
+        (``can_skip_thinking`` False) ends the turn with an error instead of thinking anyway.
+        """
