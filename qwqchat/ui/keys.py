@@ -37,8 +37,8 @@ KEYS: List[Key] = [
     Key("answer_now", "f9", "Answer now: end the thinking, or answer from saved thinking"),
     Key("retry_with_penalty", "f10", "Retry with a higher presence penalty (against loops)"),
     # priority: the prompt's TextArea binds F6/F7 to select line / select all
-    Key("toggle_quick", "f6", "Think / Quick: answer the next messages without thinking, or with", priority=True),
-    Key("think_about_it", "f7", "Think about it: the last Quick answer's prompt again, with thinking", priority=True),
+    Key("toggle_quick", "f6", "Think / Quick: answer without thinking, or with it", priority=True),
+    Key("think_about_it", "f7", "Think about it: redo the last Quick answer with thinking", priority=True),
     Key("help", "f1", "Keys and help", "Help"),  # not "?": the focused prompt types it
 ]
 
