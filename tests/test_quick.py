@@ -5,7 +5,7 @@ import json
 import pytest
 from conftest import run_cli
 from sse_server import ScriptedServer, chunk
-from uihelpers import CHUNKS, finished, make_app, ready, send, wait_until
+from uihelpers import CHUNKS, Gate, finished, make_app, ready, send, wait_until
 
 from qwqchat import config, quick
 from qwqchat.chat import run_turn
@@ -269,3 +269,19 @@ async def test_the_palette_and_help_offer_both_keys(qwq_home):
             assert commands[title].callback.__name__ == f"action_{action}"
         commands[next(k.title for k in KEYS if k.action == "toggle_quick")].callback()
         assert str(app.status.render()).startswith("Quick · ")
+
+
+async def test_answer_now_during_a_quick_turn_has_no_thinking_to_end(qwq_home):
+    gate = Gate(0)
+    engine = ReplayEngine(CHUNKS, name="qwq-32b-q4_k_m", pace=gate)
+    engine.can_end_thinking = True  # as the local engine: F9 acts while a turn runs
+    app = quick_app(engine)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await ready(pilot)
+        await pilot.press("f6")
+        await send(pilot, "capital of France?")
+        await gate.wait_reached()  # streaming, nothing answered yet
+        await pilot.press("f9")
+        assert app.notified[-1] == "The model is already answering" and not app.stream.end_thinking.is_set()
+        gate.release()
+        await finished(pilot)

@@ -212,7 +212,7 @@ class ChatScreen(ChatActions):
             self.notify("Ending the thinking needs the local engine; a remote server cannot do it", severity="warning")
             return
         if self.stream is not None:
-            if self.stream.answer_pieces:
+            if self.stream.answer_pieces or not self.stream.think:  # a Quick turn has no thinking to end
                 self.notify("The model is already answering", severity="warning")
                 return
             self.stream.end_thinking.set()
