@@ -285,3 +285,14 @@ async def test_answer_now_during_a_quick_turn_has_no_thinking_to_end(qwq_home):
         assert app.notified[-1] == "The model is already answering" and not app.stream.end_thinking.is_set()
         gate.release()
         await finished(pilot)
+
+
+def test_the_markdown_export_says_quick_answer_and_names_the_model(qwq_home):
+    from qwqchat.export import to_markdown
+
+    store = Store()
+    cid = store.create_conversation(model="qwq-32b")
+    store.add_user_message(cid, "capital of France?")
+    result_of(run_turn(ReplayEngine(CHUNKS, name="small<b>fast"), store, cid, Sampling(), think=False))
+    text = to_markdown(store.get(cid))
+    assert "<sub>Quick answer · small&lt;b>fast · answer " in text and "<details>" not in text
