@@ -45,6 +45,7 @@ def run_turn(
     end_thinking: Optional[threading.Event] = None,
     answer_from_thinking: bool = False,
     save_interval: float = SAVE_INTERVAL_S,
+    think: bool = True,
 ) -> Iterator[Event]:
     """Answer the conversation's last prompt, saving the reply as it streams.
 
@@ -54,7 +55,11 @@ def run_turn(
     seconds, and the finished one (or whatever was produced before a stop or an
     error) always does.  ``answer_from_thinking`` continues the last reply, which
     stopped while thinking: the engine closes that thinking and the model answers.
+    ``think=False`` is Quick: the engine answers with no thinking (see ``quick.route``
+    for which engine that is); the reply's stats say so and name the model.
     """
+    if answer_from_thinking and not think:
+        raise BadInput("answering from saved thinking is not a Quick answer")
     conv = store.get(conversation_id)
     prefill = None
     earlier = None
@@ -75,9 +80,10 @@ def run_turn(
     done = False
     kept = None if str(store.path) == ":memory:" else conversation_id  # `ask --no-save` leaves no KV state either
     try:
-        for event in engine.stream(
-            history(conv), sampling, cancel, end_thinking, prefill_reasoning=prefill, chat_id=kept
-        ):
+        events = engine.stream(
+            history(conv), sampling, cancel, end_thinking, prefill_reasoning=prefill, chat_id=kept, think=think
+        )
+        for event in events:
             if isinstance(event, ReasoningDelta):
                 reasoning.append(event.text)
                 loop = guard.feed(event.text)
@@ -86,6 +92,7 @@ def run_turn(
             elif isinstance(event, TurnDone):
                 r = event.result
                 r.stats.loop_detected = guard.found is not None
+                r.stats.quick, r.stats.model = not think, engine.name
                 if guard.found is not None and r.stats.intervention == "answer-now":
                     r.stats.intervention = "loop-answer"
                 elif guard.found is not None and r.finish_reason == "cancelled" and not r.stats.intervention:

@@ -56,6 +56,7 @@ KEYS: Dict[str, Key] = {
     "sampling": Key(Optional[dict], None, "the [sampling] table: temperature, top_p, top_k, min_p, …"),
     "local_models": Key(Optional[List[str]], None, "GGUF files outside the download folder that `models` lists"),
     "profiles": Key(Optional[dict], None, "[profiles.NAME] tables chosen with --profile NAME"),
+    "fast_profile": Key(Optional[str], None, "a [profiles.NAME] table that answers Quick messages (a small model)"),
 }
 SAMPLING_KEYS = tuple(f.name for f in fields(Sampling))
 
@@ -73,6 +74,7 @@ class Config:
     sampling: Sampling = field(default_factory=Sampling)
     theme: Optional[str] = KEYS["theme"].default
     keep_reasoning_open: bool = KEYS["keep_reasoning_open"].default
+    fast_profile: Optional[str] = KEYS["fast_profile"].default
     endpoint: Optional[str] = None
     remote_model: Optional[str] = None
     api_key: Optional[str] = field(default=None, repr=False)  # memory only: never written anywhere
@@ -108,10 +110,16 @@ def _warn(line: str) -> None:
     print(f"qwqchat: warning: {shown(line)}", file=sys.stderr)
 
 
-def load(path: Optional[Path] = None, profile: Optional[str] = None, warn: Callable[[str], None] = _warn) -> Config:
+def load(
+    path: Optional[Path] = None,
+    profile: Optional[str] = None,
+    warn: Callable[[str], None] = _warn,
+    model_env: bool = True,
+) -> Config:
     """Read the config file (missing is fine), a named profile in it, then the environment.
 
-    Keys the schema does not know are ignored with one warning line each (``warn``).
+    Keys the schema does not know are ignored with one warning line each (``warn``).  ``model_env=False``
+    leaves QWQCHAT_MODEL out: the fast profile's model is its own, never the main one's.
     """
     path = path or paths.config_path()
     raw: Dict[str, Any] = {}
@@ -151,7 +159,7 @@ def load(path: Optional[Path] = None, profile: Optional[str] = None, warn: Calla
             cfg.profile = profile
     except (TypeError, AttributeError) as exc:
         raise BadInput(f"config file {path}: {exc}") from None
-    if os.environ.get("QWQCHAT_MODEL"):
+    if model_env and os.environ.get("QWQCHAT_MODEL"):
         cfg.model = os.environ["QWQCHAT_MODEL"]
     if os.environ.get("QWQCHAT_THREADS"):
         try:
@@ -173,6 +181,7 @@ _FIELDS = (
     "system_prompt",
     "theme",
     "keep_reasoning_open",
+    "fast_profile",
     "endpoint",
     "remote_model",
     "api_key",
@@ -236,6 +245,16 @@ def save_keys(updates: Dict[str, Any], path: Optional[Path] = None) -> None:
         else:
             doc[key] = value
     atomic_write(path, tomlkit.dumps(doc), private=True)
+
+
+def fast_settings(cfg: Config, path: Optional[Path] = None) -> Config:
+    """The engine settings of ``cfg.fast_profile``: the file's top level with that profile on top."""
+    assert cfg.fast_profile
+    fast = load(path, profile=cfg.fast_profile, warn=lambda line: None, model_env=False)
+    table = (fast.raw.get("profiles") or {})[cfg.fast_profile]
+    if not table.get("model") and not table.get("endpoint"):  # else Quick would load a second main model
+        raise BadInput(f"the fast profile {cfg.fast_profile!r} names no model file or endpoint")
+    return fast
 
 
 def resolve(flags: Mapping[str, Any]) -> Config:

@@ -31,3 +31,7 @@ def dns_failed(text: str) -> bool:
     """Whether a connection error's text says the host name could not be resolved (any OS's wording)."""
     low = text.lower()
     return any(words in low for words in DNS_FAILURES)
+
+
+# Quick (answer without thinking) on an engine that cannot skip its model's thinking, with no fast profile set
+QUICK_NEEDS = "Quick needs a local model or a `fast` profile"

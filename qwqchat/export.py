@@ -9,7 +9,7 @@ from typing import Any, Dict, List, Optional
 
 from .checks import conforms, dataclass_problem, type_name
 from .errors import BadInput
-from .notes import finish_note, stats_line, thought_summary
+from .notes import finish_note, quick_summary, stats_line, thought_summary
 from .store import Conversation, Store
 from .text import json_line
 from .types import FINISH_REASONS, Sampling, Stats
@@ -124,7 +124,8 @@ def to_markdown(conv: Conversation, reasoning: bool = True) -> str:
         if note:
             lines += [f"*{note}*", ""]
         if m.stats:
-            lines += [f"<sub>{stats_line(m.stats)}</sub>", ""]
+            quick = _neutralise_html(_one_line(quick_summary(m.stats))) + " · " if m.stats.quick else ""
+            lines += [f"<sub>{quick}{stats_line(m.stats)}</sub>", ""]
     return "\n".join(lines).rstrip() + "\n"
 
 

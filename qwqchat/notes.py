@@ -41,6 +41,11 @@ def thought_summary(stats: Optional[Stats], reasoning: str) -> str:
     return " · ".join(parts)
 
 
+def quick_summary(stats: Stats) -> str:
+    """ "Quick answer · MODEL": what a reply given without thinking shows instead of "Thought for …"."""
+    return " · ".join(["Quick answer"] + ([stats.model] if stats.model else []))
+
+
 def finish_note(finish: Optional[str], answer: str, error: Optional[str], *, screen: bool = False) -> str:
     """The line under a reply that did not end normally ("" when it did); ``screen`` for the chat screen."""
     if finish == "error":

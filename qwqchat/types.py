@@ -96,6 +96,8 @@ class Stats(Record):
     intervention: Optional[str] = None
     forced_close_tokens_evaluated: Optional[int] = None
     loop_detected: bool = False
+    quick: bool = False  # answered in Quick mode: the thinking was skipped (or a fast profile answered)
+    model: Optional[str] = None  # the model that answered (a Quick message may go to the fast profile's)
 
 
 @dataclass

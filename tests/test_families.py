@@ -97,3 +97,17 @@ def test_display_name_is_one_line_with_the_quant(smol_model, tmp_path):
     info.metadata["general.name"] = "QwQ\n32B\x1b[2J"
     info.path = tmp_path / "qwq-32b-q4_k_m.gguf"
     assert display_name(info) == "QwQ 32B␛[2J Q4_K_M"
+
+
+def test_quick_closes_an_empty_thinking_in_every_family(family, monkeypatch):
+    """Quick: the prompt ends in "<think>\n\n</think>\n\n" whether the template opened the thinking or not
+    (Qwen3's own enable_thinking=false renders the same), and not one reasoning token follows."""
+    from test_quick import spy_prompts
+
+    _, _, end, engine = family
+    prompts = spy_prompts(engine, monkeypatch)
+    events = list(engine.stream(HISTORY, Sampling(max_tokens=8, seed=3), think=False))
+    result = next(e.result for e in events if isinstance(e, TurnDone))
+    opened = "" if end.endswith("<think>\n") else "<think>\n"
+    assert prompts[0].endswith(end + opened + "\n</think>\n\n") and prompts[0].count("<think>") == 1
+    assert result.stats.reasoning_tokens == 0 and not any(isinstance(e, ReasoningDelta) for e in events)

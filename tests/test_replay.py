@@ -34,7 +34,8 @@ def test_replay_unclosed_thinking_length_and_fixed_stats():
     assert events[-1].result.unclosed_thinking and events[-1].result.finish_reason == "stop"
     fixed = Stats(reasoning_tokens=7)
     done = run(ReplayEngine(["x", "</think>", "y"], stats=fixed))[-1]
-    assert isinstance(done, TurnDone) and done.result.stats is fixed and done.result.answer == "y"
+    assert isinstance(done, TurnDone) and done.result.stats == fixed and done.result.answer == "y"
+    assert done.result.stats is not fixed  # a copy: run_turn sets the turn's own fields (quick, model) on it
     engine = ReplayEngine(["x", "y", "z"])
     assert run(engine)[-1].result.reasoning == "xyz"
     assert list(engine.stream([], Sampling(max_tokens=2)))[-1].result.finish_reason == "length"

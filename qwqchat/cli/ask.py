@@ -12,6 +12,7 @@ import click
 
 from .. import config as config_mod
 from .. import export as export_mod
+from .. import quick as quick_mod
 from ..chat import run_turn
 from ..engines.factory import build_engine
 from ..errors import BadInput
@@ -37,6 +38,7 @@ def _read_prompt(prompt: Optional[str]) -> str:
 @click.argument("prompt", required=False)
 @click.option("--chat", type=ID, metavar="ID", help="continue conversation ID")
 @click.option("--no-save", is_flag=True, help="do not save the exchange")
+@click.option("--quick", is_flag=True, help="answer without thinking (a remote server needs a fast_profile)")
 @reply_options
 @model_options
 @click.pass_context
@@ -45,6 +47,7 @@ def ask(
     prompt: Optional[str],
     chat: Optional[int],
     no_save: bool,
+    quick: bool,
     hide_reasoning: bool,
     as_json: bool,
     on_loop: str,
@@ -58,7 +61,7 @@ def ask(
     disk = Store()
     conv = disk.get(chat) if chat is not None else None
     sampling = cfg.sampling_for(conv.settings if conv else None)
-    engine = _loaded_engine(cfg, sampling)
+    engine = _loaded_engine(cfg, sampling, think=not quick)
 
     store = Store(Path(":memory:")) if no_save else disk  # --no-save: a scratch copy; the real database is untouched
     with store.transaction():  # the chat and its prompt together: a failure leaves no empty "New chat"
@@ -72,7 +75,7 @@ def ask(
             cid = conv.id
         store.add_user_message(cid, prompt)
     how = ReplyOptions(hide_reasoning, as_json, on_loop)
-    return _run(engine, store, cid, sampling, how, None if no_save else cid)
+    return _run(engine, store, cid, sampling, how, None if no_save else cid, think=not quick)
 
 
 @click.command()
@@ -99,10 +102,12 @@ def answer(ctx: click.Context, conversation_id: int, hide_reasoning: bool, as_js
     return _run(engine, store, conversation_id, sampling, how, conversation_id, answer_from_thinking=True)
 
 
-def _loaded_engine(cfg, sampling):
-    engine = build_engine(cfg)
+def _loaded_engine(cfg, sampling, think: bool = True):
+    """The engine that answers, loaded: the main one, or for ``--quick`` maybe the fast profile's (the other
+    one is never loaded)."""
+    engine = quick_mod.route(build_engine(cfg), quick_mod.fast_engine(cfg), think)
     engine.load()
-    if sampling.think_budget and not engine.can_end_thinking:
+    if sampling.think_budget and think and not engine.can_end_thinking:
         note("the thinking budget is not available with a remote server; ignoring it")
     return engine
 
@@ -115,11 +120,14 @@ def _run(
     how: ReplyOptions,
     shown_id: Optional[int],
     answer_from_thinking: bool = False,
+    think: bool = True,
 ) -> int:
     cancel, end_thinking = threading.Event(), threading.Event()
     previous = signal.signal(signal.SIGINT, lambda *_: cancel.set())
     try:
-        events = run_turn(engine, store, cid, sampling, cancel, end_thinking, answer_from_thinking=answer_from_thinking)
+        events = run_turn(
+            engine, store, cid, sampling, cancel, end_thinking, answer_from_thinking=answer_from_thinking, think=think
+        )
         result = render(events, how, cancel, end_thinking, engine.can_end_thinking)
     finally:
         signal.signal(signal.SIGINT, previous)

@@ -27,6 +27,7 @@ class Engine(Protocol):
     def context_size(self) -> int: ...
 
     can_end_thinking: bool  # supports end_thinking, sampling.think_budget and prefill_reasoning
+    can_skip_thinking: bool  # supports think=False (Quick: answer without thinking)
 
     def stream(
         self,
@@ -36,6 +37,11 @@ class Engine(Protocol):
         end_thinking: Optional[threading.Event] = None,
         prefill_reasoning: Optional[str] = None,
         chat_id: Optional[int] = None,
+        think: bool = True,
     ) -> Iterator[Event]:
-        """Answer the last user message; always ends with exactly one TurnDone.  ``chat_id`` lets an engine
-        keep the chat's state between runs (the local one saves its KV cache to disk)."""
+        """Answer the last user message; always ends with exactly one TurnDone.
+
+        ``chat_id`` lets an engine keep the chat's state between runs (the local one saves its KV cache
+        to disk).  ``think=False`` (Quick) answers with no thinking at all; an engine that cannot
+        (``can_skip_thinking`` False) ends the turn with an error instead of thinking anyway.
+        """

@@ -21,7 +21,7 @@ from typing import Any, Iterator, List, Optional, Tuple
 from .. import gguf_header
 from ..errors import QwqError
 from ..models import machine
-from ..reasoning import OPEN, ReasoningSplitter
+from ..reasoning import CLOSE, OPEN, ReasoningSplitter
 from ..types import Event, HistoryTrimmed, Message, Sampling, TurnDone
 from .kv_store import KvDisk, common_prefix, identity
 from .llama_load import DEFAULT_CTX, display_name, open_model
@@ -117,6 +117,11 @@ class LlamaEngine:
         ``<think>`` (Qwen3, thinking on: its ``enable_thinking`` switch is left unset)?"""
         return prompt.rstrip().endswith(OPEN)
 
+    def thinks(self, prompt: str) -> bool:
+        """Is this a reasoning model's template (it opens ``<think>`` or strips ``</think>`` from old turns)?
+        Quick closes the thinking of those only: a plain chat model has none to skip."""
+        return self.opens_thinking(prompt) or CLOSE in ((self.info.chat_template or "") if self.info else "")
+
     def fit(
         self, messages: List[Message], sampling: Sampling, cancel: Optional[threading.Event] = None
     ) -> Tuple[str, List[int], int]:
@@ -155,6 +160,7 @@ class LlamaEngine:
 
     # -- generation ----------------------------------------------------------
     can_end_thinking = True  # thinking budget, "answer now", answer from saved thinking
+    can_skip_thinking = True  # Quick: the prompt ends in an empty, closed think block
 
     def stream(
         self,
@@ -164,6 +170,7 @@ class LlamaEngine:
         end_thinking: Optional[threading.Event] = None,
         prefill_reasoning: Optional[str] = None,
         chat_id: Optional[int] = None,
+        think: bool = True,
     ) -> Iterator[Event]:
         """Answer the last message.
 
@@ -173,6 +180,8 @@ class LlamaEngine:
         reply that stopped while thinking: the saved thinking is closed the same way
         and the model writes its answer.  ``chat_id`` names the chat for the KV state
         kept on disk: loaded before the prompt is evaluated, saved after ``TurnDone``.
+        ``think=False`` (Quick) closes an empty thinking before generation starts, so the
+        first token is already the answer.
         """
         with self._lock:
             self._turns += 1
@@ -183,6 +192,7 @@ class LlamaEngine:
                 end_thinking or threading.Event(),
                 prefill_reasoning,
                 chat_id,
+                think,
             ):
                 if isinstance(event, TurnDone) and chat_id is not None and self.kv_disk is not None:
                     self._save_later(chat_id, messages, event.result.answer)
@@ -235,18 +245,23 @@ class LlamaEngine:
         end_thinking: threading.Event,
         prefill_reasoning: Optional[str],
         chat_id: Optional[int] = None,
+        think: bool = True,
     ) -> Iterator[Event]:
         rec = TurnRecorder(prefill_reasoning)
         result, stats = rec.result, rec.stats
         stats.context_size = self.context_size
+        closed = prefill_reasoning  # thinking written into the prompt and closed there
         try:
             prompt, tokens, dropped = self.fit(messages, sampling, cancel)
-            if prefill_reasoning is not None:  # the saved thinking, opened as the model would have
+            if closed is None and not think and self.thinks(prompt):
+                closed = ""  # Quick: "<think>\n\n</think>\n\n", as Qwen3's enable_thinking=false renders it
+            if closed is not None:  # the saved thinking, opened as the model would have
                 opened = "" if self.opens_thinking(prompt) else OPEN + "\n"
-                prompt = prompt + opened + prefill_reasoning + CLOSE_THINKING
+                prompt = prompt + opened + closed + CLOSE_THINKING
                 tokens = self.llm.tokenize(prompt.encode("utf-8"), add_bos=self._add_bos, special=True)
                 if len(tokens) >= self.context_size - 16:
-                    raise QwqError("the saved thinking fills the context; there is no room left for an answer")
+                    what = "the saved thinking fills" if closed else "the message fills"
+                    raise QwqError(f"{what} the context; there is no room left for an answer")
         except TemplateCancelled:
             result.finish_reason = "cancelled"
             stats.total_s = time.perf_counter() - rec.started
@@ -266,8 +281,8 @@ class LlamaEngine:
         stats.prompt_tokens_evaluated = len(tokens) - max(0, self._cached_prefix(tokens))
         max_new = sampling.max_tokens or self.context_size  # a forced closing does not count against it
 
-        thinking_open = prefill_reasoning is None and self.opens_thinking(prompt)
-        splitter = ReasoningSplitter(starts_in_reasoning=thinking_open, closed_by_engine=prefill_reasoning is not None)
+        thinking_open = closed is None and self.opens_thinking(prompt)
+        splitter = ReasoningSplitter(starts_in_reasoning=thinking_open, closed_by_engine=closed is not None)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         llm = self.llm
         vocab = llm._model.vocab

@@ -16,7 +16,7 @@ import threading
 from typing import Any, Dict, Iterator, List, Optional
 from urllib.parse import urlparse
 
-from ..errors import BadInput, QwqError, dns_failed
+from ..errors import QUICK_NEEDS, BadInput, QwqError, dns_failed
 from ..reasoning import ReasoningSplitter
 from ..text import redact, shown, url_secrets, valid_unicode
 from ..types import Event, Message, Sampling, TurnDone, TurnResult
@@ -179,6 +179,9 @@ class RemoteEngine:
     # Servers offer no per-request way to end the thinking (llama-server's --reasoning-budget
     # is a server flag), so the budget, "answer now" and answering from saved thinking are local-only.
     can_end_thinking = False
+    # Nor a general way to skip it: Quick goes to a fast profile, whose model (a remote one too) is set
+    # to answer directly by ``quick.fast_engine``; its request is the usual one.
+    can_skip_thinking = False
 
     def stream(
         self,
@@ -188,11 +191,15 @@ class RemoteEngine:
         end_thinking: Optional[threading.Event] = None,
         prefill_reasoning: Optional[str] = None,
         chat_id: Optional[int] = None,  # the chat, for engines that keep its state (ignored here)
+        think: bool = True,
     ) -> Iterator[Event]:
+        refused = None
         if prefill_reasoning is not None:
-            yield TurnDone(
-                TurnResult(prefill_reasoning, "", "error", error="answering from saved thinking needs the local engine")
-            )
+            refused = "answering from saved thinking needs the local engine"
+        elif not think and not self.can_skip_thinking:
+            refused = QUICK_NEEDS  # never a thinking reply in Quick mode
+        if refused is not None:
+            yield TurnDone(TurnResult(prefill_reasoning or "", "", "error", error=refused))
             return
         cancel = cancel or threading.Event()
         if self._client is None:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 from typing import Callable, Iterable, Iterator, List, Optional
 
-from ..reasoning import ReasoningSplitter
+from ..reasoning import CLOSE, ReasoningSplitter
 from ..types import Event, Message, Sampling, Stats, TurnDone
 from .recorder import TurnRecorder
 
@@ -36,6 +37,7 @@ class ReplayEngine:
         self.load_error = load_error
         self.pace = pace  # called with the chunk index before each chunk (benchmarks pace the replay)
         self.requests: List[List[Message]] = []
+        self.thinks: List[bool] = []  # the think flag of each request
         self.loaded = False
 
     def load(self) -> None:
@@ -51,6 +53,7 @@ class ReplayEngine:
         return self._context
 
     can_end_thinking = False
+    can_skip_thinking = True  # Quick replays only what follows the recorded "</think>"
 
     def stream(
         self,
@@ -60,16 +63,19 @@ class ReplayEngine:
         end_thinking: Optional[threading.Event] = None,
         prefill_reasoning: Optional[str] = None,
         chat_id: Optional[int] = None,  # the chat, for engines that keep its state (ignored here)
+        think: bool = True,
     ) -> Iterator[Event]:
         self.requests.append(list(messages))
+        self.thinks.append(think)
         rec = TurnRecorder()  # like before, a replay ignores prefill_reasoning (can_end_thinking is False)
         stats = rec.stats
         stats.context_size = self._context
         stats.prompt_tokens = stats.prompt_tokens_evaluated = sum(len(m.content) // 4 for m in messages)
-        splitter = ReasoningSplitter(starts_in_reasoning=True)
+        chunks = self.chunks if think else _answer_only(self.chunks)
+        splitter = ReasoningSplitter(starts_in_reasoning=think, closed_by_engine=not think)
         finish = "stop"
-        limit = sampling.max_tokens or len(self.chunks)
-        for i, chunk in enumerate(self.chunks):
+        limit = sampling.max_tokens or len(chunks)
+        for i, chunk in enumerate(chunks):
             if cancel is not None and cancel.is_set():
                 finish = "cancelled"
                 break
@@ -90,10 +96,17 @@ class ReplayEngine:
         result = rec.finish(finish, splitter)
         stats.context_used = stats.prompt_tokens + stats.reasoning_tokens + stats.answer_tokens
         if self.fixed_stats is not None:  # snapshots need figures that do not depend on the clock
-            result.stats = self.fixed_stats
+            result.stats = replace(self.fixed_stats)  # a copy: the turn's own fields are set on it
         yield TurnDone(result)
 
 
 def tokens_of(text: str, size: int = 4) -> List[str]:
     """Cut text into token-sized chunks (about 4 characters, as BPE tokens average)."""
     return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+def _answer_only(chunks: List[str]) -> List[str]:
+    """A recorded stream without its thinking, as a model answers when its thinking was closed in the prompt."""
+    text = "".join(chunks)
+    at = text.find(CLOSE)
+    return chunks if at < 0 else tokens_of(text[at + len(CLOSE) :])

@@ -21,6 +21,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 
 from .. import config as config_mod
+from .. import quick
 from ..engines.base import Engine
 from ..errors import QwqError
 from ..store import Conversation, Store
@@ -53,11 +54,14 @@ class QwqChatApp(App):
         export_dir: Optional[Path] = None,
         save_theme: bool = True,
         first_run: bool = False,
+        fast_engine: Optional[Engine] = None,
     ) -> None:
         super().__init__()
         self.cfg = cfg
         self.store = store
         self.engine = engine
+        # Quick messages go here when set (the fast profile's, loaded on the first one); tests pass one
+        self.fast_engine = fast_engine or quick.fast_engine(cfg)
         self.engine_error = engine_error
         self.engine_ready = False
         self.clock = clock

@@ -36,6 +36,9 @@ KEYS: List[Key] = [
     Key("filter", "ctrl+f", "Find a chat (full-text)", priority=True),  # Textual < 8's TextArea binds it
     Key("answer_now", "f9", "Answer now: end the thinking, or answer from saved thinking"),
     Key("retry_with_penalty", "f10", "Retry with a higher presence penalty (against loops)"),
+    # priority: the prompt's TextArea binds F6/F7 to select line / select all
+    Key("toggle_quick", "f6", "Think / Quick: answer without thinking, or with it", priority=True),
+    Key("think_about_it", "f7", "Think about it: redo the last Quick answer with thinking", priority=True),
     Key("help", "f1", "Keys and help", "Help"),  # not "?": the focused prompt types it
 ]
 
@@ -57,3 +60,8 @@ def bindings(table: List[Key]) -> List[BindingType]:
     return [
         Binding(k.keys, k.action, k.footer or k.title, show=k.footer is not None, priority=k.priority) for k in table
     ]
+
+
+def key_for(action: str) -> str:
+    """The key of an action, as shown: for hints that name it ("F7 Think about it")."""
+    return key_text(next(k.keys for k in KEYS if k.action == action))

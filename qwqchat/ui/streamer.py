@@ -22,9 +22,16 @@ FRAME_S = 1 / 30
 
 class TurnStream:
     def __init__(
-        self, engine: Engine, store: Store, conversation_id: int, sampling: Sampling, answer_from_thinking: bool = False
+        self,
+        engine: Engine,
+        store: Store,
+        conversation_id: int,
+        sampling: Sampling,
+        answer_from_thinking: bool = False,
+        think: bool = True,
     ) -> None:
         self.engine = engine
+        self.think = think  # False: a Quick answer
         self.answer_from_thinking = answer_from_thinking
         self.end_thinking = threading.Event()
         self.store = store
@@ -62,6 +69,7 @@ class TurnStream:
                 self.cancel,
                 self.end_thinking,
                 answer_from_thinking=self.answer_from_thinking,
+                think=self.think,
             ):
                 with self._lock:
                     b = self._batch

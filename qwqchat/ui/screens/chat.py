@@ -7,10 +7,15 @@ the keys of ``ui/keys.py``.  Dialogs are imported when first used.
 
 from __future__ import annotations
 
+from typing import Optional
+
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, ListView, Static
 
+from ... import quick
+from ...engines.base import Engine
+from ...errors import QwqError
 from ..editing import Editing
 from ..keys import KEYS, bindings
 from ..streamer import TurnStream
@@ -63,6 +68,8 @@ class ChatScreen(ChatActions):
         if app.engine is None or app.engine_error:
             self.notify(app.engine_error or "no model", title="Cannot send", severity="error")
             return
+        if self._answering(self.think) is None:  # refused before anything is saved: the prompt stays in the box
+            return
         editing, self.editing = self.editing, None
         if editing is not None and self.conversation is not None and editing.conversation_id == self.conversation.id:
             await editing.replace(app.store)
@@ -88,14 +95,34 @@ class ChatScreen(ChatActions):
             await self._start_turn()
             self.pending_send = False  # only now: until the stream exists, the send is still pending
 
-    async def _start_turn(self, answer_from_thinking: bool = False):
+    def _answering(self, think: bool) -> Optional[Engine]:
+        """The engine for a message sent in this mode, or None after saying in one line why there is none."""
+        assert self.host.engine is not None
+        try:
+            return quick.route(self.host.engine, self.host.fast_engine, think)
+        except QwqError as exc:
+            self.notify(str(exc), severity="warning")
+            return None
+
+    async def _start_turn(self, answer_from_thinking: bool = False, think: Optional[bool] = None):
         app = self.host
         assert app.engine is not None and self.conversation is not None
+        think = answer_from_thinking or (self.think if think is None else think)
+        engine = self._answering(think)
+        if engine is None:
+            return None
         turn = await self.view.add_reply()
+        if not think:
+            turn.answer_directly()
         stream = TurnStream(
-            app.engine, app.store, self.conversation.id, self.sampling(), answer_from_thinking=answer_from_thinking
+            engine,
+            app.store,
+            self.conversation.id,
+            self.sampling(),
+            answer_from_thinking=answer_from_thinking,
+            think=think,
         )
-        self.status.show(activity="thinking…")
+        self.status.show(activity="thinking…" if think else "answering…")
         app.run_worker(stream.run, thread=True, group="turn", exit_on_error=False)
         self.view.pump(stream, turn)
         return turn
@@ -144,7 +171,8 @@ class ChatScreen(ChatActions):
         await self.open_conversation(None)
         self.query_one("#chat-list", ListView).index = None
 
-    async def action_regenerate(self) -> None:
+    async def action_regenerate(self, think: Optional[bool] = None) -> None:
+        """The last reply again: in the current mode, or thinking or not as ``think`` says."""
         if not self._idle_chat("regenerate") or self.conversation is None:
             return
         app = self.host
@@ -155,12 +183,27 @@ class ChatScreen(ChatActions):
         if app.engine is None or app.engine_error or not app.engine_ready:
             self.notify(app.engine_error or "The model is still loading", severity="warning")
             return
+        if self._answering(self.think if think is None else think) is None:
+            return
         app.store.delete_message(messages[-1].id)
         last = self.view.last_turn()
         if last is not None:
             await last.remove()
         self.conversation = app.store.get(self.conversation.id)
-        await self._start_turn()
+        await self._start_turn(think=think)
+
+    async def action_think_about_it(self) -> None:
+        """After a Quick answer: the same prompt again, thinking (regenerate's path, so it is a new version of
+        the reply wherever regenerate makes one)."""
+        last = self.messages()[-1] if self.messages() else None
+        if last is None or last.role != "assistant" or not (last.stats and last.stats.quick):
+            self.notify("Think about it follows a Quick answer: the last reply is not one", severity="warning")
+            return
+        await self.action_regenerate(think=True)
+
+    def action_toggle_quick(self) -> None:
+        self.think = not self.think
+        self.status.show(mode="Think" if self.think else "Quick")
 
     async def action_answer_now(self) -> None:
         """While thinking: end it now.  After a reply stopped while thinking: answer from that thinking."""
@@ -169,7 +212,7 @@ class ChatScreen(ChatActions):
             self.notify("Ending the thinking needs the local engine; a remote server cannot do it", severity="warning")
             return
         if self.stream is not None:
-            if self.stream.answer_pieces:
+            if self.stream.answer_pieces or not self.stream.think:  # a Quick turn has no thinking to end
                 self.notify("The model is already answering", severity="warning")
                 return
             self.stream.end_thinking.set()
@@ -186,6 +229,7 @@ class ChatScreen(ChatActions):
         if old is not None:
             await old.remove()
         turn = await self._start_turn(answer_from_thinking=True)
+        assert turn is not None  # answering from thinking always thinks: never refused
         stats = last.stats
         await turn.resume(last.reasoning, stats.reasoning_tokens if stats else 0, stats.thinking_s if stats else 0.0)
 

@@ -39,6 +39,7 @@ class ChatActions(Screen):
         self.conversation: Optional[Conversation] = None
         self.editing: Optional[Editing] = None  # F4: the exchange the prompt box will replace when sent
         self.pending_send = False  # sent before the model had loaded
+        self.think = True  # F6 turns it off: Quick, each message answered without thinking
         self.turns_finished = 0  # tests and benchmarks wait on it
         self._after_turn: Optional[Callable[[], Awaitable[None]]] = None  # runs once the stopped turn has ended
         self.view = ConversationView(id="conversation")  # made here: its stream is asked for before compose

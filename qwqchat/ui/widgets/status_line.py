@@ -1,4 +1,4 @@
-"""One line: model, what it is doing (with live tokens/s), context used, where it runs.
+"""One line: Think or Quick, model, what it is doing (with live tokens/s), context used, where it runs.
 
 In a narrow terminal the least useful parts go first (where it runs, then the
 context), so what the model is doing right now is never cut off.
@@ -22,6 +22,7 @@ class StatusLine(Static):
         self.context_used = 0
         self.context_size = 0
         self.activity = ""
+        self.mode = "Think"  # or "Quick" (F6): how the next message is answered
         self.error: Optional[str] = None
 
     def show(self, **fields) -> None:
@@ -33,7 +34,7 @@ class StatusLine(Static):
         self._render_line()
 
     def _parts(self, keep_where: bool, keep_context: bool) -> List[str]:
-        parts = [shown(p) for p in (self.model, self.where if keep_where else "") if p]
+        parts = [shown(p) for p in (self.mode, self.model, self.where if keep_where else "") if p]
         if self.context_size and keep_context:
             parts.append(f"{self.context_used:,} / {self.context_size:,} tokens")
         if self.activity:

@@ -10,10 +10,11 @@ from textual.content import Content
 from textual.widgets import Collapsible, Static
 
 from ...mathtext import render_math
-from ...notes import finish_note, stats_line, thought_summary
+from ...notes import finish_note, quick_summary, stats_line, thought_summary
 from ...store import StoredMessage
 from ...text import printable, shown
 from ...types import Stats, TurnResult
+from ..keys import key_for
 from .answer import Answer
 from .reasoning_pane import ReasoningPane
 
@@ -122,6 +123,10 @@ class AssistantTurn(Vertical, can_focus=True):
             return
         self.fold.display = self.reasoning_pieces > 0
 
+    def answer_directly(self) -> None:
+        """Quick: no thinking to show while the answer is awaited."""
+        self.fold.display = False
+
     async def resume(self, reasoning: str, pieces: int, thinking_s: float) -> None:
         """Answering from saved thinking: that thinking, and the time it took, count as this turn's."""
         self.started = self.clock() - thinking_s
@@ -152,6 +157,8 @@ class AssistantTurn(Vertical, can_focus=True):
         error = result.error if result else message.error if message else None
         stats = result.stats if result else message.stats if message else None
         lines = []
+        if stats and stats.quick and finish:
+            lines.append(f"{shown(quick_summary(stats))} · {key_for('think_about_it')} Think about it")
         note = finish_note(finish, answer, shown(error) if error else error, screen=True)
         if note:
             lines.append(note)
