@@ -122,11 +122,21 @@ def one_line(name: str) -> str:
     return printable(name).replace("\n", "\u240a").replace("\t", " ").strip() or "?"
 
 
-def block(a: Attachment) -> str:
+def summary(a: Attachment) -> str:
+    """``📎 main.py · 120 lines``: the block's header, and the folded line in the chat and the export."""
+    return f"{MARK} {a.name} · {a.lines} line{'' if a.lines == 1 else 's'}"
+
+
+def fenced(a: Attachment) -> str:
+    """The file in a code fence of its language, longer than any run of backticks inside it."""
     longest = max((len(run) for run in re.findall(r"`+", a.text)), default=0)
     fence = "`" * max(3, longest + 1)
     body = f"{a.text}\n" if a.text else ""
-    return f"{MARK} {a.name} · {a.lines} line{'' if a.lines == 1 else 's'}\n{fence}{language(a.name)}\n{body}{fence}"
+    return f"{fence}{language(a.name)}\n{body}{fence}"
+
+
+def block(a: Attachment) -> str:
+    return f"{summary(a)}\n{fenced(a)}"
 
 
 def with_files(prompt: str, files: List[Attachment]) -> str:

@@ -188,3 +188,17 @@ def test_ask_refuses_a_prompt_whose_files_do_not_fit_the_context(smol_model, tmp
     over = r"qwqchat: error: the prompt with its files is [\d,]+ tokens: [\d,]+ over the 512-token context .*"
     assert re.fullmatch(over, line)
     assert json.loads(run_cli("list", "--json").stdout) == []
+
+
+def test_markdown_export_folds_each_file():
+    from qwqchat.export import to_markdown
+    from qwqchat.store import Store
+
+    store = Store()
+    cid = store.create_conversation(model="m", system_prompt=None, settings={})
+    files = [Attachment("main.py", "print(1)\n```", 12), Attachment("<b>x</b>.txt", "a", 1)]
+    store.add_user_message(cid, with_files("Why <this>?", files))
+    md = to_markdown(store.get(cid))
+    assert "## You\n\nWhy &lt;this>?\n\n<details>\n<summary>📎 main.py · 2 lines</summary>\n\n" in md
+    assert "\n````python\nprint(1)\n```\n````\n\n</details>\n" in md
+    assert "<summary>📎 &lt;b&gt;x&lt;/b&gt;.txt · 1 line</summary>\n\n```text\na\n```\n\n</details>" in md
