@@ -36,6 +36,7 @@ KEYS: List[Key] = [
     Key("filter", "ctrl+f", "Find a chat (full-text)", priority=True),  # Textual < 8's TextArea binds it
     Key("answer_now", "f9", "Answer now: end the thinking, or answer from saved thinking"),
     Key("retry_with_penalty", "f10", "Retry with a higher presence penalty (against loops)"),
+    Key("attach", "ctrl+l", "Attach a file to the prompt, or remove one"),  # TextArea takes Ctrl+A, F6, F7
     Key("help", "f1", "Keys and help", "Help"),  # not "?": the focused prompt types it
 ]
 

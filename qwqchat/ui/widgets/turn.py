@@ -9,6 +9,7 @@ from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import Collapsible, Static
 
+from ...attachments import split
 from ...mathtext import render_math
 from ...notes import finish_note, stats_line, thought_summary
 from ...store import StoredMessage
@@ -18,11 +19,22 @@ from .answer import Answer
 from .reasoning_pane import ReasoningPane
 
 
-class UserMessage(Static):
+class UserMessage(Vertical):
+    """A prompt; each file attached to it folded to one line below (``attachments.split``)."""
+
     def __init__(self, text: str, message_id: Optional[int] = None) -> None:
-        super().__init__(Content(printable(text)))
+        super().__init__()
         self.message_id = message_id
         self.prompt_text = text
+        self.prompt, self.files = split(text)
+
+    def compose(self):
+        yield Static(Content(printable(self.prompt)), classes="prompt-text")
+        if self.files:
+            from .file_fold import FileFold
+
+            for attachment in self.files:
+                yield FileFold(attachment)
 
 
 class ReasoningFold(Collapsible):
