@@ -45,7 +45,8 @@ async def test_attach_completes_a_name_shows_it_counts_it_and_sends_it_folded(qw
         await wait_until(pilot, lambda: not isinstance(app.screen, AttachDialog), what="the dialog to close")
         bar = app.chat.attachments
         assert bar.display and "📎 main_module.py (32 B)" in str(bar.render()).replace(f"{tmp_path}/", "")
-        assert app.status.attached > 0 and f"(📎 {app.status.attached})" in status_text(app) and before != status_text(app)
+        assert app.status.attached > 0 and f"(📎 {app.status.attached})" in status_text(app)
+        assert before != status_text(app)
 
         await send(pilot, "What does it do?")
         await finished(pilot)
@@ -105,7 +106,7 @@ async def test_files_that_cannot_go_are_one_line_notifications_and_nothing_is_se
         await ready(pilot)
         for path, words in ((tmp_path / "blob.bin", "is a binary file"), (tmp_path, "is a directory")):
             await attach(pilot, str(path))
-            await wait_until(pilot, lambda: any(words in m for m in app.notified), what=words)
+            await wait_until(pilot, lambda w=words: any(w in m for m in app.notified), what=words)
             assert isinstance(app.screen, AttachDialog)  # still open: the path can be corrected
             await pilot.press("escape")
         await attach(pilot, str(doc))
