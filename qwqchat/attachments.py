@@ -190,7 +190,8 @@ def check_fits(engine: object, message: str, system_prompt: Optional[str], max_t
     room = reply_room(size, max_tokens)
     over = needed + room - size
     if over > 0:
+        what, fix = ("the prompt with its files", "attach less") if split(message)[1] else ("the prompt", "shorten it")
         raise BadInput(
-            f"the prompt with its files is {needed:,} tokens: {over:,} over the {size:,}-token context "
-            f"(with {room:,} kept for the reply); attach less or raise --ctx"
+            f"{what} is {needed:,} tokens: {over:,} over the {size:,}-token context "
+            f"(with {room:,} kept for the reply); {fix} or raise --ctx"
         )

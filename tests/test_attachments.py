@@ -129,10 +129,10 @@ def test_the_context_check_counts_with_the_tokenizer_else_the_estimate():
     assert count_tokens(_Engine(7), "x" * 400) == 7
     assert count_tokens(_Engine(None), "x" * 401) == 101  # not loaded: about 4 characters a token
     check_fits(_Engine(), "x" * 3000, None, None)  # 750 tokens + 250 kept for the reply: fits exactly
-    with pytest.raises(BadInput, match=r"is 751 tokens: 1 over the 1,000-token context \(with 250 kept"):
+    with pytest.raises(BadInput, match=r"^the prompt is 751 tokens: 1 over the 1,000-token context \(with 250 kept"):
         check_fits(_Engine(), "x" * 3001, None, None)
-    with pytest.raises(BadInput, match="is 900 tokens: 400 over"):
-        check_fits(_Engine(900), "short", "system", 500)
+    with pytest.raises(BadInput, match="^the prompt with its files is 900 tokens: 400 over .*; attach less or"):
+        check_fits(_Engine(900), with_files("short", [Attachment("a.py", "x", 1)]), "system", 500)
 
 
 # -- ask -f -------------------------------------------------------------------------------------------
