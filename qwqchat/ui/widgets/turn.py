@@ -19,20 +19,24 @@ from .answer import Answer
 from .reasoning_pane import ReasoningPane
 
 
-class UserMessage(Vertical):
-    """A prompt; each file attached to it folded to one line below (``attachments.split``)."""
+class UserMessage(Static):
+    """A prompt; each file attached to it folded to one line below (``attachments.split``).
+
+    A plain prompt is this one widget, as before files: a long chat mounts no more.  With files it holds
+    the prompt and the folds as children (a Static with children shows them instead of its own text).
+    """
 
     def __init__(self, text: str, message_id: Optional[int] = None) -> None:
-        super().__init__()
+        self.prompt, self.files = split(text)
+        super().__init__(Content(printable(self.prompt)))
         self.message_id = message_id
         self.prompt_text = text
-        self.prompt, self.files = split(text)
 
     def compose(self):
-        yield Static(Content(printable(self.prompt)), classes="prompt-text")
         if self.files:
             from .file_fold import FileFold
 
+            yield Static(Content(printable(self.prompt)), classes="prompt-text")
             for attachment in self.files:
                 yield FileFold(attachment)
 
