@@ -26,6 +26,7 @@ from .types import Sampling
 KV_TYPES = ("f16", "q8_0", "q4_0")
 MAX_CTX = 1 << 20
 MAX_THREADS = 1024
+MAX_ATTACH_KB = 1 << 16  # 64 MB: more than any context holds
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ KEYS: Dict[str, Key] = {
     "system_prompt": Key(Optional[str], None, "system prompt of a new conversation"),
     "theme": Key(Optional[str], None, "the UI theme (also set from the command palette)"),
     "keep_reasoning_open": Key(bool, False, "leave the thinking pane open when the answer starts"),
+    "attach_max_kb": Key(int, 256, "largest file `ask -f` and the attach dialog take, in KB"),
     "endpoint": Key(Optional[str], None, "an OpenAI-compatible server instead of a local file"),
     "remote_model": Key(Optional[str], None, "the server's model name (default: the first it lists)"),
     "api_key": Key(Optional[str], None, "the server's API key (prefer QWQCHAT_API_KEY or api_key_env)"),
@@ -75,6 +77,7 @@ class Config:
     theme: Optional[str] = KEYS["theme"].default
     keep_reasoning_open: bool = KEYS["keep_reasoning_open"].default
     fast_profile: Optional[str] = KEYS["fast_profile"].default
+    attach_max_kb: int = KEYS["attach_max_kb"].default
     endpoint: Optional[str] = None
     remote_model: Optional[str] = None
     api_key: Optional[str] = field(default=None, repr=False)  # memory only: never written anywhere
@@ -101,6 +104,8 @@ class Config:
             raise BadInput(f"kv_cache_disk_mb must be 0 (off) or more, not {self.kv_cache_disk_mb}")
         if self.threads is not None and not 1 <= self.threads <= MAX_THREADS:
             raise BadInput(f"threads must be between 1 and {MAX_THREADS}, not {self.threads}")
+        if not 1 <= self.attach_max_kb <= MAX_ATTACH_KB:
+            raise BadInput(f"attach_max_kb must be between 1 and {MAX_ATTACH_KB:,}, not {self.attach_max_kb}")
         if self.gpu_layers is not None and not -1 <= self.gpu_layers <= 10_000:
             raise BadInput(f"gpu_layers must be -1 (all) or a layer count, not {self.gpu_layers}")
         return self
@@ -182,6 +187,7 @@ _FIELDS = (
     "theme",
     "keep_reasoning_open",
     "fast_profile",
+    "attach_max_kb",
     "endpoint",
     "remote_model",
     "api_key",

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import time
 from typing import Any, Dict, List, Optional
 
+from . import attachments
 from .checks import conforms, dataclass_problem, type_name
 from .errors import BadInput
 from .notes import finish_note, quick_summary, stats_line, thought_summary
@@ -105,7 +107,11 @@ def to_markdown(conv: Conversation, reasoning: bool = True) -> str:
         lines += ["## System", "", _close_fences(_neutralise_html(conv.system_prompt)), ""]
     for m in conv.messages:
         if m.role == "user":
-            lines += ["## You", "", _close_fences(_neutralise_html(m.content)), ""]
+            prompt, files = attachments.split(m.content)
+            lines += ["## You", "", _close_fences(_neutralise_html(prompt)), ""]
+            for a in files:  # folded: the prompt reads on, the file opens on a click
+                summary = html.escape(attachments.summary(a))
+                lines += ["<details>", f"<summary>{summary}</summary>", "", attachments.fenced(a), "", "</details>", ""]
             continue
         lines += [f"## {speaker}", ""]
         if reasoning and m.reasoning:

@@ -6,13 +6,14 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Tuple
 
 import click
 
 from .. import config as config_mod
 from .. import export as export_mod
 from .. import quick as quick_mod
+from ..attachments import STDIN, check_fits, read_file, with_files
 from ..chat import run_turn
 from ..engines.factory import build_engine
 from ..errors import BadInput
@@ -39,6 +40,14 @@ def _read_prompt(prompt: Optional[str]) -> str:
 @click.option("--chat", type=ID, metavar="ID", help="continue conversation ID")
 @click.option("--no-save", is_flag=True, help="do not save the exchange")
 @click.option("--quick", is_flag=True, help="answer without thinking (a remote server needs a fast_profile)")
+@click.option(
+    "-f",
+    "--file",
+    "files",
+    multiple=True,
+    metavar="FILE",
+    help="put a text file in the prompt (repeatable; - is stdin)",
+)
 @reply_options
 @model_options
 @click.pass_context
@@ -48,20 +57,28 @@ def ask(
     chat: Optional[int],
     no_save: bool,
     quick: bool,
+    files: Tuple[str, ...],
     hide_reasoning: bool,
     as_json: bool,
     on_loop: str,
 ) -> int:
     """Ask one question, stream the answer.
 
-    PROMPT is the question (default: read stdin).
+    PROMPT is the question (default: read stdin).  Each -f FILE goes into the message after it, fenced
+    and named; text files only, up to attach_max_kb (default 256 KB).
     """
+    if files.count(STDIN) > 1:
+        raise BadInput("-f - (stdin) can be given once")
+    if STDIN in files and prompt is None:
+        raise BadInput("-f - reads the file from stdin: give the prompt as an argument")
     prompt = _read_prompt(prompt)
     cfg = config_mod.resolve(flags(ctx))
+    message = with_files(prompt, [read_file(name, cfg.attach_max_kb) for name in files])
     disk = Store()
     conv = disk.get(chat) if chat is not None else None
     sampling = cfg.sampling_for(conv.settings if conv else None)
     engine = _loaded_engine(cfg, sampling, think=not quick)
+    check_fits(engine, message, conv.system_prompt if conv else cfg.system_prompt, sampling.max_tokens)
 
     store = Store(Path(":memory:")) if no_save else disk  # --no-save: a scratch copy; the real database is untouched
     with store.transaction():  # the chat and its prompt together: a failure leaves no empty "New chat"
@@ -73,7 +90,7 @@ def ask(
             cid = export_mod.import_json(store, export_mod.to_json(conv))
         else:
             cid = conv.id
-        store.add_user_message(cid, prompt)
+        store.add_user_message(cid, message)
     how = ReplyOptions(hide_reasoning, as_json, on_loop)
     return _run(engine, store, cid, sampling, how, None if no_save else cid, think=not quick)
 

@@ -94,6 +94,12 @@ class LlamaEngine:
     def context_size(self) -> int:
         return self.llm.n_ctx() if self.llm else 0
 
+    def count_tokens(self, text: str) -> Optional[int]:
+        """Tokens in ``text`` by the model's tokenizer (None before it is loaded): the context meter's count."""
+        if self.llm is None:
+            return None
+        return len(self.llm.tokenize(text.encode("utf-8", errors="replace"), add_bos=False, special=False))
+
     def close(self) -> None:
         self.wait_saved()
         if self.llm is not None:

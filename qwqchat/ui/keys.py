@@ -39,6 +39,7 @@ KEYS: List[Key] = [
     # priority: the prompt's TextArea binds F6/F7 to select line / select all
     Key("toggle_quick", "f6", "Think / Quick: answer without thinking, or with it", priority=True),
     Key("think_about_it", "f7", "Think about it: redo the last Quick answer with thinking", priority=True),
+    Key("attach", "ctrl+l", "Attach a file to the prompt, or remove one"),  # TextArea takes Ctrl+A, F6, F7
     Key("help", "f1", "Keys and help", "Help"),  # not "?": the focused prompt types it
 ]
 

@@ -7,18 +7,20 @@ the keys of ``ui/keys.py``.  Dialogs are imported when first used.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import List, Optional
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, ListView, Static
 
 from ... import quick
+from ...attachments import check_fits, count_tokens, with_files
 from ...engines.base import Engine
 from ...errors import QwqError
 from ..editing import Editing
 from ..keys import KEYS, bindings
 from ..streamer import TurnStream
+from ..widgets.attachments_bar import Attached, AttachmentsBar
 from ..widgets.conversation import ConversationView
 from ..widgets.prompt import PromptBox
 from ..widgets.sidebar import Sidebar
@@ -43,6 +45,7 @@ class ChatScreen(ChatActions):
                 self.view.clock = self.host.clock
                 yield self.view
                 yield Static("", id="loop-bar", classes="turn-warning")  # in sight whatever the view shows
+                yield AttachmentsBar(id="attachments")
                 yield PromptBox(id="prompt")
                 yield StatusLine(id="status")
         yield Footer()
@@ -70,6 +73,9 @@ class ChatScreen(ChatActions):
             return
         if self._answering(self.think) is None:  # refused before anything is saved: the prompt stays in the box
             return
+        message = self._with_files(text)
+        if message is None:
+            return
         editing, self.editing = self.editing, None
         if editing is not None and self.conversation is not None and editing.conversation_id == self.conversation.id:
             await editing.replace(app.store)
@@ -79,10 +85,11 @@ class ChatScreen(ChatActions):
                 model=app.engine.name, system_prompt=app.cfg.system_prompt, settings=app.cfg.sampling.to_dict()
             )
             self.conversation = app.store.get(cid)
-        mid = app.store.add_user_message(self.conversation.id, text)
+        mid = app.store.add_user_message(self.conversation.id, message)
         self.prompt.remember(text)
         self.prompt.text = ""
-        await self.view.add_user(text, mid)
+        self._attached([])  # sent with this prompt
+        await self.view.add_user(message, mid)
         self.sidebar.refresh_list(select=self.conversation.id)
         if app.engine_ready:
             await self._start_turn()
@@ -265,3 +272,30 @@ class ChatScreen(ChatActions):
         if self.editing is not None:
             self.prompt.focus()
             self.notify("Enter sends the edited prompt in place of the last exchange; Esc keeps it", timeout=5)
+
+    # -- files in the prompt (attachments.py does the reading and formatting) -------------------
+    @property
+    def attachments(self) -> AttachmentsBar:
+        return self.query_one(AttachmentsBar)
+
+    def action_attach(self) -> None:
+        from .attach import AttachDialog
+
+        self.app.push_screen(AttachDialog(self.attachments.files, self.host.cfg.attach_max_kb), self._attached)
+
+    def _attached(self, files: Optional[List[Attached]]) -> None:
+        """Show the files attached now, and count their tokens into the context meter before anything is sent."""
+        self.attachments.set(files or [])
+        blocks = with_files("", [a for _, a in self.attachments.files])
+        self.status.show(attached=count_tokens(self.host.engine, blocks) if blocks else 0)
+
+    def _with_files(self, prompt: str) -> Optional[str]:
+        """The message to send: the prompt and its files as they are now; None (and one line) if it cannot go."""
+        system = self.conversation.system_prompt if self.conversation else self.host.cfg.system_prompt
+        try:
+            message = with_files(prompt, self.attachments.read_all(self.host.cfg.attach_max_kb))
+            check_fits(self.host.engine, message, system, self.sampling().max_tokens)
+        except QwqError as exc:
+            self.notify(str(exc), title="Not sent", severity="error", timeout=10)
+            return None
+        return message

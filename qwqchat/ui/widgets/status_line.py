@@ -21,6 +21,7 @@ class StatusLine(Static):
         self.where = ""
         self.context_used = 0
         self.context_size = 0
+        self.attached = 0  # tokens of the files attached to the prompt, counted before it is sent
         self.activity = ""
         self.mode = "Think"  # or "Quick" (F6): how the next message is answered
         self.error: Optional[str] = None
@@ -36,7 +37,8 @@ class StatusLine(Static):
     def _parts(self, keep_where: bool, keep_context: bool) -> List[str]:
         parts = [shown(p) for p in (self.mode, self.model, self.where if keep_where else "") if p]
         if self.context_size and keep_context:
-            parts.append(f"{self.context_used:,} / {self.context_size:,} tokens")
+            files = f" (📎 {self.attached:,})" if self.attached else ""
+            parts.append(f"{self.context_used + self.attached:,} / {self.context_size:,} tokens{files}")
         if self.activity:
             parts.append(self.activity)
         return parts

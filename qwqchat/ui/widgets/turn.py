@@ -9,6 +9,7 @@ from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import Collapsible, Static
 
+from ...attachments import split
 from ...mathtext import render_math
 from ...notes import finish_note, quick_summary, stats_line, thought_summary
 from ...store import StoredMessage
@@ -20,10 +21,25 @@ from .reasoning_pane import ReasoningPane
 
 
 class UserMessage(Static):
+    """A prompt; each file attached to it folded to one line below (``attachments.split``).
+
+    A plain prompt is this one widget, as before files: a long chat mounts no more.  With files it holds
+    the prompt and the folds as children (a Static with children shows them instead of its own text).
+    """
+
     def __init__(self, text: str, message_id: Optional[int] = None) -> None:
-        super().__init__(Content(printable(text)))
+        self.prompt, self.files = split(text)
+        super().__init__(Content(printable(self.prompt)))
         self.message_id = message_id
         self.prompt_text = text
+
+    def compose(self):
+        if self.files:
+            from .file_fold import FileFold
+
+            yield Static(Content(printable(self.prompt)), classes="prompt-text")
+            for attachment in self.files:
+                yield FileFold(attachment)
 
 
 class ReasoningFold(Collapsible):
