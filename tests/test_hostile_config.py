@@ -183,9 +183,9 @@ def test_a_prompt_with_undecodable_argv_bytes_is_saved_not_lost(qwq_home):
 
 
 def test_a_failed_ask_leaves_no_empty_chat(qwq_home, monkeypatch, capsys):
-    with ScriptedServer() as server:
-        monkeypatch.setattr(Store, "add_user_message", lambda *a, **k: (_ for _ in ()).throw(OSError(28, "full")))
+    # only the broken method is undone after: undo() would also drop the test's private QWQCHAT_HOME
+    with ScriptedServer() as server, monkeypatch.context() as broken:
+        broken.setattr(Store, "add_user_message", lambda *a, **k: (_ for _ in ()).throw(OSError(28, "full")))
         rc, out, err = run(capsys, "ask", "--endpoint", server.url, "hi")
-    monkeypatch.undo()
     assert rc == 1 and err.count("\n") == 1
     assert Store().list_conversations() == []

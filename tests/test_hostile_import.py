@@ -196,9 +196,10 @@ def test_only_regular_files_of_sane_size(tmp_path, capsys, source):
 def test_a_failed_import_in_the_middle_leaves_nothing(tmp_path, capsys, monkeypatch):
     f = tmp_path / "good.json"
     f.write_text(json.dumps(GOOD))
-    monkeypatch.setattr(Store, "finish_reply", lambda *a, **k: (_ for _ in ()).throw(OSError(28, "No space")))
-    assert run(capsys, "import", str(f))[0] == 1
-    monkeypatch.undo()
+    # only the broken method is undone after: undo() would also drop the test's private QWQCHAT_HOME
+    with monkeypatch.context() as broken:
+        broken.setattr(Store, "finish_reply", lambda *a, **k: (_ for _ in ()).throw(OSError(28, "No space")))
+        assert run(capsys, "import", str(f))[0] == 1
     assert_store_usable(capsys)
 
 
