@@ -96,6 +96,7 @@ class Stats(Record):
     intervention: Optional[str] = None
     forced_close_tokens_evaluated: Optional[int] = None
     loop_detected: bool = False
+    model: Optional[str] = None  # the engine's name for the model that wrote the reply (exports head it with it)
 
 
 @dataclass
