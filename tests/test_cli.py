@@ -89,7 +89,10 @@ def test_show_search_export_import_rm(smol_model, tmp_path):
     assert new != cid and run_cli("show", str(new)).stdout == run_cli("show", str(cid)).stdout
     out = tmp_path / "all"
     assert run_cli("export", "--all", "-o", str(out)).returncode == 0
-    assert sorted(p.name for p in out.iterdir()) == sorted([f"{cid}.md", f"{new}.md"])
+    assert sorted(p.name for p in out.iterdir()) == [
+        f"{cid:04d}-tell-me-about-pelicans.md",
+        f"{new:04d}-tell-me-about-pelicans.md",
+    ]
     assert run_cli("rm", str(cid)).returncode == 0
     assert run_cli("show", str(cid)).returncode == 2
 

@@ -6,7 +6,6 @@ each class short.  Dialogs are imported when first used.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Awaitable, Callable, Optional, cast
 
@@ -206,9 +205,8 @@ class ChatActions(Screen):
 def export_markdown(conv: Conversation, folder: Path) -> Path:
     """Write ``conv`` as Markdown into ``folder`` under a name made from its title; the path written."""
     from ... import export as export_mod
-    from ...files import atomic_write, inside
+    from ...files import atomic_write, inside, slug
 
-    slug = re.sub(r"[^a-z0-9]+", "-", conv.title.lower()).strip("-")[:40] or "chat"
-    path = folder / f"qwqchat-{conv.id}-{slug}.md"
+    path = folder / f"qwqchat-{conv.id}-{slug(conv.title)}.md"
     atomic_write(inside(folder, path), export_mod.to_markdown(conv))
     return path
