@@ -540,3 +540,41 @@ async def test_dialogs_take_what_the_user_types(qwq_home):
         await pilot.press("f3")
         assert isinstance(app.screen, SettingsScreen)
         assert app.focused is not None and app.focused.screen is app.screen
+
+
+async def test_up_recalls_prompts_after_a_restart_this_chats_first(qwq_home):
+    async def sent(app, pilot, *prompts):
+        for text in prompts:
+            await send(pilot, text)
+            await finished(pilot)
+
+    async def recalled(app, pilot, n):
+        app.prompt.focus()
+        app.prompt.text = ""  # Up recalls into an empty box
+        seen = []
+        for _ in range(n):
+            await pilot.press("up")
+            seen.append(app.prompt.text)
+        return seen
+
+    app = make_app()
+    async with app.run_test(size=(140, 40)) as pilot:
+        await ready(pilot)
+        await sent(app, pilot, "alpha one", "alpha two")
+        alpha = app.conversation.id
+        await app.open_conversation(None)
+        await sent(app, pilot, "beta one", "alpha one")
+        beta = app.conversation.id
+    app = make_app()  # a restart: a new app on the same QWQCHAT_HOME
+    async with app.run_test(size=(140, 40)) as pilot:
+        await ready(pilot)
+        assert await recalled(app, pilot, 1) == ["alpha one"]  # no chat open: the newest prompt anywhere
+        await app.open_conversation(alpha)
+        # this chat's, newest first, then the rest; Up stops at the oldest
+        assert await recalled(app, pilot, 4) == ["alpha two", "alpha one", "beta one", "beta one"]
+        await app.open_conversation(beta)
+        assert await recalled(app, pilot, 3) == ["alpha one", "beta one", "alpha two"]  # each prompt once
+        await pilot.press("down", "down")
+        assert app.prompt.text == "alpha one"
+        await pilot.press("down")
+        assert app.prompt.text == ""

@@ -46,6 +46,7 @@ class ChatScreen(ChatActions):
         self.prompt.focus()
         self.query_one("#loop-bar").display = False
         await self.view.show(None, EMPTY_HINT)
+        self.load_prompt_history()
         self.host.chat_shown()
 
     # -- sending -------------------------------------------------------------------

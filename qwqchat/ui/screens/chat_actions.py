@@ -110,6 +110,11 @@ class ChatActions(Screen):
             editing.cancel(self.prompt)
 
     # -- opening chats ---------------------------------------------------------------
+    def load_prompt_history(self) -> None:
+        store = self.host.store
+        this_chat = store.prompts(self.conversation.id) if self.conversation else []
+        self.prompt.load_history(this_chat, store.prompts())
+
     async def on_sidebar_opened(self, message: Sidebar.Opened) -> None:
         await self.open_conversation(message.conversation_id)
 
@@ -117,6 +122,7 @@ class ChatActions(Screen):
         self._cancel_edit()
         self.conversation = self.host.store.get(conversation_id) if conversation_id else None
         await self.view.show(self.conversation, EMPTY_HINT)
+        self.load_prompt_history()
         used = next((m.stats.context_used for m in reversed(self.messages()) if m.stats and m.stats.context_used), 0)
         shown_id = self.conversation.id if self.conversation else None
         streaming_here = self.stream is not None and self.stream.conversation_id == shown_id
