@@ -102,6 +102,9 @@ def answer(ctx: click.Context, conversation_id: int, hide_reasoning: bool, as_js
 def _loaded_engine(cfg, sampling):
     engine = build_engine(cfg)
     engine.load()
+    from ..models.local import record_engine  # off the path of commands that load no model
+
+    record_engine(engine)
     if sampling.think_budget and not engine.can_end_thinking:
         note("the thinking budget is not available with a remote server; ignoring it")
     return engine
