@@ -578,3 +578,32 @@ async def test_up_recalls_prompts_after_a_restart_this_chats_first(qwq_home):
         assert app.prompt.text == "alpha one"
         await pilot.press("down")
         assert app.prompt.text == ""
+
+
+async def test_scrolling_to_the_top_of_a_long_chat_loads_earlier_turns_in_place(qwq_home):
+    from qwqchat.ui.widgets.conversation import WINDOW
+
+    store = Store()
+    cid = store.create_conversation(model="m")
+    for i in range(200):
+        store.add_user_message(cid, f"Question {i}")
+        store.finish_reply(store.start_reply(cid), "thinking " * 50, f"Answer {i}\n\n" + "word " * 80, "stop")
+    app = make_app(store=store)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await ready(pilot)
+        await app.open_conversation(cid)
+        view = app.view
+        await wait_until(pilot, lambda: view.last_turn() is not None and view.last_turn().region.height > 0)
+        assert len(view.children) == WINDOW + 1  # the button, then the last messages only
+        for _ in range(3):  # to the top, as a user does: earlier messages come in on the way
+            before = len(view.children)
+            view.scroll_home(animate=False)
+            await wait_until(pilot, lambda n=before: len(view.children) > n and not view.loading_earlier)
+            await pilot.pause()
+            assert view.scroll_y > 0  # what was read stays on screen: the new messages are above it
+            top = next(c for c in view.children[1:] if c.region.bottom > view.content_region.y)
+            row = top.region.y
+            await view.load_earlier()  # the button's load too keeps what was on screen in place
+            await pilot.pause()
+            assert top.region.y == row and view.region.overlaps(top.region)
+            assert view.scroll_y > 0

@@ -1,7 +1,11 @@
 """The scrolling conversation: prompts and replies, newest at the bottom, and the pump of the streaming reply.
 
-A long chat mounts only its last ``WINDOW`` messages; earlier ones come in
-when the user asks (button at the top), so a 50-turn chat opens at once.
+A long chat mounts only its last ``WINDOW`` messages, so a 200-turn chat opens
+at once; earlier ones come in when the user scrolls near the top (or presses
+the button there), ``STEP`` messages a frame so no frame waits on many
+Markdown answers, and the text being read stays where it was on screen: the
+view's own ``arrange`` moves the scroll offset by what was added above, in
+the same layout pass, so no frame shows the content jump.
 While a turn streams, a timer takes the worker's batch once a frame and
 applies it to the reply on screen; what the rest of the screen shows
 (status, loop bar, the end of the turn) it learns from this view's messages.
@@ -9,12 +13,15 @@ applies it to the reply on screen; what the rest of the screen shows
 
 from __future__ import annotations
 
+import asyncio
 import time
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 from textual.containers import VerticalScroll
+from textual.geometry import Size
 from textual.message import Message
 from textual.timer import Timer
+from textual.widget import Widget
 from textual.widgets import Button, Static
 
 from ...store import Conversation, StoredMessage
@@ -23,6 +30,7 @@ from ..streamer import FRAME_S, TurnStream
 
 WINDOW = 12  # messages mounted when a conversation opens
 EARLIER = 6  # messages mounted each time the user reaches the top
+STEP = 1  # of those, messages mounted per frame
 
 
 class ConversationView(VerticalScroll):
@@ -58,6 +66,8 @@ class ConversationView(VerticalScroll):
         self.streaming_turn = None  # the AssistantTurn being streamed into, while it is on screen
         self._pump_timer: Optional[Timer] = None
         self._hidden: List[StoredMessage] = []
+        self._loading = False
+        self._keep: Optional[Tuple[Widget, int]] = None  # (child, its offset from the top) held while loading
 
     def _widget_for(self, m: StoredMessage):
         from .turn import AssistantTurn, UserMessage  # Markdown is imported on first use, not at launch
@@ -89,15 +99,69 @@ class ConversationView(VerticalScroll):
             self.streaming_turn = await self.add_reply()
 
     async def load_earlier(self) -> None:
-        if not self._hidden:
+        """Mount up to ``EARLIER`` hidden messages above, ``STEP`` a frame, the text on screen kept in place."""
+        if not self._hidden or self._loading:
             return
-        batch, self._hidden = self._hidden[-EARLIER:], self._hidden[:-EARLIER]
-        button = self.query_one("#load-earlier", Button)
-        await self.mount_all([self._widget_for(m) for m in batch], after=button)
-        if self._hidden:
-            button.label = f"↑ {len(self._hidden)} earlier messages"
-        else:
-            await button.remove()
+        self._loading = True
+        try:
+            batch, self._hidden = self._hidden[-EARLIER:], self._hidden[:-EARLIER]
+            button = self.query_one("#load-earlier", Button)
+            while batch and button.is_attached:  # (another chat opened meanwhile: stop)
+                part, batch = batch[-STEP:], batch[:-STEP]
+                self._keep = self._reading_position()
+                await self.mount_all([self._widget_for(m) for m in part], after=button)
+                if batch:
+                    await self._next_frame()
+            if not button.is_attached:
+                return
+            if self._hidden:
+                button.label = f"↑ {len(self._hidden)} earlier messages"
+            else:
+                self._keep = self._reading_position()
+                await button.remove()
+            await self._next_frame()
+        finally:
+            self._keep = None
+            self._loading = False
+
+    @property
+    def loading_earlier(self) -> bool:
+        return self._loading
+
+    def _reading_position(self) -> Optional[Tuple[Widget, int]]:
+        """The first message on screen (the button above them aside) and how far below the top of the view it is."""
+        top = self.scroll_y
+        for child in self.children:
+            region = child.virtual_region
+            if child.id != "load-earlier" and region.bottom > top:
+                return child, region.y - round(top)
+        return None
+
+    def arrange(self, size: Size, optimal: bool = False):
+        """Lay out as usual; while earlier messages come in above, scroll by what they add (this same pass)."""
+        result = super().arrange(size, optimal)
+        if self._keep is not None:
+            widget, offset = self._keep
+            for placement in result.placements:
+                if placement.widget is widget:
+                    y = max(0, placement.region.y - offset)
+                    self.set_reactive(Widget.scroll_y, y)
+                    self.set_reactive(Widget.scroll_target_y, y)
+                    self.vertical_scrollbar._reactive_position = y
+                    break
+        return result
+
+    def _next_frame(self) -> asyncio.Future:
+        """Done once the screen has laid out and painted what was mounted (the loop runs meanwhile)."""
+        done: asyncio.Future = asyncio.get_running_loop().create_future()
+        # through the screen: this view's own queue may be the one waiting (load_earlier runs in its handlers)
+        self.screen.call_after_refresh(lambda: done.done() or done.set_result(None))
+        return done
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if new_value < old_value and new_value < self.size.height and self._hidden and not self._loading:
+            self.call_later(self.load_earlier)  # near the top, scrolling up: the next messages come in
 
     async def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "load-earlier":
