@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Any, Dict, List, Optional
 
 import click
 
@@ -119,7 +119,9 @@ def models(use: Optional[str], as_json: bool) -> int:
     for r in rows:
         r["default"] = default is not None and str(Path(r["path"]).resolve()) == default
         r["used"] = used.get(str(Path(r["path"]).resolve()))
-    gone = [{"path": p, "name": p, "missing": True, "used": used[p], "default": False} for p in missing]
+    gone: List[Dict[str, Any]] = [
+        {"path": p, "name": p, "missing": True, "used": used[p], "default": False} for p in missing
+    ]
     if as_json:
         print(json.dumps(rows + gone))
         return 0

@@ -20,6 +20,7 @@ from typing import List, Optional, Tuple
 from textual.containers import VerticalScroll
 from textual.geometry import Size
 from textual.message import Message
+from textual.scrollbar import ScrollBar
 from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Button, Static
@@ -147,7 +148,7 @@ class ConversationView(VerticalScroll):
                     y = max(0, placement.region.y - offset)
                     self.set_reactive(Widget.scroll_y, y)
                     self.set_reactive(Widget.scroll_target_y, y)
-                    self.vertical_scrollbar._reactive_position = y
+                    self.vertical_scrollbar.set_reactive(ScrollBar.position, y)
                     break
         return result
 
@@ -155,7 +156,11 @@ class ConversationView(VerticalScroll):
         """Done once the screen has laid out and painted what was mounted (the loop runs meanwhile)."""
         done: asyncio.Future = asyncio.get_running_loop().create_future()
         # through the screen: this view's own queue may be the one waiting (load_earlier runs in its handlers)
-        self.screen.call_after_refresh(lambda: done.done() or done.set_result(None))
+        def painted() -> None:
+            if not done.done():
+                done.set_result(None)
+
+        self.screen.call_after_refresh(painted)
         return done
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
