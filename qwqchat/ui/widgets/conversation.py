@@ -155,6 +155,7 @@ class ConversationView(VerticalScroll):
     def _next_frame(self) -> asyncio.Future:
         """Done once the screen has laid out and painted what was mounted (the loop runs meanwhile)."""
         done: asyncio.Future = asyncio.get_running_loop().create_future()
+
         # through the screen: this view's own queue may be the one waiting (load_earlier runs in its handlers)
         def painted() -> None:
             if not done.done():
