@@ -19,6 +19,7 @@ from typing import List, Optional, Tuple
 
 from textual.containers import VerticalScroll
 from textual.geometry import Size
+from textual.layout import DockArrangeResult
 from textual.message import Message
 from textual.scrollbar import ScrollBar
 from textual.timer import Timer
@@ -69,6 +70,7 @@ class ConversationView(VerticalScroll):
         self._hidden: List[StoredMessage] = []
         self._loading = False
         self._keep: Optional[Tuple[Widget, int]] = None  # (child, its offset from the top) held while loading
+        self._arranged: Optional[DockArrangeResult] = None
 
     def _widget_for(self, m: StoredMessage):
         from .turn import AssistantTurn, UserMessage  # Markdown is imported on first use, not at launch
@@ -130,17 +132,20 @@ class ConversationView(VerticalScroll):
         return self._loading
 
     def _reading_position(self) -> Optional[Tuple[Widget, int]]:
-        """The first message on screen (the button above them aside) and how far below the top of the view it is."""
-        top = self.scroll_y
-        for child in self.children:
-            region = child.virtual_region
-            if child.id != "load-earlier" and region.bottom > top:
-                return child, region.y - round(top)
+        """The first message on screen (the button above them aside) and how far below the top of the view it is.
+
+        Read from the view's last arrangement: asking each child for its region would make the compositor
+        map every widget of the chat, on screen or not."""
+        top = round(self.scroll_y)
+        for placement in self._arranged.placements if self._arranged is not None else ():
+            widget, region = placement.widget, placement.region
+            if widget.id != "load-earlier" and region.bottom > top:
+                return widget, region.y - top
         return None
 
-    def arrange(self, size: Size, optimal: bool = False):
+    def arrange(self, size: Size, optimal: bool = False) -> DockArrangeResult:
         """Lay out as usual; while earlier messages come in above, scroll by what they add (this same pass)."""
-        result = super().arrange(size, optimal)
+        result = self._arranged = super().arrange(size, optimal)
         if self._keep is not None:
             widget, offset = self._keep
             for placement in result.placements:
