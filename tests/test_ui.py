@@ -394,14 +394,16 @@ async def test_long_chat_opens_with_a_window_and_loads_earlier_turns(qwq_home):
     app = make_app()
     async with app.run_test(size=(140, 40)) as pilot:
         await app.open_conversation(cid)
-        shown = len(app.view.query(UserMessage)) + len(app.view.turns())
-        assert shown == 12
-        app.view.scroll_home(animate=False)
-        await wait_until(pilot, lambda: app.view.scroll_y == 0, what="the top")
-        app.view.query_one("#load-earlier").press()
-        await wait_until(
-            pilot, lambda: len(app.view.query(UserMessage)) + len(app.view.turns()) == 18, what="6 earlier messages"
-        )
+
+        def shown() -> int:
+            return len(app.view.query(UserMessage)) + len(app.view.turns())
+
+        assert shown() == 12
+        app.view.scroll_home(animate=False)  # reaching the top brings the next messages in above
+        await wait_until(pilot, lambda: shown() == 18 and not app.view.loading_earlier, what="6 earlier messages")
+        assert app.view.scroll_y > 0  # what was at the top is still on screen, below them
+        app.view.query_one("#load-earlier").press()  # the button does the same
+        await wait_until(pilot, lambda: shown() == 24, what="6 more")
 
 
 async def test_view_follows_the_stream_until_the_user_scrolls_up(qwq_home):
