@@ -35,6 +35,7 @@ EARLIER = 6  # messages mounted each time the user reaches the top
 # mounted chat, so one message a frame measured worse (benchmarks/open_long_chat.py: longest stall 314 ms
 # against 372 ms, p99 218 ms against 47 ms, position kept 7/10 against 10/10 loads).
 STEP = EARLIER
+FRAME_WAIT_S = 1.0  # the longest a load waits for the frame that shows it
 
 
 class ConversationView(VerticalScroll):
@@ -159,17 +160,21 @@ class ConversationView(VerticalScroll):
                     break
         return result
 
-    def _next_frame(self) -> asyncio.Future:
-        """Done once the screen has laid out and painted what was mounted (the loop runs meanwhile)."""
+    async def _next_frame(self) -> None:
+        """Return once the screen has laid out and painted what was mounted (the loop runs meanwhile)."""
         done: asyncio.Future = asyncio.get_running_loop().create_future()
 
-        # through the screen: this view's own queue may be the one waiting (load_earlier runs in its handlers)
         def painted() -> None:
             if not done.done():
                 done.set_result(None)
 
+        # through the screen: this view's own queue may be the one waiting (load_earlier runs in its handlers)
         self.screen.call_after_refresh(painted)
-        return done
+        self.refresh()  # something to paint, so the screen does refresh
+        try:
+            await asyncio.wait_for(done, FRAME_WAIT_S)
+        except asyncio.TimeoutError:  # never hold the view's queue for good on a frame that did not come
+            pass
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
