@@ -92,7 +92,8 @@ def run_turn(
             elif isinstance(event, TurnDone):
                 r = event.result
                 r.stats.loop_detected = guard.found is not None
-                r.stats.quick, r.stats.model = not think, engine.name
+                r.stats.quick = not think
+                r.stats.model = r.stats.model or engine.name
                 if guard.found is not None and r.stats.intervention == "answer-now":
                     r.stats.intervention = "loop-answer"
                 elif guard.found is not None and r.finish_reason == "cancelled" and not r.stats.intervention:

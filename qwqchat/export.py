@@ -85,6 +85,11 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+def _speaker(name: Optional[str]) -> str:
+    """A model's name as a heading: one line, no HTML, whatever the GGUF or the server says."""
+    return _neutralise_html(_one_line(name or ""))
+
+
 def _fenced(text: str) -> str:
     longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
     fence = "`" * max(3, longest + 1)
@@ -97,8 +102,7 @@ def _date(ts: float) -> str:
 
 def to_markdown(conv: Conversation, reasoning: bool = True) -> str:
     lines = [f"# {_neutralise_html(_one_line(conv.title))}", ""]
-    model = _neutralise_html(_one_line(conv.model or ""))  # one line, whatever the GGUF says
-    speaker = model or "Assistant"  # each reply's header: the model that wrote it
+    model = _speaker(conv.model)
     meta = [f"- **Model:** {model or 'unknown'}", f"- **Date:** {_date(conv.created)}"]
     if conv.settings:
         meta.append("- **Sampling:** " + ", ".join(f"{k} {v}" for k, v in conv.settings.items() if v is not None))
@@ -113,7 +117,7 @@ def to_markdown(conv: Conversation, reasoning: bool = True) -> str:
                 summary = html.escape(attachments.summary(a))
                 lines += ["<details>", f"<summary>{summary}</summary>", "", attachments.fenced(a), "", "</details>", ""]
             continue
-        lines += [f"## {speaker}", ""]
+        lines += [f"## {_speaker(m.stats.model if m.stats else None) or model or 'Assistant'}", ""]
         if reasoning and m.reasoning:
             lines += [
                 "<details>",

@@ -7,8 +7,10 @@ of a new one: write beside it, flush, then rename over it.
 from __future__ import annotations
 
 import os
+import re
 import stat
 import sys
+import unicodedata
 from pathlib import Path
 
 from .errors import BadInput, QwqError
@@ -27,6 +29,19 @@ def atomic_write(path: Path, text: str, private: bool = False) -> None:
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise QwqError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+SLUG_CHARS = 40
+_WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"{d}{i}" for d in ("com", "lpt") for i in range(1, 10))}
+
+
+def slug(title: str, limit: int = SLUG_CHARS) -> str:
+    """A title as part of a file name that every filesystem takes: ASCII letters, digits and single
+    hyphens (accents folded, separators, dots, control characters and NUL dropped), at most ``limit``
+    characters, never empty ("chat") and never a name Windows reserves."""
+    ascii_text = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode("ascii")
+    text = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:limit].rstrip("-")
+    return "chat" if not text else f"{text}-chat" if text in _WINDOWS_RESERVED else text
 
 
 def inside(root: Path, path: Path) -> Path:

@@ -244,6 +244,15 @@ class Store:
     def update_message(self, message_id: int, content: str) -> None:
         self._write("UPDATE messages SET content = ? WHERE id = ?", (content, message_id))
 
+    def prompts(self, conversation_id: Optional[int] = None, limit: int = 500) -> List[str]:
+        """The prompts sent, newest first: one conversation's, or every conversation's (Up recalls them)."""
+        where, args = ("AND conversation_id = ?", (conversation_id,)) if conversation_id is not None else ("", ())
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT content FROM messages WHERE role = 'user' {where} ORDER BY id DESC LIMIT ?", (*args, limit)
+            ).fetchall()
+        return [r[0] for r in rows if isinstance(r[0], str)]
+
     # -- search ----------------------------------------------------------
     def search(self, query: str, limit: int = 50, marks: Tuple[str, str] = ("[", "]")) -> List[SearchHit]:
         """Newest first; ``marks`` go round each hit in the snippet (the UI styles them instead)."""

@@ -97,7 +97,7 @@ class Stats(Record):
     forced_close_tokens_evaluated: Optional[int] = None
     loop_detected: bool = False
     quick: bool = False  # answered in Quick mode: the thinking was skipped (or a fast profile answered)
-    model: Optional[str] = None  # the model that answered (a Quick message may go to the fast profile's)
+    model: Optional[str] = None  # the model that wrote the reply (a Quick one may be the fast profile's); exports
 
 
 @dataclass

@@ -89,7 +89,10 @@ def test_show_search_export_import_rm(smol_model, tmp_path):
     assert new != cid and run_cli("show", str(new)).stdout == run_cli("show", str(cid)).stdout
     out = tmp_path / "all"
     assert run_cli("export", "--all", "-o", str(out)).returncode == 0
-    assert sorted(p.name for p in out.iterdir()) == sorted([f"{cid}.md", f"{new}.md"])
+    assert sorted(p.name for p in out.iterdir()) == [
+        f"{cid:04d}-tell-me-about-pelicans.md",
+        f"{new:04d}-tell-me-about-pelicans.md",
+    ]
     assert run_cli("rm", str(cid)).returncode == 0
     assert run_cli("show", str(cid)).returncode == 2
 
@@ -231,3 +234,21 @@ def test_help_of_every_command_describes_every_option_and_argument():
                 names = {str(param.name).upper(), param.human_readable_name.strip("[]")}
                 assert any(n in (command.help or "") for n in names), (name, param.name)
         assert text.startswith("Usage: qwqchat"), text
+
+
+def test_models_lists_ggufs_used_before_and_marks_the_missing(smol_model, qwq_home, tmp_path):
+    gone = tmp_path / "gone.gguf"
+    gone.write_bytes(smol_model.read_bytes())
+    smol, gone_path = str(smol_model.resolve()), str(gone.resolve())
+    for model in (smol_model, gone):
+        asked = run_cli("ask", "--model", str(model), "--max-tokens", "1", "--no-save", "hi")
+        assert asked.returncode == 0, asked.stderr
+    rows = json.loads(run_cli("models", "--json").stdout)
+    assert [r["path"] for r in rows] == [gone_path, smol] and all(r["used"] for r in rows)  # last used first
+    gone.unlink()
+    rows = json.loads(run_cli("models", "--json").stdout)
+    assert [(r["path"], r.get("missing", False)) for r in rows] == [(smol, False), (gone_path, True)]
+    table = run_cli("models").stdout.splitlines()
+    assert table[1].startswith("  1 ") and "just now" in table[1] and table[1].endswith(smol)
+    assert table[2].split() == ["-", "missing", "just", "now", gone_path]
+    assert run_cli("models", "--use", "2").returncode == 2  # a missing file cannot be chosen

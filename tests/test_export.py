@@ -97,3 +97,22 @@ def test_replies_are_headed_by_the_model_that_wrote_them():
     store.add_user_message(cid, "hi")
     store.finish_reply(store.start_reply(cid), "", "hello", "stop")
     assert "\n## Assistant\n" in export.to_markdown(store.get(cid))
+
+
+def test_each_reply_is_headed_by_the_model_that_answered_it(qwq_home):
+    """The model is recorded per reply by run_turn: a chat continued with another model names both."""
+    from qwqchat.chat import run_turn
+    from qwqchat.engines.replay import ReplayEngine, tokens_of
+    from qwqchat.types import Sampling
+
+    store = Store()
+    cid = store.create_conversation(model="QwQ-32B Q4_K_M")
+    for name in ("QwQ-32B Q4_K_M", "Qwen3 8B Q8_0"):
+        store.add_user_message(cid, "hi")
+        list(run_turn(ReplayEngine(tokens_of("ok</think>hello"), name=name), store, cid, Sampling()))
+    assert [m.stats.model for m in store.get(cid).messages if m.stats] == ["QwQ-32B Q4_K_M", "Qwen3 8B Q8_0"]
+    md = export.to_markdown(store.get(cid))
+    assert md.index("\n## QwQ-32B Q4_K_M\n") < md.index("\n## Qwen3 8B Q8_0\n") and "## Assistant" not in md
+    # a reply saved before replies named their model: the chat's model, else "Assistant"
+    store.finish_reply(store.start_reply(cid), "", "old", "stop", Stats(answer_tokens=1))
+    assert export.to_markdown(store.get(cid)).endswith("## QwQ-32B Q4_K_M\n\nold\n\n<sub>answer 1 tok</sub>\n")

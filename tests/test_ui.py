@@ -394,14 +394,16 @@ async def test_long_chat_opens_with_a_window_and_loads_earlier_turns(qwq_home):
     app = make_app()
     async with app.run_test(size=(140, 40)) as pilot:
         await app.open_conversation(cid)
-        shown = len(app.view.query(UserMessage)) + len(app.view.turns())
-        assert shown == 12
-        app.view.scroll_home(animate=False)
-        await wait_until(pilot, lambda: app.view.scroll_y == 0, what="the top")
-        app.view.query_one("#load-earlier").press()
-        await wait_until(
-            pilot, lambda: len(app.view.query(UserMessage)) + len(app.view.turns()) == 18, what="6 earlier messages"
-        )
+
+        def shown() -> int:
+            return len(app.view.query(UserMessage)) + len(app.view.turns())
+
+        assert shown() == 12
+        app.view.scroll_home(animate=False)  # reaching the top brings the next messages in above
+        await wait_until(pilot, lambda: shown() == 18 and not app.view.loading_earlier, what="6 earlier messages")
+        assert app.view.scroll_y > 0  # what was at the top is still on screen, below them
+        app.view.query_one("#load-earlier").press()  # the button does the same
+        await wait_until(pilot, lambda: shown() == 24, what="6 more")
 
 
 async def test_view_follows_the_stream_until_the_user_scrolls_up(qwq_home):
@@ -540,3 +542,70 @@ async def test_dialogs_take_what_the_user_types(qwq_home):
         await pilot.press("f3")
         assert isinstance(app.screen, SettingsScreen)
         assert app.focused is not None and app.focused.screen is app.screen
+
+
+async def test_up_recalls_prompts_after_a_restart_this_chats_first(qwq_home):
+    async def sent(app, pilot, *prompts):
+        for text in prompts:
+            await send(pilot, text)
+            await finished(pilot)
+
+    async def recalled(app, pilot, n):
+        app.prompt.focus()
+        app.prompt.text = ""  # Up recalls into an empty box
+        seen = []
+        for _ in range(n):
+            await pilot.press("up")
+            seen.append(app.prompt.text)
+        return seen
+
+    app = make_app()
+    async with app.run_test(size=(140, 40)) as pilot:
+        await ready(pilot)
+        await sent(app, pilot, "alpha one", "alpha two")
+        alpha = app.conversation.id
+        await app.open_conversation(None)
+        await sent(app, pilot, "beta one", "alpha one")
+        beta = app.conversation.id
+    app = make_app()  # a restart: a new app on the same QWQCHAT_HOME
+    async with app.run_test(size=(140, 40)) as pilot:
+        await ready(pilot)
+        assert await recalled(app, pilot, 1) == ["alpha one"]  # no chat open: the newest prompt anywhere
+        await app.open_conversation(alpha)
+        # this chat's, newest first, then the rest; Up stops at the oldest
+        assert await recalled(app, pilot, 4) == ["alpha two", "alpha one", "beta one", "beta one"]
+        await app.open_conversation(beta)
+        assert await recalled(app, pilot, 3) == ["alpha one", "beta one", "alpha two"]  # each prompt once
+        await pilot.press("down", "down")
+        assert app.prompt.text == "alpha one"
+        await pilot.press("down")
+        assert app.prompt.text == ""
+
+
+async def test_scrolling_to_the_top_of_a_long_chat_loads_earlier_turns_in_place(qwq_home):
+    from qwqchat.ui.widgets.conversation import WINDOW
+
+    store = Store()
+    cid = store.create_conversation(model="m")
+    for i in range(200):
+        store.add_user_message(cid, f"Question {i}")
+        store.finish_reply(store.start_reply(cid), "thinking " * 50, f"Answer {i}\n\n" + "word " * 80, "stop")
+    app = make_app(store=store)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await ready(pilot)
+        await app.open_conversation(cid)
+        view = app.view
+        await wait_until(pilot, lambda: view.last_turn() is not None and view.last_turn().region.height > 0)
+        assert len(view.children) == WINDOW + 1  # the button, then the last messages only
+        for _ in range(3):  # to the top, as a user does: earlier messages come in on the way
+            before = len(view.children)
+            view.scroll_home(animate=False)
+            await wait_until(pilot, lambda n=before: len(view.children) > n and not view.loading_earlier)
+            await pilot.pause()
+            assert view.scroll_y > 0  # what was read stays on screen: the new messages are above it
+            top = next(c for c in view.children[1:] if c.region.bottom > view.content_region.y)
+            row = top.region.y
+            await view.load_earlier()  # the button's load too keeps what was on screen in place
+            await pilot.pause()
+            assert top.region.y == row and view.region.overlaps(top.region)
+            assert view.scroll_y > 0

@@ -124,6 +124,9 @@ def _loaded_engine(cfg, sampling, think: bool = True):
     one is never loaded)."""
     engine = quick_mod.route(build_engine(cfg), quick_mod.fast_engine(cfg), think)
     engine.load()
+    from ..models.local import record_engine  # off the path of commands that load no model
+
+    record_engine(engine)
     if sampling.think_budget and think and not engine.can_end_thinking:
         note("the thinking budget is not available with a remote server; ignoring it")
     return engine

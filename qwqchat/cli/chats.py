@@ -13,7 +13,7 @@ import click
 
 from .. import export as export_mod
 from ..errors import BadInput
-from ..files import inside, write_output
+from ..files import inside, slug, write_output
 from ..store import Store
 from ..text import age, json_line, printable
 from .options import ID, Whole
@@ -160,7 +160,7 @@ def export(
         folder.mkdir(parents=True, exist_ok=True)
         convs = store.list_conversations()
         for c in convs:
-            target = inside(folder, folder / f"{c.id}.{'json' if as_json else 'md'}")
+            target = inside(folder, folder / export_name(c.id, c.title, "json" if as_json else "md"))
             write_output(str(target), render(c.id), force)
         print(f"exported {len(convs)} conversation(s) to {printable(str(folder))}", file=sys.stderr)
         return 0
@@ -173,6 +173,11 @@ def export(
     else:
         sys.stdout.write(text)
     return 0
+
+
+def export_name(conversation_id: int, title: str, extension: str) -> str:
+    """``0042-capital-of-france.md``: the id keeps names apart (and sorted), the slug says what is inside."""
+    return f"{conversation_id:04d}-{slug(title)}.{extension}"
 
 
 def _read_import(name: str) -> bytes:

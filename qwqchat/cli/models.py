@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Any, Dict, List, Optional
 
 import click
 
@@ -13,6 +13,7 @@ from .. import config as config_mod
 from .. import paths as paths_mod
 from ..errors import BadInput, QwqError
 from ..models.fit import gib
+from ..text import age, printable
 from .options import Whole, flags, shared
 
 
@@ -79,15 +80,21 @@ def pull(spec: Optional[str], no_default: bool) -> int:
 @click.option("--use", metavar="ID|PATH", help="make this model (a number from the list, or a .gguf path) the default")
 @click.option("--json", "as_json", is_flag=True, help="print JSON instead of a table")
 def models(use: Optional[str], as_json: bool) -> int:
-    """Local GGUF models: size, quant, architecture, context, fit, default (*)."""
+    """Local GGUF models: size, quant, architecture, context, fit, when last used, default (*).
+
+    Besides the Hugging Face cache and the config's models, every GGUF loaded before is listed;
+    one that is gone since is shown as missing (it cannot be chosen with --use).
+    """
     from ..models import local
     from ..models.recommend import this_machine
 
     cfg = config_mod.load()
+    used = local.used_models()
     extra = list(cfg.raw.get("local_models", []))
     if cfg.model:
         extra.append(cfg.model)
-    found = local.local_models(extra)
+    found = local.local_models(extra + list(used))
+    missing = [p for p in used if not Path(p).is_file()]
     if use:
         chosen = None
         if use.isdigit() and 1 <= int(use) <= len(found):
@@ -111,13 +118,17 @@ def models(use: Optional[str], as_json: bool) -> int:
     default = str(Path(cfg.model).expanduser().resolve()) if cfg.model else None
     for r in rows:
         r["default"] = default is not None and str(Path(r["path"]).resolve()) == default
+        r["used"] = used.get(str(Path(r["path"]).resolve()))
+    gone: List[Dict[str, Any]] = [
+        {"path": p, "name": p, "missing": True, "used": used[p], "default": False} for p in missing
+    ]
     if as_json:
-        print(json.dumps(rows))
+        print(json.dumps(rows + gone))
         return 0
-    if not rows:
+    if not rows and not gone:
         print("no local models: `qwqchat pull` downloads the reasoning model that fits this machine", file=sys.stderr)
         return 0
-    print(f"{'#':>3}  {'size':>9}  {'quant':<8} {'arch':<8} {'context':>8}  {'fits ' + where:<10} model")
+    print(f"{'#':>3}  {'size':>9}  {'quant':<8} {'arch':<8} {'context':>8}  {'fits ' + where:<10} {'used':>9}  model")
     for i, r in enumerate(rows, 1):
         fits = (
             "—"
@@ -128,9 +139,15 @@ def models(use: Optional[str], as_json: bool) -> int:
         ctx = f"{r['context_length']:,}" if r.get("context_length") else "?"
         print(
             f"{i:>3}{mark} {gib(r['size']):>9}  {r['quant'] or '?':<8} {r['architecture'] or '?':<8} "
-            f"{ctx:>8}  {fits:<10} {r['name']}{'  (' + r['error'] + ')' if r.get('error') else ''}"
+            f"{ctx:>8}  {fits:<10} {_used(r['used'])}  {r['name']}{'  (' + r['error'] + ')' if r.get('error') else ''}"
         )
+    for g in gone:
+        print(f"{'-':>3}  {'missing':>9}  {'':<8} {'':<8} {'':>8}  {'':<10} {_used(g['used'])}  {printable(g['name'])}")
     return 0
+
+
+def _used(when: Optional[float]) -> str:
+    return f"{age(when, short=True):>9}" if when else f"{'—':>9}"
 
 
 @click.command()

@@ -1,16 +1,21 @@
-"""The GGUF files already on this machine: the Hugging Face cache and the files the user added.
+"""The GGUF files already on this machine: the Hugging Face cache, the files the user added and
+those loaded before (``used_models.json`` in the data folder: path -> when it was last loaded).
 
 Reads headers, never weights; nothing here downloads.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional
+from typing import Dict, List, Optional
 
-from .. import gguf_header
+from .. import gguf_header, paths
 from ..errors import QwqError
+from ..files import atomic_write
 from . import fit
 from .catalog import SPLIT_RE, quant_of
 
@@ -58,6 +63,42 @@ def local_models(extra: List[str]) -> List[LocalModel]:
             seen.add(str(path.resolve()))
             found.append(LocalModel(path, path.stat().st_size))
     return found
+
+
+USED_FILE = "used_models.json"
+USED_CAP = 100  # paths remembered; the least recently used go first
+
+log = logging.getLogger("qwqchat.models")
+
+
+def used_models() -> Dict[str, float]:
+    """Every GGUF loaded before (resolved path -> last load time), newest first; a bad file reads as empty."""
+    try:
+        data = json.loads((paths.data_dir() / USED_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    good = {k: float(v) for k, v in data.items() if isinstance(k, str) and isinstance(v, (int, float))}
+    return dict(sorted(good.items(), key=lambda kv: -kv[1]))
+
+
+def record_used(path: Path, when: Optional[float] = None) -> None:
+    """Remember that ``path`` loaded (``qwqchat models`` lists it); failing to write it never stops a chat."""
+    used = used_models()
+    used[str(Path(path).expanduser().resolve())] = when or time.time()
+    newest = dict(sorted(used.items(), key=lambda kv: -kv[1])[:USED_CAP])
+    try:
+        atomic_write(paths.data_dir() / USED_FILE, json.dumps(newest, indent=1), private=True)
+    except QwqError as exc:
+        log.warning("%s", exc)
+
+
+def record_engine(engine: object) -> None:
+    """After a successful load: remember the engine's GGUF (a remote engine has none)."""
+    path = getattr(engine, "path", None)
+    if isinstance(path, Path):
+        record_used(path)
 
 
 def describe_local(model: LocalModel, ctx: int = 32768, kv_type: str = "f16", available: Optional[int] = None) -> dict:

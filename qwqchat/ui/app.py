@@ -204,6 +204,9 @@ class QwqChatApp(App):
         except Exception as exc:  # never a traceback on screen
             self.post_message(ModelFailed(f"{exc.__class__.__name__}: {exc}"))
         else:
+            from ..models.local import record_engine
+
+            record_engine(self.engine)  # here, in the loading thread: `qwqchat models` lists it
             self.post_message(ModelLoaded())
 
     def _tick_loading(self) -> None:

@@ -54,6 +54,7 @@ class ChatScreen(ChatActions):
         self.prompt.focus()
         self.query_one("#loop-bar").display = False
         await self.view.show(None, EMPTY_HINT)
+        self.load_prompt_history()
         self.host.chat_shown()
 
     # -- sending -------------------------------------------------------------------

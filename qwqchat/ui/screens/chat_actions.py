@@ -6,7 +6,6 @@ each class short.  Dialogs are imported when first used.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Awaitable, Callable, Optional, cast
 
@@ -112,6 +111,11 @@ class ChatActions(Screen):
             editing.cancel(self.prompt)
 
     # -- opening chats ---------------------------------------------------------------
+    def load_prompt_history(self) -> None:
+        store = self.host.store
+        this_chat = store.prompts(self.conversation.id) if self.conversation else []
+        self.prompt.load_history(this_chat, store.prompts())
+
     async def on_sidebar_opened(self, message: Sidebar.Opened) -> None:
         await self.open_conversation(message.conversation_id)
 
@@ -119,6 +123,7 @@ class ChatActions(Screen):
         self._cancel_edit()
         self.conversation = self.host.store.get(conversation_id) if conversation_id else None
         await self.view.show(self.conversation, EMPTY_HINT)
+        self.load_prompt_history()
         used = next((m.stats.context_used for m in reversed(self.messages()) if m.stats and m.stats.context_used), 0)
         shown_id = self.conversation.id if self.conversation else None
         streaming_here = self.stream is not None and self.stream.conversation_id == shown_id
@@ -207,9 +212,8 @@ class ChatActions(Screen):
 def export_markdown(conv: Conversation, folder: Path) -> Path:
     """Write ``conv`` as Markdown into ``folder`` under a name made from its title; the path written."""
     from ... import export as export_mod
-    from ...files import atomic_write, inside
+    from ...files import atomic_write, inside, slug
 
-    slug = re.sub(r"[^a-z0-9]+", "-", conv.title.lower()).strip("-")[:40] or "chat"
-    path = folder / f"qwqchat-{conv.id}-{slug}.md"
+    path = folder / f"qwqchat-{conv.id}-{slug(conv.title)}.md"
     atomic_write(inside(folder, path), export_mod.to_markdown(conv))
     return path

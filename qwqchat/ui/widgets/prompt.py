@@ -1,8 +1,12 @@
-"""The multi-line prompt: Enter sends, Ctrl+J inserts a newline, Up recalls earlier prompts."""
+"""The multi-line prompt: Enter sends, Ctrl+J inserts a newline, Up/Down walk earlier prompts.
+
+The prompts come from the store, so they outlive the app: this chat's first (newest
+first), then those of every chat, each prompt once.
+"""
 
 from __future__ import annotations
 
-from typing import List
+from typing import Iterable, List
 
 from textual import events
 from textual.message import Message
@@ -17,8 +21,8 @@ class PromptBox(TextArea):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(soft_wrap=True, show_line_numbers=False, tab_behavior="focus", **kwargs)
-        self.sent: List[str] = []
-        self._recall = 0
+        self.recall_list: List[str] = []  # the prompts Up walks, newest first (TextArea has its own "history")
+        self._recall = 0  # 0: the box holds what is being typed; n: history[n - 1]
 
     async def _on_key(self, event: events.Key) -> None:
         if event.key == "enter":
@@ -32,11 +36,11 @@ class PromptBox(TextArea):
             event.prevent_default()
             self.insert("\n")
             return
-        if event.key in ("up", "down") and self.sent and (not self.text or self._recall):
+        if event.key in ("up", "down") and self.recall_list and (not self.text or self._recall):
             if event.key == "up" and self.cursor_location[0] == 0:
                 event.stop()
                 event.prevent_default()
-                self._recall = min(self._recall + 1, len(self.sent))
+                self._recall = min(self._recall + 1, len(self.recall_list))
                 self._show_recalled()
                 return
             if event.key == "down" and self._recall and self.cursor_location[0] == self.document.line_count - 1:
@@ -50,10 +54,14 @@ class PromptBox(TextArea):
         await super()._on_key(event)
 
     def _show_recalled(self) -> None:
-        self.text = self.sent[-self._recall] if self._recall else ""
+        self.text = self.recall_list[self._recall - 1] if self._recall else ""
         self.move_cursor(self.document.end)
 
+    def load_history(self, this_chat: Iterable[str], every_chat: Iterable[str]) -> None:
+        """What Up walks: this chat's prompts, then every chat's (each list newest first)."""
+        self.recall_list = list(dict.fromkeys([*this_chat, *every_chat]))
+        self._recall = 0
+
     def remember(self, text: str) -> None:
-        if not self.sent or self.sent[-1] != text:
-            self.sent.append(text)
+        self.recall_list = [text, *(h for h in self.recall_list if h != text)]
         self._recall = 0
