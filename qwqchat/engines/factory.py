@@ -6,7 +6,7 @@ engines never import the config layer above them.
 
 from __future__ import annotations
 
-from typing import Optional, Protocol
+from typing import Any, Dict, Optional, Protocol
 
 from ..errors import BadInput
 from .base import Engine
@@ -35,16 +35,25 @@ def no_model_message() -> str:
     )
 
 
-def build_engine(cfg: EngineSettings) -> Engine:
-    """The engine the settings ask for (not loaded yet: call ``load()``)."""
+def build_engine(cfg: EngineSettings, own_process: bool = False) -> Engine:
+    """The engine the settings ask for (not loaded yet: call ``load()``).
+
+    ``own_process`` runs a local model in a child process (``engines/process.py``): the TUI asks for it so
+    that painting never holds the GIL the generating thread needs.
+    """
     if cfg.endpoint:
         from .remote import RemoteEngine
 
         return RemoteEngine(cfg.endpoint, api_key=cfg.api_key, model=cfg.remote_model)
     if not cfg.model:
         raise BadInput(no_model_message())
+    options: Dict[str, Any] = dict(
+        ctx=cfg.ctx, kv_cache=cfg.kv_cache, yarn=cfg.yarn, threads=cfg.threads, gpu_layers=cfg.gpu_layers
+    )
+    if own_process:
+        from .process import ProcessEngine
+
+        return ProcessEngine(cfg.model, **options)
     from .llama import LlamaEngine
 
-    return LlamaEngine(
-        cfg.model, ctx=cfg.ctx, kv_cache=cfg.kv_cache, yarn=cfg.yarn, threads=cfg.threads, gpu_layers=cfg.gpu_layers
-    )
+    return LlamaEngine(cfg.model, **options)
