@@ -543,7 +543,7 @@ async def test_dialogs_take_what_the_user_types(qwq_home):
 
 
 async def test_a_watched_reply_paints_rarely_and_a_key_brings_frames_back(qwq_home):
-    """Nobody touching the keys: the pump waits out ``idle_frame_s`` (the model keeps the CPU); a key: frames at once."""
+    """Nobody touching the keys: the pump waits out ``idle_frame_s`` (the model keeps the CPU); a key: frames again."""
     gate = Gate(0, 30)
     app = make_app(pace=gate)
     async with app.run_test(size=(140, 40)) as pilot:
