@@ -1,30 +1,41 @@
-"""Stream a 32,000-token reasoning trace plus a 2,000-token Markdown answer into the real app.
+"""UI ingest: a 32,000-token reasoning trace plus a 2,000-token Markdown answer from a local server, into the
+real app, against a bare ``openai`` client reading the same stream.
 
-Headless, with the replay engine, at the app's real frame rate (30 batches a
-second).  The replay runs as fast as the app takes it: it hands over
-``--batch`` tokens (default 200, a 6,000 tokens/s ceiling) and waits until
-the app has taken them, so whenever applying and painting a batch costs more
-than a frame, tokens/s drops and the last quarter takes longer than the first.  Two shapes of
-reasoning: realistic paragraphs, and one unbroken paragraph (the shape that
-makes Markdown-based chat views slow down quadratically).
+A scripted OpenAI-compatible server (``tests/sse_server.py``, in its own
+process) sends one token per chunk, reasoning in ``reasoning_content`` as
+llama-server does, as fast as the reader takes it.  Alternated in one run, each
+in a fresh process: the bare client reads the whole stream; the app (headless,
+through Pilot: the state it reports is what the next frame paints) gets the
+prompt, and the clock stops when the reply is finished on screen (the answer
+re-rendered as Markdown).  Two shapes of reasoning: realistic paragraphs, and
+one unbroken paragraph (the shape that makes Markdown-based chat views slow
+down quadratically).
 
-Prints, per shape: tokens/s overall, the time the last quarter of the tokens
-took divided by the first quarter's (1.0 = flat cost per token), and key
-latency during streaming (a key event posted every 100 ms; time until its
-action runs; p50/p95).
+Prints, per shape: the app's time and the bare client's, their ratio (target
+< 2x), the app process's peak RSS (target <= 150 MB), and key latency while
+streaming (a key event posted every 100 ms; time until its action runs;
+p50/p95, target p95 <= 50 ms).
 
-    python benchmarks/ui_stream.py [--reasoning 32000] [--answer 2000] [--batch 100]
+    python benchmarks/ui_stream.py [--reasoning 32000] [--answer 2000] [--rounds 2]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
+import resource
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
 WORDS = (
     "the so if we then check whether each value fits because wait maybe let me recount carefully "
@@ -53,29 +64,43 @@ def answer_tokens(n: int, rng: random.Random) -> list:
     return out[:n]
 
 
-async def run_shape(paragraphs: bool, n_reasoning: int, n_answer: int, batch: int) -> dict:
+def serve(paragraphs: bool, n_reasoning: int, n_answer: int) -> None:
+    """The server process: print its URL, serve the trace to every request until killed."""
+    from tests.sse_server import ScriptedServer, chunk
+
+    rng = random.Random(1)
+    script = [chunk(reasoning_content=t) for t in reasoning_tokens(n_reasoning, paragraphs, rng)]
+    script += [chunk(t) for t in answer_tokens(n_answer, rng)] + [chunk(finish="stop")]
+    with ScriptedServer() as server:
+        server.script = script
+        print(server.url, flush=True)
+        sys.stdin.read()  # until the benchmark closes our stdin
+
+
+def bare(url: str) -> dict:
+    import openai
+
+    client = openai.OpenAI(base_url=url, api_key="none")
+    started = time.perf_counter()
+    stream = client.chat.completions.create(
+        model="qwq", messages=[{"role": "user", "content": "benchmark"}], stream=True
+    )
+    pieces = 0
+    for c in stream:
+        delta = c.choices[0].delta if c.choices else None
+        if delta is not None and (delta.content or getattr(delta, "reasoning_content", None)):
+            pieces += 1
+    return {"seconds": time.perf_counter() - started, "pieces": pieces}
+
+
+async def app_run(url: str, n_answer: int) -> dict:
     from textual import events
     from textual.binding import Binding
 
     from qwqchat import config
-    from qwqchat.engines.replay import ReplayEngine
+    from qwqchat.engines.remote import RemoteEngine
     from qwqchat.store import Store
     from qwqchat.ui.app import QwqChatApp
-
-    rng = random.Random(1)
-    chunks = reasoning_tokens(n_reasoning, paragraphs, rng) + ["</think>\n\n"] + answer_tokens(n_answer, rng)
-    total = len(chunks)
-    marks = {}
-    app_box = {}
-
-    def pace(index: int) -> None:
-        if index % batch == 0 and index:
-            stream = app_box["app"].stream
-            stream.taken.wait(10)  # the app took the previous batch
-            stream.taken.clear()
-        for q in (0, total // 4, 3 * total // 4, total - 1):
-            if index == q:
-                marks[q] = time.perf_counter()
 
     class BenchApp(QwqChatApp):
         BINDINGS = QwqChatApp.BINDINGS + [Binding("f12", "ping", show=False)]
@@ -84,9 +109,7 @@ async def run_shape(paragraphs: bool, n_reasoning: int, n_answer: int, batch: in
         def action_ping(self) -> None:
             self.pings.append(time.perf_counter())
 
-    engine = ReplayEngine(chunks, name="bench", pace=pace)
-    app = BenchApp(config.load(), Store(), engine, save_theme=False)
-    app_box["app"] = app
+    app = BenchApp(config.load(), Store(), RemoteEngine(url, model="qwq"), save_theme=False)
     latencies = []
     async with app.run_test(size=(140, 40)) as pilot:
         while not app.engine_ready:
@@ -95,51 +118,98 @@ async def run_shape(paragraphs: bool, n_reasoning: int, n_answer: int, batch: in
         await pilot.press("enter")
         started = time.perf_counter()
         next_ping = started + 0.1
-        while app.stream is not None:
+        while not app.turns_finished:
             await asyncio.sleep(0.005)
             if time.perf_counter() >= next_ping:
                 sent = time.perf_counter()
                 before = len(app.pings)
                 app.post_message(events.Key("f12", None))
-                while len(app.pings) == before and app.stream is not None:
+                while len(app.pings) == before and not app.turns_finished:
                     await asyncio.sleep(0.001)
                 if len(app.pings) > before:
                     latencies.append(app.pings[-1] - sent)
                 next_ping = time.perf_counter() + 0.1
-        turn = app.view.last_turn()
-        while not app.turns_finished:  # the final batch is being applied
-            await asyncio.sleep(0.001)
         finished = time.perf_counter()
-        assert len(turn.answer.text) >= n_answer and not turn.streaming
-    first_q = marks[total // 4] - marks[0]
-    last_q = marks[total - 1] - marks[3 * total // 4]
+        turn = app.view.last_turn()
+        assert len(turn.answer.text) >= n_answer // 2 and not turn.streaming, "the answer did not arrive whole"
     latencies.sort()
     return {
-        "tokens": total,
         "seconds": finished - started,
-        "tokens_per_s": total / (finished - started),
-        "quarter_ratio": last_q / first_q,
         "key_p50_ms": 1000 * statistics.median(latencies),
         "key_p95_ms": 1000 * latencies[int(0.95 * (len(latencies) - 1))],
         "keys": len(latencies),
     }
 
 
+def child(mode: str, url: str, n_answer: int) -> None:
+    os.environ["QWQCHAT_HOME"] = tempfile.mkdtemp(prefix="ui-stream-")
+    r = bare(url) if mode == "bare" else asyncio.run(app_run(url, n_answer))
+    r["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(r))
+
+
+def run_child(mode: str, url: str, n_answer: int) -> dict:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", mode, "--url", url, "--answer", str(n_answer)],
+        check=True,
+        stdout=subprocess.PIPE,
+        text=True,
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--reasoning", type=int, default=32000)
     ap.add_argument("--answer", type=int, default=2000)
-    ap.add_argument("--batch", type=int, default=200)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--shapes", nargs="+", default=["paragraphs", "one"], choices=["paragraphs", "one"])
+    ap.add_argument("--child", choices=["bare", "app"], help=argparse.SUPPRESS)
+    ap.add_argument("--serve", choices=["paragraphs", "one"], help=argparse.SUPPRESS)
+    ap.add_argument("--url", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    os.environ["QWQCHAT_HOME"] = tempfile.mkdtemp()
-    for name, paragraphs in (("paragraphs", True), ("one unbroken paragraph", False)):
-        r = asyncio.run(run_shape(paragraphs, args.reasoning, args.answer, args.batch))
-        print(
-            f"{name:>24}: {r['tokens']:,} tokens in {r['seconds']:.1f} s = {r['tokens_per_s']:,.0f} tokens/s"
-            f" | last/first quarter {r['quarter_ratio']:.2f}"
-            f" | key latency p50 {r['key_p50_ms']:.1f} ms, p95 {r['key_p95_ms']:.1f} ms ({r['keys']} keys)"
+    if args.serve:
+        return serve(args.serve == "paragraphs", args.reasoning, args.answer)
+    if args.child:
+        return child(args.child, args.url, args.answer)
+    for shape in args.shapes:
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                __file__,
+                "--serve",
+                shape,
+                "--reasoning",
+                str(args.reasoning),
+                "--answer",
+                str(args.answer),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
         )
-    print("targets: >= 2,000 tokens/s, quarter ratio <= 1.5, key p95 <= 50 ms")
+        try:
+            url = server.stdout.readline().strip()
+            name = "paragraphs" if shape == "paragraphs" else "one unbroken paragraph"
+            ratios = []
+            for r in range(args.rounds):
+                b = run_child("bare", url, args.answer)
+                a = run_child("app", url, args.answer)
+                ratios.append(a["seconds"] / b["seconds"])
+                print(
+                    f"{name:>22} round {r + 1}: app {a['seconds']:.2f} s vs bare openai {b['seconds']:.2f} s"
+                    f" = {ratios[-1]:.2f}x | app peak RSS {a['peak_rss_mb']:.0f} MB"
+                    f" | key latency p50 {a['key_p50_ms']:.1f} ms, p95 {a['key_p95_ms']:.1f} ms ({a['keys']} keys)",
+                    flush=True,
+                )
+            print(f"{name:>22}: median {statistics.median(ratios):.2f}x")
+        finally:
+            server.stdin.close()
+            server.wait()
+    print(
+        f"targets: < 2x the bare client, peak RSS <= 150 MB, key p95 <= 50 ms"
+        f" ({args.reasoning:,} + {args.answer:,} tokens)"
+    )
 
 
 if __name__ == "__main__":

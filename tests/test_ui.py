@@ -609,3 +609,25 @@ async def test_scrolling_to_the_top_of_a_long_chat_loads_earlier_turns_in_place(
             await pilot.pause()
             assert top.region.y == row and view.region.overlaps(top.region)
             assert view.scroll_y > 0
+
+
+async def test_a_watched_reply_paints_rarely_and_a_key_brings_frames_back(qwq_home):
+    """Nobody touching the keys: the pump waits out ``idle_frame_s`` (the model keeps the CPU); a key: frames again."""
+    gate = Gate(0, 30)
+    app = make_app(pace=gate)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await ready(pilot)
+        app.view.idle_frame_s = 3600.0  # as if the idle frames never came
+        await send(pilot, "q")
+        await gate.wait_reached()  # before the first piece
+        app.last_input = 0.0  # the Enter was long ago
+        gate.release()
+        await wait_until(pilot, lambda: gate.stops == [30], what="the replay to go on")
+        await gate.wait_reached()
+        await pilot.pause(0.3)  # ten 30-fps frames
+        turn = app.view.last_turn()
+        assert turn.reasoning_pieces == 0  # the 30 pieces wait in the batch
+        await pilot.press("ctrl+b")  # any key (here: the chat list), and the pump paints again
+        await wait_until(pilot, lambda: turn.reasoning_pieces > 0, what="a frame after the key")
+        gate.release()
+        await finished(pilot)

@@ -6,7 +6,7 @@ engines never import the config layer above them.
 
 from __future__ import annotations
 
-from typing import Optional, Protocol
+from typing import Any, Dict, Optional, Protocol
 
 from ..errors import BadInput
 from .base import Engine
@@ -36,18 +36,19 @@ def no_model_message() -> str:
     )
 
 
-def build_engine(cfg: EngineSettings) -> Engine:
-    """The engine the settings ask for (not loaded yet: call ``load()``)."""
+def build_engine(cfg: EngineSettings, own_process: bool = False) -> Engine:
+    """The engine the settings ask for (not loaded yet: call ``load()``).
+
+    ``own_process`` runs a local model in a child process (``engines/process.py``): the TUI asks for it so
+    that painting never holds the GIL the generating thread needs.
+    """
     if cfg.endpoint:
         from .remote import RemoteEngine
 
         return RemoteEngine(cfg.endpoint, api_key=cfg.api_key, model=cfg.remote_model)
     if not cfg.model:
         raise BadInput(no_model_message())
-    from .llama import LlamaEngine
-
-    return LlamaEngine(
-        cfg.model,
+    options: Dict[str, Any] = dict(
         ctx=cfg.ctx,
         kv_cache=cfg.kv_cache,
         yarn=cfg.yarn,
@@ -55,3 +56,10 @@ def build_engine(cfg: EngineSettings) -> Engine:
         gpu_layers=cfg.gpu_layers,
         kv_disk_mb=cfg.kv_cache_disk_mb,
     )
+    if own_process:
+        from .process import ProcessEngine
+
+        return ProcessEngine(cfg.model, **options)
+    from .llama import LlamaEngine
+
+    return LlamaEngine(cfg.model, **options)

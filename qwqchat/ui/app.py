@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Iterable, Optional
 
-from textual import work
+from textual import events, work
 from textual.app import App, SystemCommand
 from textual.screen import Screen
 from textual.timer import Timer
@@ -72,8 +72,14 @@ class QwqChatApp(App):
         self._load_started = clock()
         self._loading_timer: Optional[Timer] = None
         self._loading_word = "loading model…"
+        self.last_input = 0.0  # time.monotonic() of the last key or mouse event: the pump's frame rate follows it
         if cfg.theme and cfg.theme in self.available_themes:
             self.theme = cfg.theme
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.InputEvent):
+            self.last_input = time.monotonic()
+        await super().on_event(event)
 
     def get_default_screen(self) -> Screen:
         return self.chat
@@ -182,7 +188,7 @@ class QwqChatApp(App):
             config_mod.save_keys({"model": str(path)})
         except (QwqError, OSError) as exc:
             self.notify(f"could not save the default model: {exc}", severity="warning")
-        self.engine = build_engine(self.cfg)
+        self.engine = build_engine(self.cfg, own_process=True)
         self.engine_error = None
         self.engine_ready = False
         self._start_loading()

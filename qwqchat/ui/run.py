@@ -14,7 +14,7 @@ def build_app(flags: Mapping[str, Any]):
     store = Store()  # a database we cannot use stops here with its one-line reason
     # a local file or a remote server (--endpoint, a remote --profile); not loaded: the app loads it after its
     # first frame.  With neither, the first-run screen offers a download.
-    engine = build_engine(cfg) if cfg.model or cfg.endpoint else None
+    engine = build_engine(cfg, own_process=True) if cfg.model or cfg.endpoint else None
     from .app import QwqChatApp
 
     return QwqChatApp(cfg, store, engine, None if engine else no_model_message(), first_run=engine is None)

@@ -2,8 +2,10 @@
 
 The worker only appends events to a shared batch under a lock: it never
 waits for the UI and sends no message per token.  The app takes the batch
-``FRAME_S`` apart (``take``), so painting cost is per frame, not per token,
-and a busy UI simply receives bigger batches.
+``FRAME_S`` apart while the user types or moves the mouse, ``IDLE_FRAME_S``
+apart while they only watch (``take``), so painting cost is per frame, not
+per token, a busy UI simply receives bigger batches, and a reply that is only
+being watched leaves the CPU to the model.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from ..types import AnswerDelta, HistoryTrimmed, LoopDetected, ReasoningDelta, S
 from .messages import Batch
 
 FRAME_S = 1 / 30
+IDLE_FRAME_S = 1 / 5  # while nobody touches a key or the mouse: each frame's layout costs the model's cores
+INTERACTIVE_S = 1.0  # back to FRAME_S for this long after any key or mouse event
 
 
 class TurnStream:
@@ -48,6 +52,11 @@ class TurnStream:
 
     def stop(self) -> None:
         self.cancel.set()
+
+    @property
+    def ended(self) -> bool:
+        """The worker's result is waiting: the UI applies it at once, whatever the frame rate."""
+        return self._batch.result is not None
 
     def take(self) -> Batch:
         """Everything that arrived since the last call (UI thread)."""

@@ -27,7 +27,7 @@ from textual.widgets import Button, Static
 
 from ...store import Conversation, StoredMessage
 from ...types import TurnResult
-from ..streamer import FRAME_S, TurnStream
+from ..streamer import FRAME_S, IDLE_FRAME_S, INTERACTIVE_S, TurnStream
 
 WINDOW = 12  # messages mounted when a conversation opens
 EARLIER = 6  # messages mounted each time the user reaches the top
@@ -67,6 +67,8 @@ class ConversationView(VerticalScroll):
         self.keep_open = False
         self.clock = time.monotonic
         self.frame_s = FRAME_S
+        self.idle_frame_s = IDLE_FRAME_S
+        self._applied_at = 0.0  # time.monotonic() of the last frame that applied a batch
         self.stream: Optional[TurnStream] = None  # until the screen has settled its end
         self.streaming_turn = None  # the AssistantTurn being streamed into, while it is on screen
         self._pump_timer: Optional[Timer] = None
@@ -245,6 +247,11 @@ class ConversationView(VerticalScroll):
         stream, timer = self.stream, self._pump_timer
         if stream is None or timer is None:
             return
+        now = time.monotonic()  # not self.clock: tests may freeze that one
+        watching = now - getattr(self.app, "last_input", 0.0) > INTERACTIVE_S
+        if watching and now - self._applied_at < self.idle_frame_s and not stream.ended:
+            return  # nobody is typing or scrolling: a few frames a second leave the cores to the model
+        self._applied_at = now
         batch = stream.take()
         if not batch:
             return

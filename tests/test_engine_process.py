@@ -1,0 +1,119 @@
+"""The local engine in its own process (what the TUI runs): same replies, and cancel, answer-now and failures
+still work across the pipe."""
+
+import threading
+
+import pytest
+
+from qwqchat.engines.factory import build_engine
+from qwqchat.engines.llama import LlamaEngine
+from qwqchat.engines.process import ProcessEngine
+from qwqchat.errors import QwqError
+from qwqchat.types import AnswerDelta, Message, ReasoningDelta, Sampling, TurnDone
+
+PROMPT = [Message("user", "Write a long story about a dragon.")]
+LONG = Sampling(temperature=1.5, top_k=0, top_p=1.0, seed=3, max_tokens=2000)
+
+
+def run(events, on_piece=None):
+    reasoning, answer, done, n = [], [], None, 0
+    for ev in events:
+        if isinstance(ev, (ReasoningDelta, AnswerDelta)):
+            (reasoning if isinstance(ev, ReasoningDelta) else answer).append(ev.text)
+            n += 1
+            if on_piece:
+                on_piece(n)
+        elif isinstance(ev, TurnDone):
+            assert done is None, "exactly one TurnDone"
+            done = ev.result
+    assert done is not None
+    return "".join(reasoning), "".join(answer), done
+
+
+@pytest.fixture(scope="module")
+def child(qwq_model):
+    engine = ProcessEngine(qwq_model, ctx=4096, threads=1)
+    engine.load()
+    yield engine
+    engine.close()
+
+
+def test_same_reply_as_in_process_with_the_same_seed(child, qwq_model):
+    sampling = Sampling(max_tokens=40, seed=7, think_budget=20)
+    local = LlamaEngine(qwq_model, ctx=4096, threads=1)
+    local.load()
+    try:
+        want = run(local.stream(PROMPT, sampling))
+    finally:
+        local.close()
+    got = run(child.stream(PROMPT, sampling))
+    assert got[:2] == want[:2] and got[0] and got[1]
+    assert got[2].stats.intervention == "think-budget"
+    assert child.context_size == 4096 and child.describe() == "CPU" and child.name
+
+
+def test_cancel_and_answer_now_cross_to_the_child(child):
+    cancel, end_thinking = threading.Event(), threading.Event()
+
+    def at(n: int) -> None:
+        if n == 5:
+            end_thinking.set()
+        if n == 30:
+            cancel.set()
+
+    reasoning, answer, done = run(child.stream(PROMPT, LONG, cancel, end_thinking), at)
+    assert done.stats.intervention == "answer-now"
+    assert done.finish_reason == "cancelled" and len(done.answer) < 2000
+    assert run(child.stream(PROMPT, Sampling(max_tokens=5, seed=1)))[2].finish_reason in ("length", "stop")
+
+
+def test_a_caller_that_stops_early_leaves_the_pipe_in_step(child):
+    events = child.stream(PROMPT, LONG)
+    for i, _ in enumerate(events):
+        if i == 3:
+            break
+    events.close()  # as run_turn's consumer leaving: the child is stopped and drained
+    _, _, done = run(child.stream(PROMPT, Sampling(max_tokens=5, seed=1)))
+    assert done.finish_reason in ("length", "stop") and done.error is None
+
+
+def test_load_errors_are_one_line_and_leave_no_process(tmp_path):
+    engine = ProcessEngine(tmp_path / "missing.gguf", threads=1)
+    with pytest.raises(QwqError) as err:
+        engine.load()
+    assert "missing.gguf" in str(err.value) and "\n" not in str(err.value)
+    assert engine._proc is None
+
+
+def test_a_dead_child_ends_the_turn_with_what_it_said(qwq_model):
+    engine = ProcessEngine(qwq_model, ctx=4096, threads=1)
+    engine.load()
+    try:
+        _, answer, done = run(engine.stream(PROMPT, LONG), lambda n: n == 10 and engine._proc.kill())
+        assert done.finish_reason == "error" and "ended unexpectedly" in done.error
+        assert len(done.reasoning) >= 10 or len(done.answer) >= 10
+        _, _, again = run(engine.stream(PROMPT, Sampling(seed=1, max_tokens=5)))  # a new child for the next turn
+        assert again.finish_reason in ("length", "stop") and again.error is None
+    finally:
+        engine.close()
+
+
+def test_the_tui_gets_its_local_model_in_a_process(qwq_model):
+    from qwqchat import config
+
+    cfg = config.resolve({"model": str(qwq_model)})
+    assert isinstance(build_engine(cfg, own_process=True), ProcessEngine)
+    assert isinstance(build_engine(cfg), LlamaEngine)  # ask stays in-process
+
+
+def test_quick_chat_id_and_token_counts_cross_to_the_child(child, qwq_model, qwq_home):
+    """What the other parts of the app ask of the local engine works the same through the process."""
+    inside = LlamaEngine(qwq_model, ctx=4096, threads=1)
+    inside.load()
+    try:
+        assert child.count_tokens("Hello there, dragon.") == inside.count_tokens("Hello there, dragon.") > 0
+    finally:
+        inside.close()
+    quick = Sampling(temperature=0.0, seed=3, max_tokens=40)
+    reasoning, answer, done = run(child.stream(PROMPT, quick, think=False, chat_id=7))
+    assert reasoning == "" and done.stats.reasoning_tokens == 0 and answer
