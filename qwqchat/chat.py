@@ -45,6 +45,7 @@ def run_turn(
     end_thinking: Optional[threading.Event] = None,
     answer_from_thinking: bool = False,
     save_interval: float = SAVE_INTERVAL_S,
+    new_version: bool = False,
 ) -> Iterator[Event]:
     """Answer the conversation's last prompt, saving the reply as it streams.
 
@@ -54,6 +55,8 @@ def run_turn(
     seconds, and the finished one (or whatever was produced before a stop or an
     error) always does.  ``answer_from_thinking`` continues the last reply, which
     stopped while thinking: the engine closes that thinking and the model answers.
+    ``new_version`` answers the prompt before the last reply again: a new version of that reply,
+    chosen beside the old one (which stays, and stays out of what the model sees).
     """
     conv = store.get(conversation_id)
     prefill = None
@@ -65,6 +68,12 @@ def run_turn(
         conv.messages = conv.messages[:-1]
         message_id, prefill, earlier = last.id, last.reasoning, last.stats
         store.reopen_reply(message_id)
+    elif new_version:
+        last = conv.messages[-1] if conv.messages else None
+        if last is None or last.role != "assistant":
+            raise BadInput("there is no reply to answer again")
+        conv.messages = conv.messages[:-1]
+        message_id = store.add_version(last.id)
     else:
         message_id = store.start_reply(conversation_id)
     reasoning: List[str] = [prefill] if prefill else []

@@ -22,10 +22,17 @@ FRAME_S = 1 / 30
 
 class TurnStream:
     def __init__(
-        self, engine: Engine, store: Store, conversation_id: int, sampling: Sampling, answer_from_thinking: bool = False
+        self,
+        engine: Engine,
+        store: Store,
+        conversation_id: int,
+        sampling: Sampling,
+        answer_from_thinking: bool = False,
+        new_version: bool = False,
     ) -> None:
         self.engine = engine
         self.answer_from_thinking = answer_from_thinking
+        self.new_version = new_version  # a new version of the last reply, beside it
         self.end_thinking = threading.Event()
         self.store = store
         self.conversation_id = conversation_id
@@ -62,6 +69,7 @@ class TurnStream:
                 self.cancel,
                 self.end_thinking,
                 answer_from_thinking=self.answer_from_thinking,
+                new_version=self.new_version,
             ):
                 with self._lock:
                     b = self._batch
