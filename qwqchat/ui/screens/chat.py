@@ -7,10 +7,13 @@ the keys of ``ui/keys.py``.  Dialogs are imported when first used.
 
 from __future__ import annotations
 
+from typing import Optional
+
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, ListView, Static
 
+from ...types import Sampling
 from ..editing import Editing
 from ..keys import KEYS, bindings
 from ..streamer import TurnStream
@@ -64,18 +67,19 @@ class ChatScreen(ChatActions):
             self.notify(app.engine_error or "no model", title="Cannot send", severity="error")
             return
         editing, self.editing = self.editing, None
-        if editing is not None and self.conversation is not None and editing.conversation_id == self.conversation.id:
-            await editing.replace(app.store)
-            self.conversation = app.store.get(self.conversation.id)
         if self.conversation is None:
             cid = app.store.create_conversation(
                 model=app.engine.name, system_prompt=app.cfg.system_prompt, settings=app.cfg.sampling.to_dict()
             )
             self.conversation = app.store.get(cid)
-        mid = app.store.add_user_message(self.conversation.id, text)
+        versions = 1
+        if editing is not None and editing.conversation_id == self.conversation.id:
+            mid, versions = await editing.branch(app.store, text)  # the old prompt and what followed it stay
+        else:
+            mid = app.store.add_user_message(self.conversation.id, text)
         self.prompt.remember(text)
         self.prompt.text = ""
-        await self.view.add_user(text, mid)
+        await self.view.add_user(text, mid, versions, versions)
         self.sidebar.refresh_list(select=self.conversation.id)
         if app.engine_ready:
             await self._start_turn()
@@ -88,12 +92,19 @@ class ChatScreen(ChatActions):
             await self._start_turn()
             self.pending_send = False  # only now: until the stream exists, the send is still pending
 
-    async def _start_turn(self, answer_from_thinking: bool = False):
+    async def _start_turn(
+        self, answer_from_thinking: bool = False, new_version: bool = False, sampling: Optional[Sampling] = None
+    ):
         app = self.host
         assert app.engine is not None and self.conversation is not None
         turn = await self.view.add_reply()
         stream = TurnStream(
-            app.engine, app.store, self.conversation.id, self.sampling(), answer_from_thinking=answer_from_thinking
+            app.engine,
+            app.store,
+            self.conversation.id,
+            sampling or self.sampling(),
+            answer_from_thinking=answer_from_thinking,
+            new_version=new_version,
         )
         self.status.show(activity="thinking…")
         app.run_worker(stream.run, thread=True, group="turn", exit_on_error=False)
@@ -145,22 +156,26 @@ class ChatScreen(ChatActions):
         self.query_one("#chat-list", ListView).index = None
 
     async def action_regenerate(self) -> None:
+        await self._regenerate()
+
+    async def _regenerate(self, sampling: Optional[Sampling] = None) -> bool:
+        """A new version of the last reply, chosen beside the old one (paging brings that back), run with
+        ``sampling`` (default: the chat's).  Ctrl+R and F10 come here; False when it could not start."""
         if not self._idle_chat("regenerate") or self.conversation is None:
-            return
+            return False
         app = self.host
         messages = self.conversation.messages
         if not messages or messages[-1].role != "assistant":
             self.notify("No reply to regenerate", severity="warning")
-            return
+            return False
         if app.engine is None or app.engine_error or not app.engine_ready:
             self.notify(app.engine_error or "The model is still loading", severity="warning")
-            return
-        app.store.delete_message(messages[-1].id)
+            return False
         last = self.view.last_turn()
         if last is not None:
             await last.remove()
-        self.conversation = app.store.get(self.conversation.id)
-        await self._start_turn()
+        await self._start_turn(new_version=True, sampling=sampling)
+        return True
 
     async def action_answer_now(self) -> None:
         """While thinking: end it now.  After a reply stopped while thinking: answer from that thinking."""
@@ -211,13 +226,50 @@ class ChatScreen(ChatActions):
         )
         self.conversation = store.get(self.conversation.id)
         self.notify(f"Retrying with presence penalty {penalty:.1f}")
-        await self.action_regenerate()
+        await self._regenerate()
 
     async def action_edit_last(self) -> None:
-        """Put the last prompt back in the box; its exchange is only hidden until the new prompt is sent."""
-        if self.editing is not None or not self._idle_chat("edit") or self.conversation is None:
+        """Put the focused (or last) prompt back in the box; it and what follows are hidden until the edit
+        is sent as a new branch beside it (nothing is deleted), and shown again by Esc."""
+        if self.editing is not None:
             return
-        self.editing = Editing.begin(self.conversation, self.view, self.prompt)
+        focused = self.view.target_message(self.focused)  # a prompt, or a reply (then its prompt)
+        if not self._idle_chat("edit") or self.conversation is None:
+            return
+        self.editing = Editing.begin(self.conversation, self.view, self.prompt, focused)
         if self.editing is not None:
             self.prompt.focus()
-            self.notify("Enter sends the edited prompt in place of the last exchange; Esc keeps it", timeout=5)
+            self.notify(
+                "Enter sends the edited prompt as a new branch (the old one stays: Alt+←); Esc keeps it", timeout=5
+            )
+
+    # -- versions (‹ 2/3 ›) -------------------------------------------------------------
+    def action_version_back(self, message_id: Optional[int] = None) -> None:
+        self.call_later(self._page, message_id, -1)  # after the click: its widget is one paging removes
+
+    def action_version_next(self, message_id: Optional[int] = None) -> None:
+        self.call_later(self._page, message_id, +1)
+
+    async def _page(self, message_id: Optional[int], step: int) -> None:
+        """Show the previous/next version of a prompt or reply (a click's, else the focused or last one),
+        and below it the path as it was last chosen there."""
+        if message_id is None:
+            message_id = self.view.target_message(self.focused)
+        if not self._idle_chat("page") or self.conversation is None or message_id is None:
+            return
+        store = self.host.store
+        path = self.conversation.messages
+        at = next((i for i, m in enumerate(path) if m.id == message_id), None)
+        if at is None or path[at].versions < 2:
+            self.notify("This has no other version", severity="warning")
+            return
+        goal = path[at].version - 1 + step
+        siblings = store.siblings(message_id)
+        if not 0 <= goal < len(siblings):
+            self.notify("No earlier version" if step < 0 else "No later version", severity="warning")
+            return
+        store.choose(siblings[goal].id)
+        self.conversation = store.get(self.conversation.id)
+        widget = await self.view.show_from(message_id, self.conversation.messages[at:])
+        if widget is not None:
+            widget.focus()  # the next press pages the same place

@@ -18,9 +18,21 @@ from .answer import Answer
 from .reasoning_pane import ReasoningPane
 
 
-class UserMessage(Static):
-    def __init__(self, text: str, message_id: Optional[int] = None) -> None:
-        super().__init__(Content(printable(text)))
+def versions_label(message_id: Optional[int], version: int, versions: int) -> Content:
+    """ "‹ 2/3 ›" with clickable arrows, for a message with other versions; empty for one with none."""
+    if message_id is None or versions < 2:
+        return Content("")
+    back, next_ = (f"@click=screen.version_{step}({message_id})" for step in ("back", "next"))
+    return Content.from_markup(f"[{back}]‹[/] {version}/{versions} [{next_}]›[/]")
+
+
+class UserMessage(Static, can_focus=True):
+    """A prompt. Focus it (click) to aim F4 (edit: a branch) and the version keys at it."""
+
+    def __init__(self, text: str, message_id: Optional[int] = None, version: int = 1, versions: int = 1) -> None:
+        label = versions_label(message_id, version, versions)
+        body = Content(printable(text))
+        super().__init__(Content("\n").join([body, label]) if label else body)
         self.message_id = message_id
         self.prompt_text = text
 
@@ -83,6 +95,7 @@ class AssistantTurn(Vertical, can_focus=True):
         self.note = Static("", classes="turn-note")
         self.warning = Static("", classes="turn-warning")
         self.warning.display = False
+        self.versions = Static("", classes="turn-versions")
         self.loop_repeats = 0
         self._set_note(message)
 
@@ -95,6 +108,7 @@ class AssistantTurn(Vertical, can_focus=True):
             yield self.warning
             yield self.answer
             yield self.note
+            yield self.versions
 
     def warn(self, repeats: int) -> None:
         self.loop_repeats = repeats
@@ -159,6 +173,9 @@ class AssistantTurn(Vertical, can_focus=True):
             lines.append(stats_line(stats))
         self.note.update(Content("\n".join(lines)))
         self.note.display = bool(lines)
+        label = versions_label(message.id, message.version, message.versions) if message else Content("")
+        self.versions.update(label)
+        self.versions.display = bool(label)
         self.set_class(finish in ("cancelled", "interrupted", "length", "error"), "-incomplete")
 
     def toggle_reasoning(self) -> None:
