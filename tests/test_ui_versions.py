@@ -156,3 +156,23 @@ async def test_paging_waits_while_a_turn_streams(qwq_home):
         gate.release()
         await finished(pilot)
         assert label(app.view.last_turn()) == "‹ 2/2 ›"
+
+
+async def test_a_search_hit_in_another_version_opens_the_chat_on_that_version(qwq_home):
+    store = Store()
+    cid = store.create_conversation()
+    store.add_user_message(cid, "tell me about animals")
+    old = store.start_reply(cid)
+    store.finish_reply(old, "", "Zebras are striped.", "stop")
+    new = store.add_version(old)
+    store.finish_reply(new, "", "Cats purr.", "stop")
+    app = make_app(Numbered(), store=store)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await ready(pilot)
+        await pilot.press("ctrl+f")
+        await pilot.press(*"zebras")
+        items = app.query("#chat-list ChatItem")
+        await wait_until(pilot, lambda: len(items.nodes) == 1 and items.first().message_id == old, what="the hit")
+        await pilot.press("enter", "enter")  # to the list, then open the hit
+        await shows(pilot, ["Zebras are striped."])
+        assert label(app.view.last_turn()) == "‹ 1/2 ›"

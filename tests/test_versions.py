@@ -238,3 +238,20 @@ def test_import_refuses_a_parent_that_is_not_an_earlier_message(parent, why):
     with pytest.raises(BadInput, match=why):
         export.import_json(store, doc)
     assert store.list_conversations() == []
+
+
+def test_cli_show_export_import_keep_every_version(tmp_path):
+    from conftest import run_cli
+
+    store = Store()
+    cid = _branched(store)
+    shown = run_cli("show", str(cid))
+    assert shown.returncode == 0 and "(version 2 of 3)" in shown.stdout and "answer 2c" not in shown.stdout
+    first = tmp_path / "first.json"
+    assert run_cli("export", str(cid), "--json", "-o", str(first)).returncode == 0
+    new = int(run_cli("import", str(first)).stdout)
+    second = tmp_path / "second.json"
+    assert run_cli("export", str(new), "--json", "-o", str(second)).returncode == 0
+    assert _without_ids(json.loads(second.read_text())) == _without_ids(json.loads(first.read_text()))
+    assert run_cli("show", str(new)).stdout == shown.stdout
+    assert "answer 2c" in first.read_text()  # every version, not only the chosen path
