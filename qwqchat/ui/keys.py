@@ -22,8 +22,8 @@ class Key(NamedTuple):
 KEYS: List[Key] = [
     Key("stop", "escape", "Stop generating", "Stop"),
     Key("new_chat", "ctrl+n", "New chat", "New chat"),
-    Key("regenerate", "ctrl+r", "Regenerate the last reply (a new version; the old one stays)", "Regenerate"),
-    Key("edit_last", "f4", "Edit the focused (or last) prompt and resend: a new branch; the old one stays"),
+    Key("regenerate", "ctrl+r", "Regenerate the last reply (keeps the old version)", "Regenerate"),
+    Key("edit_last", "f4", "Edit the focused (or last) prompt: a new branch"),
     Key("version_back", "alt+left", "Previous version of the focused (or last) reply or prompt"),
     Key("version_next", "alt+right", "Next version of the focused (or last) reply or prompt"),
     Key("toggle_reasoning", "ctrl+t", "Fold/unfold the focused turn's thinking", "Fold thinking"),
