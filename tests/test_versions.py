@@ -255,3 +255,10 @@ def test_cli_show_export_import_keep_every_version(tmp_path):
     assert _without_ids(json.loads(second.read_text())) == _without_ids(json.loads(first.read_text()))
     assert run_cli("show", str(new)).stdout == shown.stdout
     assert "answer 2c" in first.read_text()  # every version, not only the chosen path
+
+
+def test_a_conversation_made_by_hand_exports_as_one_line():
+    from qwqchat.records import Conversation, StoredMessage
+
+    conv = Conversation(1, "t", 0.0, 0.0, messages=[StoredMessage(7, "user", "q"), StoredMessage(9, "assistant", "a")])
+    assert [(m["id"], m["parent"]) for m in export.to_json(conv)["conversation"]["messages"]] == [(1, None), (2, 1)]
