@@ -133,7 +133,7 @@ def to_json(conv: Conversation) -> Dict[str, Any]:
     """Everything: every version and branch, oldest first; ids count from 1 in the file, and
     ``parent`` names the message each one follows (null: a first prompt)."""
     messages = conv.all_messages or conv.messages  # a Conversation made by hand has its path only
-    number = {m.id: i for i, m in enumerate(messages, 1)}
+    number: Dict[Optional[int], int] = {m.id: i for i, m in enumerate(messages, 1)}
     parent = {
         m.id: number.get(m.parent_id) if conv.all_messages else (i - 1 or None) for i, m in enumerate(messages, 1)
     }
