@@ -46,6 +46,7 @@ def run_turn(
     answer_from_thinking: bool = False,
     save_interval: float = SAVE_INTERVAL_S,
     think: bool = True,
+    new_version: bool = False,
 ) -> Iterator[Event]:
     """Answer the conversation's last prompt, saving the reply as it streams.
 
@@ -57,6 +58,8 @@ def run_turn(
     stopped while thinking: the engine closes that thinking and the model answers.
     ``think=False`` is Quick: the engine answers with no thinking (see ``quick.route``
     for which engine that is); the reply's stats say so and name the model.
+    ``new_version`` answers the prompt before the last reply again: a new version of that reply,
+    chosen beside the old one (which stays, and stays out of what the model sees).
     """
     if answer_from_thinking and not think:
         raise BadInput("answering from saved thinking is not a Quick answer")
@@ -70,6 +73,12 @@ def run_turn(
         conv.messages = conv.messages[:-1]
         message_id, prefill, earlier = last.id, last.reasoning, last.stats
         store.reopen_reply(message_id)
+    elif new_version:
+        last = conv.messages[-1] if conv.messages else None
+        if last is None or last.role != "assistant":
+            raise BadInput("there is no reply to answer again")
+        conv.messages = conv.messages[:-1]
+        message_id = store.add_version(last.id)
     else:
         message_id = store.start_reply(conversation_id)
     reasoning: List[str] = [prefill] if prefill else []

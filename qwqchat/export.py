@@ -17,7 +17,7 @@ from .text import json_line
 from .types import FINISH_REASONS, Sampling, Stats
 
 JSON_FORMAT = "qwqchat-conversation"
-JSON_VERSION = 1
+JSON_VERSION = 2  # 2: every version and branch, each message with its "id", "parent" and "chosen"
 
 FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})", re.M)
 
@@ -110,14 +110,15 @@ def to_markdown(conv: Conversation, reasoning: bool = True) -> str:
     if conv.system_prompt:
         lines += ["## System", "", _close_fences(_neutralise_html(conv.system_prompt)), ""]
     for m in conv.messages:
+        of = f" (version {m.version} of {m.versions})" if m.versions > 1 else ""
         if m.role == "user":
             prompt, files = attachments.split(m.content)
-            lines += ["## You", "", _close_fences(_neutralise_html(prompt)), ""]
+            lines += [f"## You{of}", "", _close_fences(_neutralise_html(prompt)), ""]
             for a in files:  # folded: the prompt reads on, the file opens on a click
                 summary = html.escape(attachments.summary(a))
                 lines += ["<details>", f"<summary>{summary}</summary>", "", attachments.fenced(a), "", "</details>", ""]
             continue
-        lines += [f"## {_speaker(m.stats.model if m.stats else None) or model or 'Assistant'}", ""]
+        lines += [f"## {_speaker(m.stats.model if m.stats else None) or model or 'Assistant'}{of}", ""]
         if reasoning and m.reasoning:
             lines += [
                 "<details>",
@@ -140,6 +141,13 @@ def to_markdown(conv: Conversation, reasoning: bool = True) -> str:
 
 
 def to_json(conv: Conversation) -> Dict[str, Any]:
+    """Everything: every version and branch, oldest first; ids count from 1 in the file, and
+    ``parent`` names the message each one follows (null: a first prompt)."""
+    messages = conv.all_messages or conv.messages  # a Conversation made by hand has its path only
+    number: Dict[Optional[int], int] = {m.id: i for i, m in enumerate(messages, 1)}
+    parent = {
+        m.id: number.get(m.parent_id) if conv.all_messages else (i - 1 or None) for i, m in enumerate(messages, 1)
+    }
     return {
         "format": JSON_FORMAT,
         "version": JSON_VERSION,
@@ -153,6 +161,9 @@ def to_json(conv: Conversation) -> Dict[str, Any]:
             "settings": conv.settings,
             "messages": [
                 {
+                    "id": number[m.id],
+                    "parent": parent[m.id],
+                    "chosen": m.chosen,
                     "role": m.role,
                     "content": m.content,
                     "reasoning": m.reasoning,
@@ -161,7 +172,7 @@ def to_json(conv: Conversation) -> Dict[str, Any]:
                     "error": m.error,
                     "created": m.created,
                 }
-                for m in conv.messages
+                for m in messages
             ],
         },
     }
@@ -188,6 +199,9 @@ MESSAGE_FIELDS: Dict[str, Any] = {
     "finish_reason": Optional[str],
     "error": Optional[str],
     "created": Optional[float],
+    "id": Optional[int],  # version 2 on
+    "parent": Optional[int],
+    "chosen": Optional[bool],
 }
 
 
@@ -223,9 +237,12 @@ def validate(data: Any) -> Dict[str, Any]:
         raise BadInput(f"conversation has {len(c['messages']):,} messages (at most {MAX_MESSAGES:,})")
     _check_dataclass(Sampling, c.get("settings") or {}, "conversation.settings")
     messages: List[Dict[str, Any]] = c["messages"]
+    ids: set = set()
     for i, m in enumerate(messages):
         where = f"conversation.messages[{i}]"
         _fields(m, MESSAGE_FIELDS, where)
+        if version >= 2:
+            _check_link(m, i, ids, where)
         if m["role"] not in ("user", "assistant"):
             raise BadInput(f'{where}.role must be "user" or "assistant", not {json.dumps(m["role"])[:40]}')
         if m["role"] == "user" and m.get("content") is None:
@@ -236,6 +253,22 @@ def validate(data: Any) -> Dict[str, Any]:
     return c
 
 
+def _file_id(m: Dict[str, Any], i: int) -> Any:
+    """A message's id in the file: its own, else its place in the list (counted from 1)."""
+    return m["id"] if m.get("id") is not None else i + 1
+
+
+def _check_link(m: Dict[str, Any], i: int, ids: set, where: str) -> None:
+    """A version 2 message: its id is new, and its parent is an earlier message (so no cycle)."""
+    mid = _file_id(m, i)
+    if mid in ids:
+        raise BadInput(f"{where}.id {mid} is used twice")
+    parent = m.get("parent")
+    if parent is not None and parent not in ids:
+        raise BadInput(f"{where}.parent must be the id of an earlier message, not {json.dumps(parent)[:40]}")
+    ids.add(mid)
+
+
 def import_json(store: Store, data: Any) -> int:
     """Bring back a conversation written by ``to_json``; returns its new id.
 
@@ -243,15 +276,19 @@ def import_json(store: Store, data: Any) -> int:
     bad file leaves nothing behind and a good one arrives complete.
     """
     c = validate(data)
+    linear = data.get("version", 0) < 2  # before versions: each message follows the one before it
     with store.transaction():
         cid = store.create_conversation(
             c["title"], c.get("model"), c.get("system_prompt"), c.get("settings") or {}, created=c.get("created")
         )
-        for m in c["messages"]:
+        new: Dict[Any, int] = {}  # the file's ids -> the store's
+        mid: Optional[int] = None
+        for i, m in enumerate(c["messages"]):
+            parent = mid if linear else new.get(m.get("parent"))
             if m["role"] == "user":
-                store.add_user_message(cid, m["content"], created=m.get("created"))
+                mid = store.add_user_message(cid, m["content"], created=m.get("created"), parent_id=parent)
             else:
-                mid = store.start_reply(cid, created=m.get("created"))
+                mid = store.start_reply(cid, created=m.get("created"), parent_id=parent)
                 stats = Stats.from_dict(m["stats"]) if m.get("stats") else None
                 store.finish_reply(
                     mid,
@@ -261,6 +298,10 @@ def import_json(store: Store, data: Any) -> int:
                     stats,
                     m.get("error"),
                 )
+            new[_file_id(m, i)] = mid
+        for i, m in enumerate(c["messages"]):  # each new message was chosen in turn: now the file's choices
+            if m.get("chosen") and not linear:
+                store.choose(new[_file_id(m, i)])
         store.rename(cid, c["title"])
         store.touch(cid, c.get("updated"))
     return cid

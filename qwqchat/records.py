@@ -25,6 +25,10 @@ class StoredMessage:
     finish_reason: Optional[str] = None
     error: Optional[str] = None
     created: float = 0.0
+    parent_id: Optional[int] = None  # the message this one follows; None: a first prompt
+    chosen: bool = True  # the one of its siblings on the chat's path
+    version: int = 1  # its place among its siblings (1-based, oldest first) ...
+    versions: int = 1  # ... and how many there are: "‹ 2/3 ›"
 
     @property
     def streaming(self) -> bool:
@@ -45,7 +49,8 @@ class Conversation:
     model: Optional[str] = None
     system_prompt: Optional[str] = None
     settings: Dict[str, Any] = field(default_factory=dict)
-    messages: List[StoredMessage] = field(default_factory=list)
+    messages: List[StoredMessage] = field(default_factory=list)  # the chosen path: what the chat shows
+    all_messages: List[StoredMessage] = field(default_factory=list)  # every version and branch, oldest first
 
 
 @dataclass
@@ -54,6 +59,7 @@ class SearchHit:
     title: str
     updated: float
     snippet: str
+    message_id: Optional[int] = None  # the message that matched (any version); None: the title did
 
 
 def conversation_from_row(row: Sequence[Any]) -> Conversation:
@@ -71,9 +77,12 @@ def conversation_from_row(row: Sequence[Any]) -> Conversation:
 
 
 def message_from_row(row: Sequence[Any]) -> StoredMessage:
-    """(id, role, content, reasoning, stats, finish_reason, error, created) -> a StoredMessage."""
-    mid, role, content, reasoning, stats, finish, error, created = row
+    """(id, role, content, reasoning, stats, finish_reason, error, created[, parent_id, chosen]) -> a StoredMessage."""
+    mid, role, content, reasoning, stats, finish, error, created, *tree = row
+    parent, chosen = tree if tree else (None, 1)
     data = _table(stats, Stats) if stats else None
+    if parent is not None and not isinstance(parent, int):
+        raise TypeError(f"a message id expected, found {type(parent).__name__}")
     return StoredMessage(
         mid,
         role,
@@ -83,7 +92,30 @@ def message_from_row(row: Sequence[Any]) -> StoredMessage:
         _opt_text(finish),
         _opt_text(error),
         _time(created),
+        parent,
+        bool(chosen),
     )
+
+
+def chosen_path(messages: List[StoredMessage]) -> List[StoredMessage]:
+    """The path the chat shows: from the first prompt, each message's chosen child (the newest if none
+    is marked, or several are).  Numbers every message among its siblings on the way."""
+    ids = {m.id for m in messages}
+    children: Dict[Optional[int], List[StoredMessage]] = {}
+    for m in sorted(messages, key=lambda m: m.id):
+        parent = m.parent_id if m.parent_id in ids else None  # a dangling link: treated as a first prompt
+        children.setdefault(parent, []).append(m)
+    for group in children.values():
+        for i, m in enumerate(group, 1):
+            m.version, m.versions = i, len(group)
+    path: List[StoredMessage] = []
+    group = children.get(None, [])
+    while group and len(path) < len(messages):  # the bound: a cycle in a damaged file cannot loop forever
+        chosen = [m for m in group if m.chosen]
+        step = chosen[-1] if chosen else group[-1]
+        path.append(step)
+        group = children.get(step.id, [])
+    return path
 
 
 def _text(value: Any) -> str:

@@ -67,6 +67,16 @@ MIGRATIONS = [
         INSERT INTO conversations_fts(rowid, title) VALUES (new.id, new.title);
     END;
     """,
+    # v2: versions of a reply and branches of a prompt.  Each message follows its parent (NULL: the
+    # chat's first prompt); among siblings (one parent) the chosen one is on the chat's path.  Every
+    # existing chat is one line: each message follows the one before it and is the only one chosen.
+    """
+    ALTER TABLE messages ADD COLUMN parent_id INTEGER REFERENCES messages(id) ON DELETE CASCADE;
+    ALTER TABLE messages ADD COLUMN chosen INTEGER NOT NULL DEFAULT 1;
+    UPDATE messages SET parent_id = (
+        SELECT max(p.id) FROM messages p WHERE p.conversation_id = messages.conversation_id AND p.id < messages.id);
+    CREATE INDEX messages_by_parent ON messages(parent_id);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -21,14 +21,17 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from . import paths
 from .errors import BadInput, StoreError
-from .records import Conversation, SearchHit, StoredMessage, conversation_from_row, message_from_row
+from .records import Conversation, SearchHit, StoredMessage, chosen_path, conversation_from_row, message_from_row
 from .schema import SCHEMA_VERSION, open_database
 from .text import valid_unicode
 from .titles import title_from_prompt
 from .types import Stats
 
 log = logging.getLogger("qwqchat.store")
-__all__ = ["SCHEMA_VERSION", "Conversation", "SearchHit", "Store", "StoredMessage"]
+__all__ = ["AT_END", "SCHEMA_VERSION", "Conversation", "SearchHit", "Store", "StoredMessage"]
+
+AT_END = -1  # a new message's parent: the last message of the chat's chosen path (ids are positive)
+MESSAGE_COLUMNS = "id, role, content, reasoning, stats, finish_reason, error, created, parent_id, chosen"
 
 
 def fts_query(text: str) -> str:
@@ -132,11 +135,10 @@ class Store:
             if conv is None:
                 raise StoreError(f"conversation {conversation_id} is damaged and cannot be read (details in the log)")
             rows = self._db.execute(
-                "SELECT id, role, content, reasoning, stats, finish_reason, error, created"
-                " FROM messages WHERE conversation_id = ? ORDER BY id",
-                (conversation_id,),
+                f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? ORDER BY id", (conversation_id,)
             )
-            conv.messages = [m for m in map(self._message, rows) if m is not None]
+            conv.all_messages = [m for m in map(self._message, rows) if m is not None]
+        conv.messages = chosen_path(conv.all_messages)
         return conv
 
     def exists(self, conversation_id: int) -> bool:
@@ -180,13 +182,46 @@ class Store:
         self._write("UPDATE conversations SET updated = ? WHERE id = ?", (when or time.time(), conversation_id))
 
     # -- messages --------------------------------------------------------
-    def add_user_message(self, conversation_id: int, content: str, created: Optional[float] = None) -> int:
+    def _leaf(self, conversation_id: int) -> Optional[int]:
+        """The last message of the chat's chosen path (None: no message yet)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, parent_id, chosen FROM messages WHERE conversation_id = ?", (conversation_id,)
+            ).fetchall()
+        path = chosen_path([StoredMessage(mid, "", "", parent_id=parent, chosen=bool(c)) for mid, parent, c in rows])
+        return path[-1].id if path else None
+
+    def _insert(
+        self, conversation_id: int, role: str, parent_id: Optional[int], content: str, created: Optional[float]
+    ) -> int:
+        """A new message after ``parent_id`` (``AT_END``: the path's last), chosen over its siblings."""
+        with self.transaction():
+            if parent_id == AT_END:
+                parent_id = self._leaf(conversation_id)
+            self._write(
+                "UPDATE messages SET chosen = 0 WHERE conversation_id = ? AND parent_id IS ?",
+                (conversation_id, parent_id),
+            )
+            cur = self._write(
+                "INSERT INTO messages(conversation_id, role, content, writer_pid, created, parent_id, chosen)"
+                " VALUES (?, ?, ?, ?, ?, ?, 1)",
+                (
+                    conversation_id,
+                    role,
+                    content,
+                    os.getpid() if role == "assistant" else None,
+                    created or time.time(),
+                    parent_id,
+                ),
+            )
+            return _new_id(cur)
+
+    def add_user_message(
+        self, conversation_id: int, content: str, created: Optional[float] = None, parent_id: Optional[int] = AT_END
+    ) -> int:
         """Add a prompt; the first one also titles a conversation still called "New chat" (all or nothing)."""
         with self.transaction():
-            cur = self._write(
-                "INSERT INTO messages(conversation_id, role, content, created) VALUES (?, 'user', ?, ?)",
-                (conversation_id, content, created or time.time()),
-            )
+            mid = self._insert(conversation_id, "user", parent_id, content, created)
             first = (
                 self._db.execute(
                     "SELECT count(*) FROM messages WHERE conversation_id = ? AND role = 'user'", (conversation_id,)
@@ -199,14 +234,63 @@ class Store:
                     (title_from_prompt(content), conversation_id),
                 )
             self.touch(conversation_id)
-            return _new_id(cur)
+            return mid
 
-    def start_reply(self, conversation_id: int, created: Optional[float] = None) -> int:
-        cur = self._write(
-            "INSERT INTO messages(conversation_id, role, writer_pid, created) VALUES (?, 'assistant', ?, ?)",
-            (conversation_id, os.getpid(), created or time.time()),
-        )
-        return _new_id(cur)
+    def start_reply(
+        self, conversation_id: int, created: Optional[float] = None, parent_id: Optional[int] = AT_END
+    ) -> int:
+        """A new, streaming reply (after the path's last message unless ``parent_id`` says where)."""
+        return self._insert(conversation_id, "assistant", parent_id, "", created)
+
+    # -- versions and branches -------------------------------------------
+    def add_version(self, message_id: int, content: str = "") -> int:
+        """A new sibling of ``message_id``, chosen in its place: another version of a reply (streaming,
+        to be finished by ``finish_reply``) or an edited prompt (a branch).  Nothing is removed."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT conversation_id, role, parent_id FROM messages WHERE id = ?", (message_id,)
+            ).fetchone()
+        if row is None:
+            raise BadInput(f"no message with id {message_id}")
+        cid, role, parent = row
+        with self.transaction():
+            mid = self._insert(cid, role, parent, content if role == "user" else "", None)
+            self.touch(cid)
+        return mid
+
+    def choose(self, message_id: int, path: bool = False) -> None:
+        """Choose ``message_id`` over its siblings; below it the path goes on as it was last chosen there.
+        ``path`` also chooses every message it follows (a search hit deep in another branch)."""
+        with self.transaction():
+            at: Optional[int] = message_id
+            seen = set()
+            while at is not None and at not in seen:
+                seen.add(at)
+                row = self._db.execute("SELECT conversation_id, parent_id FROM messages WHERE id = ?", (at,)).fetchone()
+                if row is None:
+                    if at == message_id:
+                        raise BadInput(f"no message with id {message_id}")
+                    break
+                cid, parent = row
+                self._write(
+                    "UPDATE messages SET chosen = (id = ?) WHERE conversation_id = ? AND parent_id IS ?",
+                    (at, cid, parent),
+                )
+                at = parent if path else None
+
+    def siblings(self, message_id: int) -> List[StoredMessage]:
+        """``message_id`` and its other versions, oldest first (numbered: ``version`` of ``versions``)."""
+        with self._lock:
+            row = self._db.execute("SELECT conversation_id, parent_id FROM messages WHERE id = ?", (message_id,))
+            cid, parent = row.fetchone() or (None, None)
+            rows = self._db.execute(
+                f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND parent_id IS ? ORDER BY id",
+                (cid, parent),
+            ).fetchall()
+        out = [m for m in map(self._message, rows) if m is not None]
+        for i, m in enumerate(out, 1):
+            m.version, m.versions = i, len(out)
+        return out
 
     def reopen_reply(self, message_id: int) -> None:
         """Mark a finished reply as streaming again (it is being continued)."""
@@ -260,21 +344,21 @@ class Store:
         if not match:
             return []
         sql = """
-            SELECT c.id, c.title, c.updated, snippet(messages_fts, -1, ?, ?, '…', 12)
+            SELECT c.id, c.title, c.updated, snippet(messages_fts, -1, ?, ?, '…', 12), m.id
               FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid
               JOIN conversations c ON c.id = m.conversation_id
              WHERE messages_fts MATCH ?
             UNION ALL
-            SELECT c.id, c.title, c.updated, c.title
+            SELECT c.id, c.title, c.updated, c.title, NULL
               FROM conversations_fts JOIN conversations c ON c.id = conversations_fts.rowid
              WHERE conversations_fts MATCH ?
         """
         with self._lock:
             rows = self._db.execute(sql, (*marks, match, match)).fetchall()
         hits: Dict[int, SearchHit] = {}
-        for cid, title, updated, snippet in rows:
+        for cid, title, updated, snippet, mid in rows:
             if cid not in hits:
-                hits[cid] = SearchHit(cid, title, updated, " ".join(snippet.split()))
+                hits[cid] = SearchHit(cid, title, updated, " ".join(snippet.split()), mid)
         return sorted(hits.values(), key=lambda h: -h.updated)[:limit]
 
 

@@ -136,3 +136,21 @@ def test_first_run_offline(snap_compare, qwq_home, monkeypatch):
         await steady(pilot)
 
     assert snap_compare(app, terminal_size=(150, 45), run_before=failed)
+
+
+def test_a_reply_with_three_versions_paged_to_the_second(snap_compare, qwq_home):
+    async def paged(pilot):
+        app = pilot.app
+        await ready(pilot)
+        await send(pilot, "How do I reverse a list in Python?")
+        await finished(pilot)
+        for _ in range(2):
+            app.turns_before_send = app.turns_finished
+            await pilot.press("ctrl+r")
+            await finished(pilot)
+        await pilot.press("alt+left")
+        await wait_until(pilot, lambda: app.view.last_turn().message.version == 2, what="version 2 shown")
+        await pilot.pause(0.1)
+        await steady(pilot)
+
+    assert snap_compare(make_app(stats=TRACE_STATS), terminal_size=WIDE, run_before=paged)

@@ -326,6 +326,8 @@ async def test_help_screen_and_command_palette_list_every_action(qwq_home):
             "new_chat",
             "regenerate",
             "edit_last",
+            "version_back",
+            "version_next",
             "toggle_reasoning",
             "export",
             "rename",

@@ -56,7 +56,9 @@ async def test_attach_completes_a_name_shows_it_counts_it_and_sends_it_folded(qw
         )
         assert Store().get(app.conversation.id).messages[0].content == sent
         assert not bar.display and app.status.attached == 0  # attachments clear after send
-        assert app.prompt.sent[-1] == "What does it do?"  # Up recalls the prompt, not the file
+        assert app.prompt.recall_list[0] == "What does it do?"  # Up recalls the prompt, not the file
+        app.screen.load_prompt_history()  # and so after a restart, from the store
+        assert app.prompt.recall_list[0] == "What does it do?"
 
         shown = app.view.query_one(UserMessage)
         fold = shown.query_one(FileFold)

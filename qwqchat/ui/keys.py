@@ -22,8 +22,10 @@ class Key(NamedTuple):
 KEYS: List[Key] = [
     Key("stop", "escape", "Stop generating", "Stop"),
     Key("new_chat", "ctrl+n", "New chat", "New chat"),
-    Key("regenerate", "ctrl+r", "Regenerate the last reply", "Regenerate"),
-    Key("edit_last", "f4", "Edit the last prompt and resend"),
+    Key("regenerate", "ctrl+r", "Regenerate the last reply (keeps the old version)", "Regenerate"),
+    Key("edit_last", "f4", "Edit the focused (or last) prompt: a new branch"),
+    Key("version_back", "alt+left", "Previous version of the focused (or last) reply or prompt"),
+    Key("version_next", "alt+right", "Next version of the focused (or last) reply or prompt"),
     Key("toggle_reasoning", "ctrl+t", "Fold/unfold the focused turn's thinking", "Fold thinking"),
     Key("toggle_all_reasoning", "ctrl+g", "Fold/unfold every turn's thinking"),
     Key("copy_answer", "ctrl+o", "Copy the focused (or last) answer"),

@@ -33,10 +33,12 @@ class TurnStream:
         sampling: Sampling,
         answer_from_thinking: bool = False,
         think: bool = True,
+        new_version: bool = False,
     ) -> None:
         self.engine = engine
         self.think = think  # False: a Quick answer
         self.answer_from_thinking = answer_from_thinking
+        self.new_version = new_version  # a new version of the last reply, beside it
         self.end_thinking = threading.Event()
         self.store = store
         self.conversation_id = conversation_id
@@ -79,6 +81,7 @@ class TurnStream:
                 self.end_thinking,
                 answer_from_thinking=self.answer_from_thinking,
                 think=self.think,
+                new_version=self.new_version,
             ):
                 with self._lock:
                     b = self._batch

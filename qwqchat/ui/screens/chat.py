@@ -17,6 +17,7 @@ from ... import quick
 from ...attachments import check_fits, count_tokens, with_files
 from ...engines.base import Engine
 from ...errors import QwqError
+from ...types import Sampling
 from ..editing import Editing
 from ..keys import KEYS, bindings
 from ..streamer import TurnStream
@@ -78,19 +79,20 @@ class ChatScreen(ChatActions):
         if message is None:
             return
         editing, self.editing = self.editing, None
-        if editing is not None and self.conversation is not None and editing.conversation_id == self.conversation.id:
-            await editing.replace(app.store)
-            self.conversation = app.store.get(self.conversation.id)
         if self.conversation is None:
             cid = app.store.create_conversation(
                 model=app.engine.name, system_prompt=app.cfg.system_prompt, settings=app.cfg.sampling.to_dict()
             )
             self.conversation = app.store.get(cid)
-        mid = app.store.add_user_message(self.conversation.id, message)
+        versions = 1
+        if editing is not None and editing.conversation_id == self.conversation.id:
+            mid, versions = await editing.branch(app.store, message)  # the old prompt and what followed it stay
+        else:
+            mid = app.store.add_user_message(self.conversation.id, message)
         self.prompt.remember(text)
         self.prompt.text = ""
         self._attached([])  # sent with this prompt
-        await self.view.add_user(message, mid)
+        await self.view.add_user(message, mid, versions, versions)
         self.sidebar.refresh_list(select=self.conversation.id)
         if app.engine_ready:
             await self._start_turn()
@@ -112,7 +114,13 @@ class ChatScreen(ChatActions):
             self.notify(str(exc), severity="warning")
             return None
 
-    async def _start_turn(self, answer_from_thinking: bool = False, think: Optional[bool] = None):
+    async def _start_turn(
+        self,
+        answer_from_thinking: bool = False,
+        think: Optional[bool] = None,
+        new_version: bool = False,
+        sampling: Optional[Sampling] = None,
+    ):
         app = self.host
         assert app.engine is not None and self.conversation is not None
         think = answer_from_thinking or (self.think if think is None else think)
@@ -126,9 +134,10 @@ class ChatScreen(ChatActions):
             engine,
             app.store,
             self.conversation.id,
-            self.sampling(),
+            sampling or self.sampling(),
             answer_from_thinking=answer_from_thinking,
             think=think,
+            new_version=new_version,
         )
         self.status.show(activity="thinking…" if think else "answering…")
         app.run_worker(stream.run, thread=True, group="turn", exit_on_error=False)
@@ -179,35 +188,38 @@ class ChatScreen(ChatActions):
         await self.open_conversation(None)
         self.query_one("#chat-list", ListView).index = None
 
-    async def action_regenerate(self, think: Optional[bool] = None) -> None:
-        """The last reply again: in the current mode, or thinking or not as ``think`` says."""
+    async def action_regenerate(self) -> None:
+        await self._regenerate()
+
+    async def _regenerate(self, sampling: Optional[Sampling] = None, think: Optional[bool] = None) -> bool:
+        """A new version of the last reply, chosen beside the old one (paging brings that back), run with
+        ``sampling`` (default: the chat's), in the current mode or thinking or not as ``think`` says.
+        Ctrl+R, F10 and F7 (Think about it) come here; False when it could not start."""
         if not self._idle_chat("regenerate") or self.conversation is None:
-            return
+            return False
         app = self.host
         messages = self.conversation.messages
         if not messages or messages[-1].role != "assistant":
             self.notify("No reply to regenerate", severity="warning")
-            return
+            return False
         if app.engine is None or app.engine_error or not app.engine_ready:
             self.notify(app.engine_error or "The model is still loading", severity="warning")
-            return
+            return False
         if self._answering(self.think if think is None else think) is None:
-            return
-        app.store.delete_message(messages[-1].id)
+            return False
         last = self.view.last_turn()
         if last is not None:
             await last.remove()
-        self.conversation = app.store.get(self.conversation.id)
-        await self._start_turn(think=think)
+        await self._start_turn(think=think, new_version=True, sampling=sampling)
+        return True
 
     async def action_think_about_it(self) -> None:
-        """After a Quick answer: the same prompt again, thinking (regenerate's path, so it is a new version of
-        the reply wherever regenerate makes one)."""
+        """After a Quick answer: the same prompt again, thinking, as a new version of the reply."""
         last = self.messages()[-1] if self.messages() else None
         if last is None or last.role != "assistant" or not (last.stats and last.stats.quick):
             self.notify("Think about it follows a Quick answer: the last reply is not one", severity="warning")
             return
-        await self.action_regenerate(think=True)
+        await self._regenerate(think=True)
 
     def action_toggle_quick(self) -> None:
         self.think = not self.think
@@ -263,16 +275,53 @@ class ChatScreen(ChatActions):
         )
         self.conversation = store.get(self.conversation.id)
         self.notify(f"Retrying with presence penalty {penalty:.1f}")
-        await self.action_regenerate()
+        await self._regenerate()
 
     async def action_edit_last(self) -> None:
-        """Put the last prompt back in the box; its exchange is only hidden until the new prompt is sent."""
-        if self.editing is not None or not self._idle_chat("edit") or self.conversation is None:
+        """Put the focused (or last) prompt back in the box; it and what follows are hidden until the edit
+        is sent as a new branch beside it (nothing is deleted), and shown again by Esc."""
+        if self.editing is not None:
             return
-        self.editing = Editing.begin(self.conversation, self.view, self.prompt)
+        focused = self.view.target_message(self.focused)  # a prompt, or a reply (then its prompt)
+        if not self._idle_chat("edit") or self.conversation is None:
+            return
+        self.editing = Editing.begin(self.conversation, self.view, self.prompt, focused)
         if self.editing is not None:
             self.prompt.focus()
-            self.notify("Enter sends the edited prompt in place of the last exchange; Esc keeps it", timeout=5)
+            self.notify(
+                "Enter sends the edited prompt as a new branch (the old one stays: Alt+←); Esc keeps it", timeout=5
+            )
+
+    # -- versions (‹ 2/3 ›) -------------------------------------------------------------
+    def action_version_back(self, message_id: Optional[int] = None) -> None:
+        self.call_later(self._page, message_id, -1)  # after the click: its widget is one paging removes
+
+    def action_version_next(self, message_id: Optional[int] = None) -> None:
+        self.call_later(self._page, message_id, +1)
+
+    async def _page(self, message_id: Optional[int], step: int) -> None:
+        """Show the previous/next version of a prompt or reply (a click's, else the focused or last one),
+        and below it the path as it was last chosen there."""
+        if message_id is None:
+            message_id = self.view.target_message(self.focused)
+        if not self._idle_chat("page") or self.conversation is None or message_id is None:
+            return
+        store = self.host.store
+        path = self.conversation.messages
+        at = next((i for i, m in enumerate(path) if m.id == message_id), None)
+        if at is None or path[at].versions < 2:
+            self.notify("This has no other version", severity="warning")
+            return
+        goal = path[at].version - 1 + step
+        siblings = store.siblings(message_id)
+        if not 0 <= goal < len(siblings):
+            self.notify("No earlier version" if step < 0 else "No later version", severity="warning")
+            return
+        store.choose(siblings[goal].id)
+        self.conversation = store.get(self.conversation.id)
+        widget = await self.view.show_from(message_id, self.conversation.messages[at:])
+        if widget is not None:
+            widget.focus()  # the next press pages the same place
 
     # -- files in the prompt (attachments.py does the reading and formatting) -------------------
     @property

@@ -117,7 +117,12 @@ class ChatActions(Screen):
         self.prompt.load_history(this_chat, store.prompts())
 
     async def on_sidebar_opened(self, message: Sidebar.Opened) -> None:
+        if message.message_id is not None and not self._busy_with(message.conversation_id):
+            self.host.store.choose(message.message_id, path=True)  # a search hit in another version: show it
         await self.open_conversation(message.conversation_id)
+
+    def _busy_with(self, conversation_id: int) -> bool:
+        return self.stream is not None and self.stream.conversation_id == conversation_id
 
     async def open_conversation(self, conversation_id: Optional[int]) -> None:
         self._cancel_edit()

@@ -81,7 +81,7 @@ class ConversationView(VerticalScroll):
         from .turn import AssistantTurn, UserMessage  # Markdown is imported on first use, not at launch
 
         if m.role == "user":
-            return UserMessage(m.content, m.id)
+            return UserMessage(m.content, m.id, m.version, m.versions)
         return AssistantTurn(m, keep_open=self.keep_open, clock=self.clock)
 
     async def show(self, conv: Optional[Conversation], empty_text: str = "") -> None:
@@ -188,12 +188,12 @@ class ConversationView(VerticalScroll):
             event.stop()
             await self.load_earlier()
 
-    async def add_user(self, text: str, message_id: Optional[int]):
+    async def add_user(self, text: str, message_id: Optional[int], version: int = 1, versions: int = 1):
         from .turn import UserMessage
 
         for hint in self.query("#empty-hint"):
             await hint.remove()
-        widget = UserMessage(text, message_id)
+        widget = UserMessage(text, message_id, version, versions)
         await self.mount(widget)
         self.anchor()
         return widget
@@ -222,6 +222,39 @@ class ConversationView(VerticalScroll):
         while focused is not None and not isinstance(focused, AssistantTurn):
             focused = focused.parent
         return focused if isinstance(focused, AssistantTurn) else self.last_turn()
+
+    # -- versions ------------------------------------------------------------------------
+    @staticmethod
+    def message_id_of(widget) -> Optional[int]:
+        """The stored message a prompt or reply widget shows (None: not one, or still streaming)."""
+        from .turn import AssistantTurn, UserMessage
+
+        if isinstance(widget, UserMessage):
+            return widget.message_id
+        if isinstance(widget, AssistantTurn) and widget.message is not None:
+            return widget.message.id
+        return None
+
+    def target_message(self, focused) -> Optional[int]:
+        """The prompt or reply holding ``focused``, else the last reply (the version keys act on it)."""
+        while focused is not None and focused is not self:
+            if self.message_id_of(focused) is not None:
+                return self.message_id_of(focused)
+            focused = focused.parent
+        last = self.last_turn()
+        return self.message_id_of(last) if last is not None else None
+
+    async def show_from(self, message_id: int, messages: List[StoredMessage]):
+        """Replace the widget of ``message_id`` and all below it by ``messages`` (the path from there,
+        after paging to another version); the first new widget, or None when that message is not shown."""
+        children = list(self.children)
+        at = next((i for i, w in enumerate(children) if self.message_id_of(w) == message_id), None)
+        if at is None or not messages:
+            return None
+        await self.remove_children(children[at:])
+        widgets = [self._widget_for(m) for m in messages]
+        await self.mount_all(widgets)
+        return widgets[0]
 
     def toggle_all_reasoning(self) -> None:
         turns = [t for t in self.turns() if t.fold.display]

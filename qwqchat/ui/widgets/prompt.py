@@ -12,6 +12,8 @@ from textual import events
 from textual.message import Message
 from textual.widgets import TextArea
 
+from ...attachments import split
+
 
 class PromptBox(TextArea):
     class Submitted(Message):
@@ -58,8 +60,9 @@ class PromptBox(TextArea):
         self.move_cursor(self.document.end)
 
     def load_history(self, this_chat: Iterable[str], every_chat: Iterable[str]) -> None:
-        """What Up walks: this chat's prompts, then every chat's (each list newest first)."""
-        self.recall_list = list(dict.fromkeys([*this_chat, *every_chat]))
+        """What Up walks: this chat's prompts, then every chat's (each list newest first); the prompt only,
+        not the files attached to it."""
+        self.recall_list = list(dict.fromkeys(split(p)[0] for p in [*this_chat, *every_chat]))
         self._recall = 0
 
     def remember(self, text: str) -> None:

@@ -26,6 +26,7 @@ def snippet_content(snippet: str) -> Content:
 class ChatItem(ListItem):
     def __init__(self, conversation_id: int, title: str, updated: float, snippet: str = "") -> None:
         self.conversation_id = conversation_id
+        self.message_id: Optional[int] = None  # a search hit's message: the chat opens on its version
         text = Content.assemble((printable(title), "bold"), "\n", (age(updated), "dim"))
         rows: List[Static] = [Label(text)]
         if snippet:
@@ -35,9 +36,10 @@ class ChatItem(ListItem):
 
 class Sidebar(Vertical):
     class Opened(Message):
-        def __init__(self, conversation_id: int) -> None:
+        def __init__(self, conversation_id: int, message_id: Optional[int] = None) -> None:
             super().__init__()
             self.conversation_id = conversation_id
+            self.message_id = message_id
 
     def __init__(self, store_getter, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -56,9 +58,10 @@ class Sidebar(Vertical):
             return
         query = self.query_one("#chat-filter", Input).value.strip()
         if query:
-            items: List[ChatItem] = [
-                ChatItem(h.conversation_id, h.title, h.updated, h.snippet) for h in store.search(query, marks=HIT)
-            ]
+            items: List[ChatItem] = []
+            for h in store.search(query, marks=HIT):
+                items.append(ChatItem(h.conversation_id, h.title, h.updated, h.snippet))
+                items[-1].message_id = h.message_id
         else:
             items = [ChatItem(c.id, c.title, c.updated) for c in store.list_conversations(limit=500)]
         view = self.query_one("#chat-list", ListView)
@@ -89,4 +92,4 @@ class Sidebar(Vertical):
 
     def on_list_view_selected(self, event: ListView.Selected) -> None:
         if isinstance(event.item, ChatItem):
-            self.post_message(self.Opened(event.item.conversation_id))
+            self.post_message(self.Opened(event.item.conversation_id, event.item.message_id))

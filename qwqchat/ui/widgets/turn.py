@@ -20,16 +20,28 @@ from .answer import Answer
 from .reasoning_pane import ReasoningPane
 
 
-class UserMessage(Static):
-    """A prompt; each file attached to it folded to one line below (``attachments.split``).
+def versions_label(message_id: Optional[int], version: int, versions: int) -> Content:
+    """ "‹ 2/3 ›" with clickable arrows, for a message with other versions; empty for one with none."""
+    if message_id is None or versions < 2:
+        return Content("")
+    back, next_ = (f"@click=screen.version_{step}({message_id})" for step in ("back", "next"))
+    return Content.from_markup(f"[{back}]‹[/] {version}/{versions} [{next_}]›[/]")
+
+
+class UserMessage(Static, can_focus=True):
+    """A prompt; each file attached to it folded to one line below (``attachments.split``); ‹ 2/3 › under it
+    when it has other versions.  Focus it (click) to aim F4 (edit: a branch) and the version keys at it.
 
     A plain prompt is this one widget, as before files: a long chat mounts no more.  With files it holds
-    the prompt and the folds as children (a Static with children shows them instead of its own text).
+    the prompt, the folds and the versions line as children (a Static with children shows them instead of
+    its own text).
     """
 
-    def __init__(self, text: str, message_id: Optional[int] = None) -> None:
+    def __init__(self, text: str, message_id: Optional[int] = None, version: int = 1, versions: int = 1) -> None:
         self.prompt, self.files = split(text)
-        super().__init__(Content(printable(self.prompt)))
+        self.label = versions_label(message_id, version, versions)
+        body = Content(printable(self.prompt))
+        super().__init__(Content("\n").join([body, self.label]) if self.label else body)
         self.message_id = message_id
         self.prompt_text = text
 
@@ -40,6 +52,8 @@ class UserMessage(Static):
             yield Static(Content(printable(self.prompt)), classes="prompt-text")
             for attachment in self.files:
                 yield FileFold(attachment)
+            if self.label:
+                yield Static(self.label, classes="prompt-versions")
 
 
 class ReasoningFold(Collapsible):
@@ -100,6 +114,7 @@ class AssistantTurn(Vertical, can_focus=True):
         self.note = Static("", classes="turn-note")
         self.warning = Static("", classes="turn-warning")
         self.warning.display = False
+        self.versions = Static("", classes="turn-versions")
         self.loop_repeats = 0
         self._set_note(message)
 
@@ -112,6 +127,7 @@ class AssistantTurn(Vertical, can_focus=True):
             yield self.warning
             yield self.answer
             yield self.note
+            yield self.versions
 
     def warn(self, repeats: int) -> None:
         self.loop_repeats = repeats
@@ -182,6 +198,9 @@ class AssistantTurn(Vertical, can_focus=True):
             lines.append(stats_line(stats))
         self.note.update(Content("\n".join(lines)))
         self.note.display = bool(lines)
+        label = versions_label(message.id, message.version, message.versions) if message else Content("")
+        self.versions.update(label)
+        self.versions.display = bool(label)
         self.set_class(finish in ("cancelled", "interrupted", "length", "error"), "-incomplete")
 
     def toggle_reasoning(self) -> None:
