@@ -26,6 +26,7 @@ from .types import Sampling
 KV_TYPES = ("f16", "q8_0", "q4_0")
 MAX_CTX = 1 << 20
 MAX_THREADS = 1024
+MAX_DRAFT = 64
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ KEYS: Dict[str, Key] = {
     "yarn": Key(bool, False, "YaRN long context (up to 4x the native context)"),
     "threads": Key(Optional[int], None, "CPU threads (default: all physical cores)"),
     "gpu_layers": Key(Optional[int], None, "layers to offload (-1: all; default: all when the build has a GPU)"),
+    "draft": Key(int, 0, "prompt-lookup speculative decoding: tokens drafted a step from the context (0: off)"),
     "system_prompt": Key(Optional[str], None, "system prompt of a new conversation"),
     "theme": Key(Optional[str], None, "the UI theme (also set from the command palette)"),
     "keep_reasoning_open": Key(bool, False, "leave the thinking pane open when the answer starts"),
@@ -67,6 +69,7 @@ class Config:
     yarn: bool = KEYS["yarn"].default
     threads: Optional[int] = KEYS["threads"].default
     gpu_layers: Optional[int] = KEYS["gpu_layers"].default
+    draft: int = KEYS["draft"].default
     system_prompt: Optional[str] = KEYS["system_prompt"].default
     sampling: Sampling = field(default_factory=Sampling)
     theme: Optional[str] = KEYS["theme"].default
@@ -97,6 +100,8 @@ class Config:
             raise BadInput(f"threads must be between 1 and {MAX_THREADS}, not {self.threads}")
         if self.gpu_layers is not None and not -1 <= self.gpu_layers <= 10_000:
             raise BadInput(f"gpu_layers must be -1 (all) or a layer count, not {self.gpu_layers}")
+        if not 0 <= self.draft <= MAX_DRAFT:
+            raise BadInput(f"draft must be between 0 (off) and {MAX_DRAFT} tokens, not {self.draft}")
         return self
 
 
@@ -165,6 +170,7 @@ _FIELDS = (
     "yarn",
     "threads",
     "gpu_layers",
+    "draft",
     "system_prompt",
     "theme",
     "keep_reasoning_open",
@@ -251,6 +257,7 @@ def _with_flags(cfg: Config, flags: Mapping[str, Any]) -> Config:
         ("yarn", "yarn"),
         ("threads", "threads"),
         ("gpu_layers", "gpu_layers"),
+        ("draft", "draft"),
         ("system", "system_prompt"),
     ):
         if flags.get(flag) is not None:

@@ -96,6 +96,9 @@ class Stats(Record):
     intervention: Optional[str] = None
     forced_close_tokens_evaluated: Optional[int] = None
     loop_detected: bool = False
+    draft: int = 0  # prompt-lookup drafting: tokens drafted a step (0: off)
+    drafted: int = 0  # drafted tokens the model checked
+    draft_accepted: int = 0  # of those, the ones it kept
 
 
 @dataclass

@@ -24,6 +24,7 @@ class EngineSettings(Protocol):
     yarn: bool
     threads: Optional[int]
     gpu_layers: Optional[int]
+    draft: int
 
 
 def no_model_message() -> str:
@@ -46,5 +47,11 @@ def build_engine(cfg: EngineSettings) -> Engine:
     from .llama import LlamaEngine
 
     return LlamaEngine(
-        cfg.model, ctx=cfg.ctx, kv_cache=cfg.kv_cache, yarn=cfg.yarn, threads=cfg.threads, gpu_layers=cfg.gpu_layers
+        cfg.model,
+        ctx=cfg.ctx,
+        kv_cache=cfg.kv_cache,
+        yarn=cfg.yarn,
+        threads=cfg.threads,
+        gpu_layers=cfg.gpu_layers,
+        draft=cfg.draft,
     )
