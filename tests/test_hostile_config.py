@@ -44,6 +44,9 @@ CONFIGS = [
     ("yarn = 1", "yarn"),
     ("remote_model = false", "remote_model"),
     ("api_key = 12", "api_key"),
+    ('draft = "lots"', "draft"),
+    ("draft = -1", "draft"),
+    ("draft = 65", "draft"),
 ]
 PROFILES = [
     ("[profiles.p]\nendpoint = 5", "endpoint"),
@@ -70,6 +73,9 @@ FLAGS = [
     ("--top-k", "99999999999"),
     ("--think-budget", "0"),
     ("--temperature", "1e400"),
+    ("--draft", "-1"),
+    ("--draft", "65"),
+    ("--draft", "ten"),
 ]
 IDS = [
     ("show", "100000000000000000000"),
