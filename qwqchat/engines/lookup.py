@@ -3,7 +3,8 @@
 Reasoning traces repeat the problem's numbers, names and phrases, so the tokens that followed the
 last token(s) earlier in the context are a cheap guess at what comes next.  ``Llama.generate``
 evaluates the guess with the sampled token in one batch and samples at every position; it keeps the
-drafted tokens the model would have sampled anyway, so the output is what plain decoding gives.
+drafted tokens the model would have sampled anyway, so the output is what plain decoding gives
+(with the same attention kernels: drafting turns flash attention on, see ``llama_load``).
 
 Two things here that llama-cpp-python does not do itself:
 
