@@ -64,3 +64,11 @@ def test_acceptance_counts_the_drafted_tokens_the_model_kept_until_the_first_mis
     assert (d.accepted, d.drafted) == (2, 4)
     d.start()
     assert (d.accepted, d.drafted) == (0, 0)
+
+
+def test_drafting_and_a_thinking_budget_give_the_same_reply(qwq_model):
+    # the engine closes the thinking itself mid-draft: drafted tokens left in the KV cache must not leak
+    sampling = Sampling(temperature=0.0, seed=42, max_tokens=100, think_budget=30)
+    plain, drafted = reply(qwq_model, PROSE, 0, sampling), reply(qwq_model, PROSE, 10, sampling)
+    assert plain.stats.intervention == drafted.stats.intervention == "think-budget"
+    assert (drafted.reasoning, drafted.answer) == (plain.reasoning, plain.answer) and plain.answer
