@@ -27,6 +27,7 @@ KV_TYPES = ("f16", "q8_0", "q4_0")
 MAX_CTX = 1 << 20
 MAX_THREADS = 1024
 MAX_ATTACH_KB = 1 << 16  # 64 MB: more than any context holds
+MAX_DRAFT = 64
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ KEYS: Dict[str, Key] = {
     "kv_cache_disk_mb": Key(int, 4096, "MB of disk for recent chats' KV state, for instant reopening (0: off)"),
     "threads": Key(Optional[int], None, "CPU threads (default: all physical cores)"),
     "gpu_layers": Key(Optional[int], None, "layers to offload (-1: all; default: all when the build has a GPU)"),
+    "draft": Key(int, 0, "prompt-lookup speculative decoding: tokens drafted a step from the context (0: off)"),
     "system_prompt": Key(Optional[str], None, "system prompt of a new conversation"),
     "theme": Key(Optional[str], None, "the UI theme (also set from the command palette)"),
     "keep_reasoning_open": Key(bool, False, "leave the thinking pane open when the answer starts"),
@@ -72,6 +74,7 @@ class Config:
     kv_cache_disk_mb: int = KEYS["kv_cache_disk_mb"].default
     threads: Optional[int] = KEYS["threads"].default
     gpu_layers: Optional[int] = KEYS["gpu_layers"].default
+    draft: int = KEYS["draft"].default
     system_prompt: Optional[str] = KEYS["system_prompt"].default
     sampling: Sampling = field(default_factory=Sampling)
     theme: Optional[str] = KEYS["theme"].default
@@ -108,6 +111,8 @@ class Config:
             raise BadInput(f"attach_max_kb must be between 1 and {MAX_ATTACH_KB:,}, not {self.attach_max_kb}")
         if self.gpu_layers is not None and not -1 <= self.gpu_layers <= 10_000:
             raise BadInput(f"gpu_layers must be -1 (all) or a layer count, not {self.gpu_layers}")
+        if not 0 <= self.draft <= MAX_DRAFT:
+            raise BadInput(f"draft must be between 0 (off) and {MAX_DRAFT} tokens, not {self.draft}")
         return self
 
 
@@ -183,6 +188,7 @@ _FIELDS = (
     "kv_cache_disk_mb",
     "threads",
     "gpu_layers",
+    "draft",
     "system_prompt",
     "theme",
     "keep_reasoning_open",
@@ -281,6 +287,7 @@ def _with_flags(cfg: Config, flags: Mapping[str, Any]) -> Config:
         ("yarn", "yarn"),
         ("threads", "threads"),
         ("gpu_layers", "gpu_layers"),
+        ("draft", "draft"),
         ("system", "system_prompt"),
     ):
         if flags.get(flag) is not None:

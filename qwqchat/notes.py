@@ -66,6 +66,8 @@ def stats_line(s: Stats) -> str:
         parts.append(f"first token {s.ttft_s:.2f} s")
     if s.decode_tokens_per_s:
         parts.append(f"{s.decode_tokens_per_s:.1f} tok/s")
+    if s.draft:  # prompt-lookup drafting was on
+        parts.append(f"draft {s.draft}" + (f" · {100 * s.draft_accepted // s.drafted} % accepted" if s.drafted else ""))
     if s.context_size:
         parts.append(f"context {s.context_used:,}/{s.context_size:,}")
     if s.dropped_turns:

@@ -98,6 +98,9 @@ class Stats(Record):
     loop_detected: bool = False
     quick: bool = False  # answered in Quick mode: the thinking was skipped (or a fast profile answered)
     model: Optional[str] = None  # the model that wrote the reply (a Quick one may be the fast profile's); exports
+    draft: int = 0  # prompt-lookup drafting: tokens drafted a step (0: off)
+    drafted: int = 0  # drafted tokens the model checked
+    draft_accepted: int = 0  # of those, the ones it kept
 
 
 @dataclass

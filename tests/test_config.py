@@ -54,3 +54,12 @@ def test_one_precedence_defaults_file_environment_flags(qwq_home, monkeypatch):
     assert (saved.temperature, saved.top_k) == (0.1, 30)
     assert cfg.sampling_for({"temperature": 0.9}, flags_win=False).temperature == 0.9
     assert cfg.sampling_for(None) == cfg.sampling
+
+
+def test_draft_from_the_file_and_the_flag(qwq_home):
+    qwq_home.mkdir(parents=True, exist_ok=True)
+    assert config.resolve({}).draft == 0  # off unless asked for: it lost on every prompt of the benchmark
+    (qwq_home / "config.toml").write_text("draft = 4\n")
+    assert config.resolve({}).draft == 4
+    assert config.resolve({"draft": 0}).draft == 0  # the flag turns it off again
+    assert config.resolve({"draft": 10}).draft == 10

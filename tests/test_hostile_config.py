@@ -44,6 +44,9 @@ CONFIGS = [
     ("yarn = 1", "yarn"),
     ("remote_model = false", "remote_model"),
     ("api_key = 12", "api_key"),
+    ('draft = "lots"', "draft"),
+    ("draft = -1", "draft"),
+    ("draft = 65", "draft"),
 ]
 PROFILES = [
     ("[profiles.p]\nendpoint = 5", "endpoint"),
@@ -115,6 +118,16 @@ def test_numeric_flags_reject_nan_inf_and_out_of_range(capsys, flag, value):
     rc, out, err = run(capsys, "ask", "--model", "/nonexistent.gguf", flag, value, "hi")
     assert_one_line(rc, err)
     assert "model file" not in err  # refused before anything was loaded
+
+
+RANGE = "between 0 (off) and 64"
+
+
+@pytest.mark.parametrize("value,says", [("-1", RANGE), ("65", RANGE), ("ten", "Invalid value for '--draft'")])
+def test_a_bad_draft_is_one_line_saying_why(capsys, value, says):
+    rc, out, err = run(capsys, "ask", "--model", "/nonexistent.gguf", "--draft", value, "hi")
+    assert_one_line(rc, err)
+    assert says in err and "model file" not in err, err
 
 
 @pytest.mark.parametrize("argv", IDS, ids=[" ".join(a) for a in IDS])

@@ -2,8 +2,9 @@
 
 import pytest
 
-from qwqchat.notes import finish_note
+from qwqchat.notes import finish_note, stats_line
 from qwqchat.text import age
+from qwqchat.types import Stats
 
 
 @pytest.mark.parametrize(
@@ -47,3 +48,10 @@ def test_finish_note_in_the_export_and_on_screen(finish, answer, export, screen)
 def test_age_for_the_sidebar_and_the_cli(seconds, long, short):
     assert age(1_000_000 - seconds, now=1_000_000) == long
     assert age(1_000_000 - seconds, now=1_000_000, short=True) == short
+
+
+def test_the_stats_line_says_when_drafting_was_on_and_how_much_of_it_the_model_kept():
+    assert "draft" not in stats_line(Stats(answer_tokens=5))
+    line = stats_line(Stats(answer_tokens=200, decode_tokens_per_s=30.0, draft=10, drafted=300, draft_accepted=190))
+    assert "30.0 tok/s · draft 10 · 63 % accepted" in line
+    assert "draft 10 · context" in stats_line(Stats(answer_tokens=1, draft=10, context_size=4096))  # nothing drafted

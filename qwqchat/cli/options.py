@@ -92,6 +92,7 @@ engine_options = _stack(
     shared("--yarn", is_flag=True, flag_value=True, help="YaRN long context (up to 4x the native context)"),
     shared("--threads", type=INT, metavar="N", help="CPU threads (default: all physical cores)"),
     shared("--gpu-layers", type=INT, metavar="N", help="layers to offload (default: all when the build has a GPU)"),
+    shared("--draft", type=INT, metavar="N", help="draft N tokens a step from the context (prompt lookup; 0: off)"),
     shared("--endpoint", metavar="URL", help="an OpenAI-compatible server, e.g. http://gpu-box:8000/v1"),
     shared(
         "--api-key",

@@ -25,6 +25,7 @@ class EngineSettings(Protocol):
     threads: Optional[int]
     gpu_layers: Optional[int]
     kv_cache_disk_mb: int
+    draft: int
 
 
 def no_model_message() -> str:
@@ -55,6 +56,7 @@ def build_engine(cfg: EngineSettings, own_process: bool = False) -> Engine:
         threads=cfg.threads,
         gpu_layers=cfg.gpu_layers,
         kv_disk_mb=cfg.kv_cache_disk_mb,
+        draft=cfg.draft,
     )
     if own_process:
         from .process import ProcessEngine

@@ -48,6 +48,7 @@ class LlamaEngine:
         threads: Optional[int] = None,
         gpu_layers: Optional[int] = None,
         kv_disk_mb: int = 0,
+        draft: int = 0,
     ) -> None:
         self.path = Path(model_path).expanduser()
         self.name = self.path.stem
@@ -56,6 +57,7 @@ class LlamaEngine:
         self.yarn = yarn
         self.threads = threads or machine.physical_cores()
         self.gpu_layers = gpu_layers
+        self.draft = draft  # prompt-lookup drafting: tokens drafted a step (0: off)
         self.info: Optional[gguf_header.GGUFInfo] = None
         self.llm: Any = None  # llama_cpp.Llama once loaded (imported lazily: it costs ~0.35 s)
         self._formatter: Any = None
@@ -81,6 +83,7 @@ class LlamaEngine:
             yarn=self.yarn,
             threads=self.threads,
             gpu_layers=self.gpu_layers,
+            draft=self.draft,
         )
         self.llm, self._formatter, self._backend = opened.llm, opened.template, opened.backend
         if self.kv_disk is not None:
@@ -300,6 +303,10 @@ class LlamaEngine:
         finish = "length"
         out: List[int] = []  # tokens produced after the prompt (the forced closing included)
         think_budget = sampling.think_budget
+        drafter = llm.draft_model  # a lookup.Drafter when drafting is on
+        if drafter is not None:
+            drafter.start()
+            stats.draft = drafter.num_pred_tokens
 
         def pieces(text: str):
             return rec.emit(splitter.feed(text) if text else ())
@@ -319,6 +326,8 @@ class LlamaEngine:
             try:
                 for token in gen:
                     rec.arrival()
+                    if drafter is not None:
+                        drafter.take(token)
                     if is_eog(vocab, token):
                         finish = "stop"
                         break
@@ -347,6 +356,8 @@ class LlamaEngine:
                 finish, result.error = "error", f"generation failed: {exc}"
             finally:
                 gen.close()
+                if drafter is not None:
+                    drafter.settle()
             if close_now is None:
                 break
             # End the thinking ourselves: the closing goes after the tokens already in the
@@ -360,4 +371,6 @@ class LlamaEngine:
         yield from rec.emit(splitter.feed(decoder.decode(b"", final=True)) + splitter.flush())
         rec.finish(finish, splitter)
         stats.context_used = len(tokens) + len(out)
+        if drafter is not None:
+            stats.drafted, stats.draft_accepted = drafter.drafted, drafter.accepted
         yield TurnDone(result)

@@ -119,6 +119,7 @@ def open_model(
     yarn: bool,
     threads: int,
     gpu_layers: Optional[int],
+    draft: int = 0,
 ) -> Opened:
     import llama_cpp
 
@@ -140,7 +141,9 @@ def open_model(
         n_gpu_layers=layers,
         n_threads=threads,
         n_threads_batch=threads,
-        flash_attn=bool(gpu or kv_type is not None),
+        # drafting too: without flash attention llama.cpp's CPU attention gives a batch (a token and its
+        # draft) other numbers than one token at a time, which changed greedy output after 18-167 tokens
+        flash_attn=bool(gpu or kv_type is not None or draft),
         last_n_tokens_size=PENALTY_WINDOW,
         verbose=False,
     )
@@ -150,10 +153,15 @@ def open_model(
         kwargs.update(
             rope_scaling_type=llama_cpp.LLAMA_ROPE_SCALING_TYPE_YARN, rope_freq_scale=0.25, yarn_orig_ctx=native
         )
+    make: Any = llama_cpp.Llama
+    if draft:  # prompt-lookup speculative decoding, up to `draft` tokens a step
+        from .lookup import Drafter, DraftingLlama
+
+        make, kwargs["draft_model"] = DraftingLlama, Drafter(draft)
     log.info("loading %s with %s", path, kwargs)
     _recent.clear()
     try:
-        llm = llama_cpp.Llama(str(path), **kwargs)
+        llm = make(str(path), **kwargs)
     except (ValueError, RuntimeError, OSError) as exc:
         log.warning("load failed: %s", exc)
         raise _diagnose_load_failure(path, info, n_ctx) from None
