@@ -78,7 +78,7 @@ async def run_shape(paragraphs: bool, n_reasoning: int, n_answer: int, batch: in
                 marks[q] = time.perf_counter()
 
     class BenchApp(QwqChatApp):
-        BINDINGS = QwqChatApp.BINDINGS + [Binding("f12", "ping", show=False)]
+        BINDINGS = QwqChatApp.BINDINGS + [Binding("f20", "ping", show=False)]
         pings: list = []
 
         def action_ping(self) -> None:
@@ -100,7 +100,7 @@ async def run_shape(paragraphs: bool, n_reasoning: int, n_answer: int, batch: in
             if time.perf_counter() >= next_ping:
                 sent = time.perf_counter()
                 before = len(app.pings)
-                app.post_message(events.Key("f12", None))
+                app.post_message(events.Key("f20", None))
                 while len(app.pings) == before and app.stream is not None:
                     await asyncio.sleep(0.001)
                 if len(app.pings) > before:

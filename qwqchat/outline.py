@@ -42,8 +42,7 @@ PHRASES = (
 LABEL_CHARS = 60
 _PREFIX = r"[ \t]{0,8}(?:(?:>|[-*+]|\d{1,3}[.)]|#{1,6})[ \t]{1,4}){0,2}[*_]{0,3}"  # bounded: linear on any text
 _PHRASE = "|".join(
-    re.escape(p).replace(r"\ ", r",?[ \t]+").replace("Hmm", "Hmm+")
-    for p in sorted(PHRASES, key=len, reverse=True)
+    re.escape(p).replace(r"\ ", r",?[ \t]+").replace("Hmm", "Hmm+") for p in sorted(PHRASES, key=len, reverse=True)
 )
 _TURN = re.compile(rf"^{_PREFIX}(?P<phrase>{_PHRASE})(?![\w-])", re.I | re.M)
 
