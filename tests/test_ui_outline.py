@@ -151,3 +151,23 @@ async def test_copy_the_thinking(qwq_home):
         reasoning = "".join(CHUNKS).split("</think>")[0]
         assert app.clipboard == reasoning.rstrip("\n") and "Let me also double-check" in app.clipboard
         assert "Thinking copied" in app.notified
+
+
+async def test_math_in_the_answer_is_converted_while_it_streams(qwq_home):
+    text = "Thinking.\n</think>\n\nThe area is $\\pi r^2$ exactly.\n\nThen $\\frac{1}{2}$ more.\n"
+    chunks = tokens_of(text)
+    at = (text.index("\\frac{1}") + 8) // 4  # the replay stops in the middle of the second expression
+    gate = Gate(at)
+    app = make_app(ReplayEngine(chunks, name="m", pace=gate))
+    async with app.run_test(size=(140, 40)) as pilot:
+        await ready(pilot)
+        await send(pilot, "q")
+        await gate.wait_reached()
+        answer = app.streaming_turn.answer
+        await wait_until(pilot, lambda: "Then " in answer.source, what="the answer up to the open expression")
+        assert "The area is π r² exactly." in answer.source and "$" not in answer.source  # converted mid-stream
+        assert "\\frac" not in answer.source and "1/2" not in answer.source  # never half an expression
+        assert "$\\pi r^2$" in answer.text  # the text as written is kept
+        gate.release()
+        await finished(pilot)
+        assert "Then 1/2 more." in answer.source
