@@ -103,7 +103,7 @@ async def app_run(url: str, n_answer: int) -> dict:
     from qwqchat.ui.app import QwqChatApp
 
     class BenchApp(QwqChatApp):
-        BINDINGS = QwqChatApp.BINDINGS + [Binding("f12", "ping", show=False)]
+        BINDINGS = QwqChatApp.BINDINGS + [Binding("f20", "ping", show=False)]
         pings: list = []
 
         def action_ping(self) -> None:
@@ -123,7 +123,7 @@ async def app_run(url: str, n_answer: int) -> dict:
             if time.perf_counter() >= next_ping:
                 sent = time.perf_counter()
                 before = len(app.pings)
-                app.post_message(events.Key("f12", None))
+                app.post_message(events.Key("f20", None))
                 while len(app.pings) == before and not app.turns_finished:
                     await asyncio.sleep(0.001)
                 if len(app.pings) > before:

@@ -174,3 +174,92 @@ def render_math(text: str, markdown: bool = True) -> str:
         pos = m.end()
     out.append(_prose(text[pos:], markdown))
     return "".join(out)
+
+
+_SPECIAL = re.compile(r"[$\\`~]")  # what may start math, code or a fence: text before it can be shown at once
+_FENCE_LINE = re.compile(r" {0,3}(`{3,}|~{3,})")
+
+
+class MathStream:
+    """Answer text as it streams, its math converted as soon as the lines that hold it are complete.
+
+    ``feed`` returns what may be shown now: plain prose at once, a line with math
+    (or code spans) once it is whole and every expression in it is closed (a
+    ``$$``/``\\[`` block may span lines; a blank line ends any wait), lines of a
+    code fence as they are.  Never half an expression; the answer is rendered
+    whole again when it ends.
+    """
+
+    def __init__(self) -> None:
+        self._held = ""  # text not shown yet (from a special character of the line on)
+        self._fence = ""  # the open code fence's marker, "" outside code
+        self._prev = ""  # the last character shown: the math pattern looks behind at it
+        self._line_start = True  # ``_held`` starts at the beginning of a line
+
+    def feed(self, text: str) -> str:
+        held = self._held + text
+        if not self._fence and not _SPECIAL.search(held):  # plain prose: the common case, cheap
+            self._held = ""
+            return self._shown(held)
+        out: List[str] = []
+        done = held.rfind("\n") + 1  # complete lines end here
+        prose = 0  # start of the complete prose lines not shown yet
+        pos = 0
+        for line in held[:done].splitlines(keepends=True):
+            at_start = pos > 0 or self._line_start
+            if self._fence:
+                if at_start and _closes(line, self._fence):
+                    self._fence = ""
+                out.append(self._shown(line))
+                prose = pos + len(line)
+            elif at_start and (m := _FENCE_LINE.match(line)):
+                out.append(self._convert(held[prose:pos]))
+                self._fence = m.group(1)
+                out.append(self._shown(line))
+                prose = pos + len(line)
+            pos += len(line)
+        lines = held[prose:done]
+        if lines and (_closed(lines) or not lines.splitlines()[-1].strip()):
+            out.append(self._convert(lines))
+            prose = done
+        if prose:
+            self._line_start = True
+        held = held[prose:]
+        if prose == done and "\n" not in held:  # only the line being written is left: show it up to its first special
+            cut = 0 if self._fence and self._line_start and held.lstrip(" ")[:1] in ("`", "~") else len(held)
+            if not self._fence:
+                m = _SPECIAL.search(held)
+                cut = m.start() if m else len(held)
+            out.append(self._shown(held[:cut]))
+            held = held[cut:]
+            self._line_start = self._line_start and not cut
+        self._held = held
+        return "".join(out)
+
+    def _shown(self, text: str) -> str:
+        if text:
+            self._prev = text[-1]
+            self._line_start = text.endswith("\n")
+        return text
+
+    def _convert(self, text: str) -> str:
+        """``text`` with its math made readable, seen after the last character shown (``a$b$`` is not math)."""
+        if not text:
+            return ""
+        out = render_math(self._prev + text)
+        out = out[len(self._prev) :] if out.startswith(self._prev) else render_math(text)
+        return self._shown(out)
+
+
+def _closes(line: str, fence: str) -> bool:
+    m = _FENCE_LINE.match(line)
+    return bool(m and m.group(1)[0] == fence[0] and len(m.group(1)) >= len(fence) and not line[m.end() :].strip())
+
+
+def _closed(text: str) -> bool:
+    """No math, code span or boxed answer in ``text`` is still open."""
+    if text.count("$$") % 2 or text.count("`") % 2:
+        return False
+    if text.count("\\[") > text.count("\\]") or text.count("\\(") > text.count("\\)"):
+        return False
+    return all(_balanced(text, m.end()) >= 0 for m in _BOXED.finditer(text))

@@ -30,6 +30,9 @@ KEYS: List[Key] = [
     Key("toggle_all_reasoning", "ctrl+g", "Fold/unfold every turn's thinking"),
     Key("copy_answer", "ctrl+o", "Copy the focused (or last) answer"),
     Key("copy_code", "f5", "Copy the last code block of the answer"),
+    Key("copy_reasoning", "ctrl+backslash", "Copy the focused (or last) turn's thinking"),  # F6/F7: TextArea's
+    Key("find_reasoning", "f12", "Find in the focused turn's thinking (Enter next, ↑ previous, Esc close)"),
+    Key("outline", "alt+j", "Turning points of the focused turn's thinking: jump to one"),
     Key("export", "ctrl+s", "Export this chat to Markdown", "Export"),
     Key("rename", "f2", "Rename this chat"),
     Key("delete", "f8", "Delete this chat"),
@@ -45,7 +48,7 @@ KEYS: List[Key] = [
     Key("help", "f1", "Keys and help", "Help"),  # not "?": the focused prompt types it
 ]
 
-_NAMES = {"escape": "Esc", "question_mark": "?", "enter": "Enter", "tab": "Tab"}
+_NAMES = {"escape": "Esc", "question_mark": "?", "enter": "Enter", "tab": "Tab", "backslash": "\\"}
 
 
 def key_text(keys: str) -> str:

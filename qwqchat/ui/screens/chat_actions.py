@@ -86,6 +86,56 @@ class ChatActions(Screen):
         self.app.copy_to_clipboard(turn.answer.text)
         self.notify("Answer copied")
 
+    def action_copy_reasoning(self) -> None:
+        turn = self.view.target_turn(self.focused)
+        text = turn.fold.raw if turn is not None else ""
+        if not text.strip():
+            self.notify("No thinking to copy", severity="warning")
+            return
+        self.app.copy_to_clipboard(text)
+        self.notify("Thinking copied")
+
+    def _thinking_turn(self):
+        """The focused (or last) turn, if it has thinking to look through."""
+        turn = self.view.target_turn(self.focused)
+        if turn is None or not turn.fold.display or not turn.fold.text.strip():
+            self.notify("No thinking in this turn", severity="warning")
+            return None
+        return turn
+
+    def action_outline(self) -> None:
+        turn = self._thinking_turn()
+        if turn is None:
+            return
+        points = turn.fold.turning_points()
+        if not points:
+            self.notify("No turning points in this thinking", severity="warning")
+            return
+
+        async def chosen(offset: Optional[int]) -> None:
+            if offset is not None and turn.is_attached:
+                await turn.fold.reveal(offset)
+
+        from .outline import JumpList
+
+        self.app.push_screen(JumpList(points), chosen)
+
+    async def action_find_reasoning(self) -> None:
+        """Open the find bar on the focused turn's thinking; pressed again in the bar, the next match."""
+        from ..widgets.find_bar import FindBar
+
+        bar = next(iter(self.query(FindBar)), None)
+        if bar is not None and bar.turn is not None and bar.has_focus_within:
+            await bar.action_step(1)
+            return
+        turn = self._thinking_turn()
+        if turn is None:
+            return
+        if bar is None:
+            bar = FindBar(id="find-bar")
+            await self.query_one("#chat").mount(bar, before="#prompt")
+        await bar.open(turn)
+
     def action_copy_code(self) -> None:
         turn = self.view.target_turn(self.focused)
         blocks = turn.answer.code_blocks() if turn is not None else []

@@ -1,4 +1,9 @@
-"""The final answer, rendered as Markdown and streamed through ``MarkdownStream``."""
+"""The final answer, rendered as Markdown and streamed through ``MarkdownStream``.
+
+Its math is shown readable while it streams: ``MathStream`` holds a line back
+until every expression in it is closed, then converts it (plain prose passes at
+once); the whole answer is rendered again when it ends.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from typing import List, Optional
 from textual.widgets import Markdown
 from textual.widgets.markdown import MarkdownFence, MarkdownStream
 
-from ...mathtext import render_math
+from ...mathtext import MathStream, render_math
 from ...text import printable
 
 
@@ -18,6 +23,7 @@ class Answer(Markdown):
         super().__init__(render_math(printable(text)), **kwargs)
         self._parts: List[str] = [printable(text)] if text else []
         self._stream: Optional[MarkdownStream] = None
+        self._math = MathStream()
 
     @property
     def text(self) -> str:
@@ -29,9 +35,12 @@ class Answer(Markdown):
         if not text:
             return
         self._parts.append(text)
+        shown = self._math.feed(text)
+        if not shown:
+            return
         if self._stream is None:
             self._stream = Markdown.get_stream(self)
-        await self._stream.write(text)
+        await self._stream.write(shown)
 
     async def finish(self) -> None:
         """Stop streaming and re-render once: readable math, and fences that streamed in blank (textual #6518)."""

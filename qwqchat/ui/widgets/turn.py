@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Optional
+from typing import List, Optional
 
 from textual.containers import Vertical
 from textual.content import Content
@@ -12,6 +12,7 @@ from textual.widgets import Collapsible, Static
 from ...attachments import split
 from ...mathtext import render_math
 from ...notes import finish_note, quick_summary, stats_line, thought_summary
+from ...outline import TurningPoint, turning_points
 from ...store import StoredMessage
 from ...text import printable, shown
 from ...types import Stats, TurnResult
@@ -59,9 +60,11 @@ class UserMessage(Static, can_focus=True):
 class ReasoningFold(Collapsible):
     """The collapsible thinking; a folded pane is only built when first opened."""
 
-    def __init__(self, text: str, title: str, collapsed: bool) -> None:
+    def __init__(self, text: str, title: str, collapsed: bool, final: bool = False) -> None:
+        self._raw: List[str] = [text]  # as the model wrote it: what "copy the thinking" copies
+        self.final = final  # the thinking is whole (finished, or loaded from the store)
         text = render_math(text, markdown=False)  # finished thinking: its math shown readable
-        self.pane: Optional[ReasoningPane] = None if collapsed else ReasoningPane(text)
+        self.pane: Optional[ReasoningPane] = None if collapsed else ReasoningPane(text, final=final)
         self._pending_text = text if collapsed else ""
         super().__init__(*([self.pane] if self.pane else []), title=title, collapsed=collapsed)
 
@@ -80,11 +83,40 @@ class ReasoningFold(Collapsible):
         if self.parent is not None:
             self.parent.set_class(collapsed, "-folded")  # the turn lays a folded line out above the answer
         if not collapsed and self.pane is None and self.is_mounted:
-            self.pane = ReasoningPane(self._pending_text)
-            self._pending_text = ""
-            self.query_one(Collapsible.Contents).mount(self.pane)
+            self._build_pane()
+
+    def _build_pane(self):
+        self.pane = ReasoningPane(self._pending_text, final=self.final)
+        self._pending_text = ""
+        return self.query_one(Collapsible.Contents).mount(self.pane)
+
+    @property
+    def raw(self) -> str:
+        return printable("".join(self._raw))
+
+    @property
+    def text(self) -> str:
+        """The thinking as shown (math made readable): what turning points and find offsets refer to."""
+        return self.pane.text if self.pane is not None else printable(self._pending_text)
+
+    def turning_points(self) -> List[TurningPoint]:
+        return turning_points(self.text)
+
+    async def reveal(self, offset: int) -> None:
+        """Unfold (building the pane if need be) and scroll the line at ``offset`` into view."""
+        self.collapsed = False
+        if self.pane is None:
+            await self._build_pane()
+        if self.pane is not None:
+            self.call_after_refresh(self.pane.scroll_to_offset, offset)
+
+    def finish(self) -> None:
+        self.final = True
+        if self.pane is not None:
+            self.pane.finish()
 
     def append(self, text: str) -> None:
+        self._raw.append(text)
         if self.pane is None:
             self._pending_text += text
         else:
@@ -108,7 +140,7 @@ class AssistantTurn(Vertical, can_focus=True):
             title, collapsed = self._thinking_title(0), False
         else:
             title, collapsed = thought_summary(stats, reasoning), not keep_open
-        self.fold = ReasoningFold(reasoning, title, collapsed)
+        self.fold = ReasoningFold(reasoning, title, collapsed, final=not self.streaming)
         self.fold.display = self.streaming or bool(reasoning)
         self.answer = Answer(message.content if message else "")
         self.note = Static("", classes="turn-note")
@@ -169,6 +201,7 @@ class AssistantTurn(Vertical, can_focus=True):
         self.message = message
         has_reasoning = bool(result.reasoning or self.reasoning_pieces)
         self.fold.display = has_reasoning
+        self.fold.finish()
         if has_reasoning:
             self.fold.title = thought_summary(result.stats, result.reasoning or "x")
             if not self.keep_open and (self.answer.text or result.finish_reason == "stop"):
