@@ -69,8 +69,11 @@ async def test_regenerate_keeps_each_version_and_paging_chooses_what_the_model_s
         await pilot.click(app.view.last_turn().versions, offset=(0, 0))  # the ‹
         await shows(pilot, ["reply 1"])
         assert Store().get(app.conversation.id).messages[-1].content == "reply 1"
-        app.prompt.focus()  # paging focused the turn paged
-        await send(pilot, "q2")
+        assert app.focused is not app.prompt  # paging focused the turn paged; typing still reaches the prompt
+        await pilot.press("q", "2")
+        assert app.prompt.has_focus and app.prompt.text == "q2"
+        app.turns_before_send = app.turns_finished
+        await pilot.press("enter")
         await finished(pilot)
         assert [m.content for m in engine.requests[-1]] == ["q1", "reply 1", "q2"]
 

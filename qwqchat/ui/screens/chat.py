@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import List, Optional
 
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Footer, ListView, Static
+from textual.widgets import Footer, Input, ListView, Static, TextArea
 
 from ... import quick
 from ...attachments import check_fits, count_tokens, with_files
@@ -59,6 +60,15 @@ class ChatScreen(ChatActions):
         self.host.chat_shown()
 
     # -- sending -------------------------------------------------------------------
+    def on_key(self, event: events.Key) -> None:
+        """Typing while a turn, a prompt or the chat list has the focus (after a click, paging, a dialog) goes
+        to the prompt box: no keystroke is lost."""
+        if event.is_printable and event.character and event.character != " ":
+            if not isinstance(self.focused, (TextArea, Input)):
+                self.prompt.focus()
+                self.prompt.insert(event.character)
+                event.stop()
+
     async def on_prompt_box_submitted(self, message: PromptBox.Submitted) -> None:
         await self.send(message.text)
 
