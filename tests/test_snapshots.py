@@ -157,7 +157,7 @@ def test_a_reply_with_three_versions_paged_to_the_second(snap_compare, qwq_home)
 
 
 def test_outline_jump_list(snap_compare, qwq_home):
-    """The turning points of a long thinking, listed by Alt+J (paragraphs opening with "Wait," and the like)."""
+    """The turning points of a long thinking, listed by F11 (paragraphs opening with "Wait," and the like)."""
     from test_ui_outline import LONG
 
     from qwqchat.engines.replay import ReplayEngine
@@ -166,7 +166,7 @@ def test_outline_jump_list(snap_compare, qwq_home):
         await ready(pilot)
         await send(pilot, "What is the sum?")
         await finished(pilot)
-        await pilot.press("alt+j")
+        await pilot.press("f11")
         await wait_until(pilot, lambda: type(pilot.app.screen).__name__ == "JumpList", what="the jump list")
         await pilot.pause(0.1)
         await steady(pilot)

@@ -40,7 +40,7 @@ async def test_jump_list_lists_the_turning_points_and_a_jump_unfolds_and_scrolls
         await app.open_conversation(app.conversation.id)  # from the store: folded, its pane not built yet
         turn = app.view.last_turn()
         assert turn.fold.collapsed and turn.fold.pane is None
-        await pilot.press("alt+j")
+        await pilot.press("f11")
         await wait_until(pilot, lambda: isinstance(app.screen, JumpList), what="the jump list")
         options = app.screen.query_one(OptionList)
         assert [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)] == POINTS
@@ -51,7 +51,7 @@ async def test_jump_list_lists_the_turning_points_and_a_jump_unfolds_and_scrolls
         assert not turn.fold.collapsed
         await wait_until(pilot, lambda: POINTS[1] in screen_text(app), what="paragraph 17 on screen")
         assert POINTS[4] not in screen_text(app)  # it scrolled there, it did not just show everything
-        await pilot.press("alt+j")
+        await pilot.press("f11")
         await wait_until(pilot, lambda: isinstance(app.screen, JumpList), what="the jump list")
         app.screen.query_one(OptionList).highlighted = 4
         await pilot.press("enter")
@@ -89,7 +89,7 @@ async def test_no_turning_points_says_so_and_the_recorded_trace_has_one(qwq_home
         await ready(pilot)
         await send(pilot, "q")
         await finished(pilot)
-        await pilot.press("alt+j")
+        await pilot.press("f11")
         await wait_until(pilot, lambda: "No turning points in this thinking" in app.notified, what="the notice")
         assert not isinstance(app.screen, JumpList)
     app = make_app(ReplayEngine(CHUNKS, name="m"))
@@ -97,7 +97,7 @@ async def test_no_turning_points_says_so_and_the_recorded_trace_has_one(qwq_home
         await ready(pilot)
         await send(pilot, "q")
         await finished(pilot)
-        await pilot.press("alt+j")
+        await pilot.press("f11")
         await wait_until(pilot, lambda: isinstance(app.screen, JumpList), what="the jump list")
         assert app.screen.query_one(OptionList).option_count == 1 and "1 turning point" in screen_text(app)
 
@@ -114,6 +114,9 @@ async def test_find_in_the_thinking_highlights_steps_and_escape_clears(qwq_home)
         bar = app.screen.query_one(FindBar)
         await wait_until(pilot, lambda: bar.display and app.focused is bar.query_one(Input), what="the find bar")
         assert not turn.fold.collapsed  # searching shows the thinking
+        box = bar.query_one(Input)  # the box gets the room, not the count
+        await wait_until(pilot, lambda: box.size.width > 0, what="the find bar laid out")
+        assert box.size.width > bar.size.width // 2
         await pilot.press(*"RETHINKS")  # case-insensitive: one match per turning point
         count = bar.query_one("#find-count")
         await wait_until(pilot, lambda: str(count.content) == "1/6", what="1/6")

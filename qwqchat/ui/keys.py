@@ -32,7 +32,7 @@ KEYS: List[Key] = [
     Key("copy_code", "f5", "Copy the last code block of the answer"),
     Key("copy_reasoning", "ctrl+backslash", "Copy the focused (or last) turn's thinking"),  # F6/F7: TextArea's
     Key("find_reasoning", "f12", "Find in the focused turn's thinking (Enter next, ↑ previous, Esc close)"),
-    Key("outline", "alt+j", "Turning points of the focused turn's thinking: jump to one"),
+    Key("outline", "f11", "Turning points of the focused turn's thinking: jump to one"),
     Key("export", "ctrl+s", "Export this chat to Markdown", "Export"),
     Key("rename", "f2", "Rename this chat"),
     Key("delete", "f8", "Delete this chat"),
