@@ -3,8 +3,8 @@
 The worker only appends events to a shared batch under a lock: it never
 waits for the UI and sends no message per token.  The app takes the batch
 ``FRAME_S`` apart while the user types or moves the mouse, ``IDLE_FRAME_S``
-apart while they only watch (``take``), so painting cost is per frame, not
-per token, a busy UI simply receives bigger batches, and a reply that is only
+apart while they only watch (``take``; the Enter that sent the prompt is not
+"using"), so painting cost is per frame, not per token, a busy UI simply receives bigger batches, and a reply that is only
 being watched leaves the CPU to the model.
 """
 
@@ -20,7 +20,10 @@ from ..types import AnswerDelta, HistoryTrimmed, LoopDetected, ReasoningDelta, S
 from .messages import Batch
 
 FRAME_S = 1 / 30
-IDLE_FRAME_S = 1 / 5  # while nobody touches a key or the mouse: each frame's layout costs the model's cores
+# While nobody touches a key or the mouse: each frame's layout takes a core from llama.cpp's threads.  At 2 threads
+# on 2 cores (benchmarks/tui_decode.py, TUI/ask): 0.61 at 5 frames/s with the Enter counted as use; 0.77 at 2, 1.01 at 1
+# frame/s with it not counted.
+IDLE_FRAME_S = 1.0
 INTERACTIVE_S = 1.0  # back to FRAME_S for this long after any key or mouse event
 
 

@@ -13,6 +13,7 @@ applies it to the reply on screen; what the rest of the screen shows
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from typing import List, Optional, Tuple
 
@@ -68,7 +69,8 @@ class ConversationView(VerticalScroll):
         self.clock = time.monotonic
         self.frame_s = FRAME_S
         self.idle_frame_s = IDLE_FRAME_S
-        self._applied_at = 0.0  # time.monotonic() of the last frame that applied a batch
+        self._applied_at = -math.inf  # time.monotonic() of the last frame that applied a batch
+        self._pumped_at = 0.0  # time.monotonic() when the stream began: the keys that sent it do not count as use
         self.stream: Optional[TurnStream] = None  # until the screen has settled its end
         self.streaming_turn = None  # the AssistantTurn being streamed into, while it is on screen
         self._pump_timer: Optional[Timer] = None
@@ -267,6 +269,7 @@ class ConversationView(VerticalScroll):
     def pump(self, stream: TurnStream, turn) -> None:
         """Apply ``stream`` to ``turn`` once a frame until it ends."""
         self.stream, self.streaming_turn = stream, turn
+        self._applied_at, self._pumped_at = -math.inf, time.monotonic()  # the first piece is shown at once
         self._pump_timer = self.set_interval(self.frame_s, self._pump, name="pump")
 
     def end_stream(self, stream: TurnStream) -> None:
@@ -281,13 +284,14 @@ class ConversationView(VerticalScroll):
         if stream is None or timer is None:
             return
         now = time.monotonic()  # not self.clock: tests may freeze that one
-        watching = now - getattr(self.app, "last_input", 0.0) > INTERACTIVE_S
-        if watching and now - self._applied_at < self.idle_frame_s and not stream.ended:
-            return  # nobody is typing or scrolling: a few frames a second leave the cores to the model
-        self._applied_at = now
+        last_input = getattr(self.app, "last_input", 0.0)
+        used = self._pumped_at < last_input and now - last_input <= INTERACTIVE_S  # the Enter that sent it: not use
+        if not used and now - self._applied_at < self.idle_frame_s and not stream.ended:
+            return  # nobody is typing or scrolling: a frame a second leaves the cores to the model
         batch = stream.take()
         if not batch:
-            return
+            return  # (the first piece is shown in the frame it arrives in; the wait counts from there)
+        self._applied_at = now
         turn = self.streaming_turn
         turn = turn if turn is not None and turn.is_attached else None
         if batch.dropped_turns:
