@@ -4,8 +4,9 @@ The worker only appends events to a shared batch under a lock: it never
 waits for the UI and sends no message per token.  The app takes the batch
 ``FRAME_S`` apart while the user types or moves the mouse, ``IDLE_FRAME_S``
 apart while they only watch (``take``; the Enter that sent the prompt is not
-"using"), so painting cost is per frame, not per token, a busy UI simply receives bigger batches, and a reply that is only
-being watched leaves the CPU to the model.
+"using"), so painting cost is per frame, not per token, a busy UI simply
+receives bigger batches, and a reply that is only being watched leaves the
+CPU to the model.
 """
 
 from __future__ import annotations
