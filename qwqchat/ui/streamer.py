@@ -22,8 +22,9 @@ from .messages import Batch
 
 FRAME_S = 1 / 30
 # While nobody touches a key or the mouse: each frame's layout takes a core from llama.cpp's threads.  At 2 threads
-# on 2 cores (benchmarks/tui_decode.py, TUI/ask): 0.61 at 5 frames/s with the Enter counted as use; 0.77 at 2, 1.01 at 1
-# frame/s with it not counted.
+# on 2 cores (benchmarks/tui_decode.py, TUI/ask): 0.55-0.70 at 5 frames/s with the Enter counted as use; with it not
+# counted, 0.71-0.83 at 2 frames/s, 0.81-0.94 at 1, 0.87-0.91 at 0.5, and 0.94-0.99 with no frame between the first
+# piece and the end (what the app process does besides painting).
 IDLE_FRAME_S = 1.0
 INTERACTIVE_S = 1.0  # back to FRAME_S for this long after any key or mouse event
 
