@@ -12,6 +12,8 @@ The script types the prompt once the status line says "ready", waits for the
 reply to be finished in the store, then quits the app.  ``ask`` runs as a
 subprocess too.  Both rates are the stats the app and ``ask`` stored with the
 reply (decode tokens/s over reasoning and answer); the bare loop is timed here.
+"app CPU" is the CPU time the app's own process (not its engine child) used from
+the Enter to the reply saved: what painting takes from the model's cores.
 
     python benchmarks/tui_decode.py [--threads 1 2] [--rounds 2] [--tokens 300] [--think-budget 150]
 """
@@ -87,6 +89,15 @@ def run_ask(model: Path, threads: int, tokens: int, budget: int) -> tuple:
     return s.decode_tokens_per_s, s.reasoning_tokens + s.answer_tokens
 
 
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (its own threads, not its children)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_tui(model: Path, threads: int, tokens: int, budget: int, cols: int = 150, rows: int = 45) -> tuple:
     home = tempfile.mkdtemp(prefix="tui-decode-app-")
     pid, fd = pty.fork()
@@ -124,6 +135,7 @@ def run_tui(model: Path, threads: int, tokens: int, budget: int, cols: int = 150
         os.write(fd, PROMPT.encode())
         drain(0.2)
         os.write(fd, b"\r")
+        cpu_at_send = cpu_s(pid)
         deadline = time.monotonic() + 120
         stats = None
         while stats is None:
@@ -131,6 +143,7 @@ def run_tui(model: Path, threads: int, tokens: int, budget: int, cols: int = 150
                 raise SystemExit("the reply did not finish in 120 s")
             drain(0.25)
             stats = stored_stats(home)
+        app_cpu = cpu_s(pid) - cpu_at_send
         os.write(fd, b"\x11")  # ctrl+q
         drain(1.0)
     finally:
@@ -140,7 +153,7 @@ def run_tui(model: Path, threads: int, tokens: int, budget: int, cols: int = 150
             pass
         os.waitpid(pid, 0)
         os.close(fd)
-    return stats.decode_tokens_per_s, stats.reasoning_tokens + stats.answer_tokens, painted
+    return stats.decode_tokens_per_s, stats.reasoning_tokens + stats.answer_tokens, painted, app_cpu
 
 
 def run_bare(llm, tokens_in: list, n: int) -> tuple:
@@ -180,12 +193,13 @@ def main() -> None:
         for r in range(args.rounds):
             bare, n_bare = run_bare(engine.llm, prompt_tokens, args.tokens)
             ask, n_ask = run_ask(model, threads, args.tokens, args.think_budget)
-            tui, n_tui, painted = run_tui(model, threads, args.tokens, args.think_budget)
+            tui, n_tui, painted, app_cpu = run_tui(model, threads, args.tokens, args.think_budget)
             for k, v in (("bare", bare), ("ask", ask), ("tui", tui)):
                 rates[k].append(v)
             print(
                 f"{threads} thread(s) round {r + 1}: bare {bare:6.1f} tok/s ({n_bare})  ask {ask:6.1f} ({n_ask})  "
-                f"TUI {tui:6.1f} ({n_tui}; {painted / 1024:.0f} KiB painted)  TUI/ask {tui / ask:.2f}",
+                f"TUI {tui:6.1f} ({n_tui}; {painted / 1024:.0f} KiB painted, app CPU {app_cpu:.2f} s)  "
+                f"TUI/ask {tui / ask:.2f}",
                 flush=True,
             )
         engine.close()

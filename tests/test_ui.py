@@ -614,8 +614,9 @@ async def test_scrolling_to_the_top_of_a_long_chat_loads_earlier_turns_in_place(
 
 
 async def test_a_watched_reply_paints_rarely_and_a_key_brings_frames_back(qwq_home):
-    """Nobody touching the keys: the pump waits out ``idle_frame_s`` (the model keeps the CPU); a key: frames again."""
-    gate = Gate(0, 30)
+    """Nobody touching the keys: the first piece shows at once, then the pump waits out ``idle_frame_s`` (the model
+    keeps the CPU); a key: frames again."""
+    gate = Gate(0, 1, 31)
     app = make_app(pace=gate)
     async with app.run_test(size=(140, 40)) as pilot:
         await ready(pilot)
@@ -623,13 +624,39 @@ async def test_a_watched_reply_paints_rarely_and_a_key_brings_frames_back(qwq_ho
         await send(pilot, "q")
         await gate.wait_reached()  # before the first piece
         app.last_input = 0.0  # the Enter was long ago
+        await pilot.pause(0.2)  # frames with nothing to show do not start the wait
+        turn = app.view.last_turn()
         gate.release()
-        await wait_until(pilot, lambda: gate.stops == [30], what="the replay to go on")
+        await wait_until(pilot, lambda: turn.reasoning_pieces == 1, what="the first piece, at once")
+        gate.release()
+        await wait_until(pilot, lambda: gate.stops == [31], what="the replay to go on")
         await gate.wait_reached()
         await pilot.pause(0.3)  # ten 30-fps frames
-        turn = app.view.last_turn()
-        assert turn.reasoning_pieces == 0  # the 30 pieces wait in the batch
+        assert turn.reasoning_pieces == 1  # the 30 pieces wait in the batch
         await pilot.press("ctrl+b")  # any key (here: the chat list), and the pump paints again
-        await wait_until(pilot, lambda: turn.reasoning_pieces > 0, what="a frame after the key")
+        await wait_until(pilot, lambda: turn.reasoning_pieces == 31, what="a frame after the key")
+        gate.release()
+        await finished(pilot)
+
+
+async def test_the_keys_that_send_a_prompt_do_not_hold_the_fast_frames(qwq_home, monkeypatch):
+    """Sending is not using the reply: it streams at the idle rate from its start, until the next key."""
+    monkeypatch.setattr("qwqchat.ui.widgets.conversation.INTERACTIVE_S", 3600.0)  # the Enter stays recent
+    gate = Gate(1, 31)
+    app = make_app(pace=gate)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await ready(pilot)
+        app.view.idle_frame_s = 3600.0
+        await send(pilot, "q")
+        await gate.wait_reached()
+        turn = app.view.last_turn()
+        await wait_until(pilot, lambda: turn.reasoning_pieces == 1, what="the first piece")
+        gate.release()
+        await wait_until(pilot, lambda: gate.stops == [31], what="the replay to go on")
+        await gate.wait_reached()
+        await pilot.pause(0.3)
+        assert turn.reasoning_pieces == 1
+        await pilot.press("ctrl+b")
+        await wait_until(pilot, lambda: turn.reasoning_pieces == 31, what="a frame after the key")
         gate.release()
         await finished(pilot)

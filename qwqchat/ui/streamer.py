@@ -3,9 +3,10 @@
 The worker only appends events to a shared batch under a lock: it never
 waits for the UI and sends no message per token.  The app takes the batch
 ``FRAME_S`` apart while the user types or moves the mouse, ``IDLE_FRAME_S``
-apart while they only watch (``take``), so painting cost is per frame, not
-per token, a busy UI simply receives bigger batches, and a reply that is only
-being watched leaves the CPU to the model.
+apart while they only watch (``take``; the Enter that sent the prompt is not
+"using"), so painting cost is per frame, not per token, a busy UI simply
+receives bigger batches, and a reply that is only being watched leaves the
+CPU to the model.
 """
 
 from __future__ import annotations
@@ -20,7 +21,11 @@ from ..types import AnswerDelta, HistoryTrimmed, LoopDetected, ReasoningDelta, S
 from .messages import Batch
 
 FRAME_S = 1 / 30
-IDLE_FRAME_S = 1 / 5  # while nobody touches a key or the mouse: each frame's layout costs the model's cores
+# While nobody touches a key or the mouse: each frame's layout takes a core from llama.cpp's threads.  At 2 threads
+# on 2 cores (benchmarks/tui_decode.py, TUI/ask): 0.55-0.70 at 5 frames/s with the Enter counted as use; with it not
+# counted, 0.71-0.83 at 2 frames/s, 0.81-0.94 at 1, 0.87-0.91 at 0.5, and 0.94-0.99 with no frame between the first
+# piece and the end (what the app process does besides painting).
+IDLE_FRAME_S = 1.0
 INTERACTIVE_S = 1.0  # back to FRAME_S for this long after any key or mouse event
 
 
