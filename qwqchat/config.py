@@ -52,6 +52,7 @@ KEYS: Dict[str, Key] = {
     "system_prompt": Key(Optional[str], None, "system prompt of a new conversation"),
     "theme": Key(Optional[str], None, "the UI theme (also set from the command palette)"),
     "keep_reasoning_open": Key(bool, False, "leave the thinking pane open when the answer starts"),
+    "watch_fps": Key(int, 1, "frames a second while you only watch a reply stream (1-30; more is smoother, slower)"),
     "attach_max_kb": Key(int, 256, "largest file `ask -f` and the attach dialog take, in KB"),
     "endpoint": Key(Optional[str], None, "an OpenAI-compatible server instead of a local file"),
     "remote_model": Key(Optional[str], None, "the server's model name (default: the first it lists)"),
@@ -79,6 +80,7 @@ class Config:
     sampling: Sampling = field(default_factory=Sampling)
     theme: Optional[str] = KEYS["theme"].default
     keep_reasoning_open: bool = KEYS["keep_reasoning_open"].default
+    watch_fps: int = KEYS["watch_fps"].default
     fast_profile: Optional[str] = KEYS["fast_profile"].default
     attach_max_kb: int = KEYS["attach_max_kb"].default
     endpoint: Optional[str] = None
@@ -107,6 +109,8 @@ class Config:
             raise BadInput(f"kv_cache_disk_mb must be 0 (off) or more, not {self.kv_cache_disk_mb}")
         if self.threads is not None and not 1 <= self.threads <= MAX_THREADS:
             raise BadInput(f"threads must be between 1 and {MAX_THREADS}, not {self.threads}")
+        if not 1 <= self.watch_fps <= 30:
+            raise BadInput(f"watch_fps must be between 1 and 30, not {self.watch_fps}")
         if not 1 <= self.attach_max_kb <= MAX_ATTACH_KB:
             raise BadInput(f"attach_max_kb must be between 1 and {MAX_ATTACH_KB:,}, not {self.attach_max_kb}")
         if self.gpu_layers is not None and not -1 <= self.gpu_layers <= 10_000:
@@ -192,6 +196,7 @@ _FIELDS = (
     "system_prompt",
     "theme",
     "keep_reasoning_open",
+    "watch_fps",
     "fast_profile",
     "attach_max_kb",
     "endpoint",

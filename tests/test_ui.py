@@ -2,6 +2,7 @@
 
 import threading
 
+import pytest
 from textual.widgets import Input, ListView
 from textual.widgets.collapsible import CollapsibleTitle
 from uihelpers import ANSWER_AT, CHUNKS, Gate, finished, make_app, ready, send, wait_until
@@ -660,3 +661,17 @@ async def test_the_keys_that_send_a_prompt_do_not_hold_the_fast_frames(qwq_home,
         await wait_until(pilot, lambda: turn.reasoning_pieces == 31, what="a frame after the key")
         gate.release()
         await finished(pilot)
+
+
+async def test_watch_fps_sets_the_frame_rate_of_a_watched_reply(qwq_home, tmp_path):
+    from qwqchat.errors import BadInput
+
+    cfg = config.load()
+    cfg.watch_fps = 10
+    app = make_app(cfg=cfg)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await ready(pilot)
+        assert app.view.idle_frame_s == 0.1
+    cfg.watch_fps = 0
+    with pytest.raises(BadInput, match="watch_fps must be between 1 and 30, not 0"):
+        cfg.validate()

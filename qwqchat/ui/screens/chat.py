@@ -44,6 +44,7 @@ class ChatScreen(ChatActions):
             yield Sidebar(lambda: self.host.store, id="sidebar")
             with Vertical(id="chat"):
                 self.view.keep_open = self.host.cfg.keep_reasoning_open
+                self.view.idle_frame_s = 1 / self.host.cfg.watch_fps
                 self.view.clock = self.host.clock
                 yield self.view
                 yield Static("", id="loop-bar", classes="turn-warning")  # in sight whatever the view shows
