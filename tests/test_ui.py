@@ -402,6 +402,8 @@ async def test_long_chat_opens_with_a_window_and_loads_earlier_turns(qwq_home):
             return len(app.view.query(UserMessage)) + len(app.view.turns())
 
         assert shown() == 12
+        # opened at its end (after layout): only then is going home a scroll that reaches the top
+        await wait_until(pilot, lambda: app.view.scroll_y > 0 and app.view.scroll_y == app.view.max_scroll_y)
         app.view.scroll_home(animate=False)  # reaching the top brings the next messages in above
         await wait_until(pilot, lambda: shown() == 18 and not app.view.loading_earlier, what="6 earlier messages")
         assert app.view.scroll_y > 0  # what was at the top is still on screen, below them
