@@ -114,11 +114,13 @@ class Message:
 @dataclass
 class ReasoningDelta:
     text: str
+    pieces: int = 1  # the tokens (or server chunks) it holds: more than one once merged on the way to the TUI
 
 
 @dataclass
 class AnswerDelta:
     text: str
+    pieces: int = 1
 
 
 @dataclass

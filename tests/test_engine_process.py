@@ -1,5 +1,5 @@
-"""The local engine in its own process (what the TUI runs): same replies, and cancel, answer-now and failures
-still work across the pipe."""
+"""The engine in its own process (what the TUI runs, local or remote): same replies, and cancel, answer-now
+and failures still work across the pipe; text that arrives faster than it is sent is merged, never held."""
 
 import threading
 
@@ -20,7 +20,7 @@ def run(events, on_piece=None):
     for ev in events:
         if isinstance(ev, (ReasoningDelta, AnswerDelta)):
             (reasoning if isinstance(ev, ReasoningDelta) else answer).append(ev.text)
-            n += 1
+            n += ev.pieces  # merged deltas count every token they hold
             if on_piece:
                 on_piece(n)
         elif isinstance(ev, TurnDone):
@@ -56,9 +56,9 @@ def test_cancel_and_answer_now_cross_to_the_child(child):
     cancel, end_thinking = threading.Event(), threading.Event()
 
     def at(n: int) -> None:
-        if n == 5:
+        if n >= 5:
             end_thinking.set()
-        if n == 30:
+        if n >= 30:
             cancel.set()
 
     reasoning, answer, done = run(child.stream(PROMPT, LONG, cancel, end_thinking), at)
@@ -89,7 +89,13 @@ def test_a_dead_child_ends_the_turn_with_what_it_said(qwq_model):
     engine = ProcessEngine(qwq_model, ctx=4096, threads=1)
     engine.load()
     try:
-        _, answer, done = run(engine.stream(PROMPT, LONG), lambda n: n == 10 and engine._proc.kill())
+        victim = engine._proc
+
+        def kill(n: int) -> None:
+            if n >= 10 and victim.exitcode is None:
+                victim.kill()
+
+        _, answer, done = run(engine.stream(PROMPT, LONG), kill)
         assert done.finish_reason == "error" and "ended unexpectedly" in done.error
         assert len(done.reasoning) >= 10 or len(done.answer) >= 10
         _, _, again = run(engine.stream(PROMPT, Sampling(seed=1, max_tokens=5)))  # a new child for the next turn
@@ -117,3 +123,107 @@ def test_quick_chat_id_and_token_counts_cross_to_the_child(child, qwq_model, qwq
     quick = Sampling(temperature=0.0, seed=3, max_tokens=40)
     reasoning, answer, done = run(child.stream(PROMPT, quick, think=False, chat_id=7))
     assert reasoning == "" and done.stats.reasoning_tokens == 0 and answer
+
+
+# -- a remote server read in the child ---------------------------------------------------------------------------
+
+
+def remote_script(n: int = 300) -> list:
+    from tests.sse_server import chunk
+
+    return (
+        [chunk(reasoning_content=f"r{i} ") for i in range(n)]
+        + [chunk(f"a{i} ") for i in range(n)]
+        + [chunk(finish="stop")]
+    )
+
+
+def test_a_server_read_in_the_child_gives_the_same_reply_in_fewer_messages():
+    from qwqchat.engines.remote import RemoteEngine
+    from tests.sse_server import ScriptedServer
+
+    with ScriptedServer() as server:
+        server.script = remote_script()
+        inside = RemoteEngine(server.url, model="Qwen/QwQ-32B")
+        inside.load()
+        want = run(inside.stream(PROMPT, Sampling()))
+        engine = ProcessEngine.remote(server.url, model="Qwen/QwQ-32B")
+        assert (engine.can_end_thinking, engine.can_skip_thinking) == (False, False)  # as the remote engine's
+        engine.load()
+        try:
+            events = list(engine.stream(PROMPT, Sampling()))
+            got = run(iter(events))
+            assert got[:2] == want[:2] == ("".join(f"r{i} " for i in range(300)), "".join(f"a{i} " for i in range(300)))
+            assert got[2].stats.reasoning_tokens == want[2].stats.reasoning_tokens == 300
+            deltas = [e for e in events if isinstance(e, (ReasoningDelta, AnswerDelta))]
+            assert sum(e.pieces for e in deltas) == 600 and len(deltas) < 600  # merged on the way
+            assert engine.context_size == 32768 and engine.describe() == inside.describe()
+            assert engine.count_tokens("hello") is None  # the caller estimates, as with the remote engine
+            assert engine.name == "Qwen/QwQ-32B"
+        finally:
+            engine.close()
+
+
+def test_text_held_back_for_merging_is_sent_when_due_not_with_the_next_token():
+    """A slow model's token that came just after a send waits at most the merge interval, not for the next one."""
+    import time
+
+    from tests.sse_server import ScriptedServer, chunk
+
+    with ScriptedServer() as server:
+        server.script = [chunk(reasoning_content="first "), chunk(reasoning_content="second ")]
+        server.script += [("sleep", 2.0), chunk(reasoning_content="third"), chunk(finish="stop")]
+        engine = ProcessEngine.remote(server.url)
+        engine.load()
+        try:
+            seen, start = [], None
+            for ev in engine.stream(PROMPT, Sampling()):
+                if isinstance(ev, ReasoningDelta):
+                    start = start or time.monotonic()
+                    seen.append((ev.text, time.monotonic() - start))
+            text = "".join(t for t, _ in seen)
+            assert text == "first second third"
+            second_at = next(at for t, at in seen if "second" in t)
+            assert second_at < 1.0, seen  # not held until "third", 2 s later
+        finally:
+            engine.close()
+
+
+def test_remote_failures_cross_as_one_line(tmp_path):
+    from tests.sse_server import ScriptedServer, chunk, free_port
+
+    dead = ProcessEngine.remote(f"http://127.0.0.1:{free_port()}/v1")
+    with pytest.raises(QwqError) as err:
+        dead.load()
+    assert "\n" not in str(err.value) and "127.0.0.1" in str(err.value)
+    with pytest.raises(Exception) as bad:
+        ProcessEngine.remote("not a url")
+    assert "--endpoint must be a URL" in str(bad.value)
+
+    with ScriptedServer() as server:
+        engine = ProcessEngine.remote(server.url)
+        engine.load()
+        try:
+            server.script = [chunk(reasoning_content="so far "), ("drop",)]
+            reasoning, _, done = run(engine.stream(PROMPT, Sampling()))
+            assert reasoning == "so far " and done.finish_reason == "error" and "\n" not in done.error
+            server.script = [("status", 401, "bad key [red]x[/red]")]
+            _, _, done = run(engine.stream(PROMPT, Sampling()))
+            assert done.finish_reason == "error" and ("401" in done.error or "key" in done.error)
+            server.script = remote_script(2000)
+            cancel = threading.Event()
+            _, _, done = run(engine.stream(PROMPT, Sampling(), cancel), lambda n: n >= 50 and cancel.set())
+            assert done.finish_reason == "cancelled"
+            server.script = remote_script(3)  # and the pipe is in step for the next turn
+            assert run(engine.stream(PROMPT, Sampling()))[1] == "a0 a1 a2 "
+        finally:
+            engine.close()
+
+
+def test_the_tui_reads_a_server_in_a_process():
+    from qwqchat import config
+    from qwqchat.engines.remote import RemoteEngine
+
+    cfg = config.resolve({"endpoint": "http://127.0.0.1:9/v1"})
+    assert isinstance(build_engine(cfg, own_process=True), ProcessEngine)
+    assert isinstance(build_engine(cfg), RemoteEngine)  # ask stays in-process

@@ -79,10 +79,11 @@ def test_remote_only_tui(snap_compare, qwq_home, monkeypatch):
     """`qwqchat --endpoint URL` with no local model: the chat, not the first-run screen; host and model shown."""
     from sse_server import ScriptedServer
 
-    from qwqchat.engines.remote import RemoteEngine
+    from qwqchat.engines.process import ProcessEngine
     from qwqchat.ui.run import build_app
 
-    monkeypatch.setattr(RemoteEngine, "describe", lambda self: "gpu-box:8000")  # the test server's port varies
+    # the test server's port varies (the TUI reads the server in a child process, which says where it is)
+    monkeypatch.setattr(ProcessEngine, "describe", lambda self: "gpu-box:8000")
     with ScriptedServer() as server:
         app = build_app({"endpoint": server.url})
         app.save_theme = False

@@ -40,10 +40,14 @@ def no_model_message() -> str:
 def build_engine(cfg: EngineSettings, own_process: bool = False) -> Engine:
     """The engine the settings ask for (not loaded yet: call ``load()``).
 
-    ``own_process`` runs a local model in a child process (``engines/process.py``): the TUI asks for it so
-    that painting never holds the GIL the generating thread needs.
+    ``own_process`` runs the engine in a child process (``engines/process.py``): the TUI asks for it so
+    that painting never holds the GIL the generating thread (or the one reading a server) needs.
     """
     if cfg.endpoint:
+        if own_process:
+            from .process import ProcessEngine
+
+            return ProcessEngine.remote(cfg.endpoint, api_key=cfg.api_key, model=cfg.remote_model)
         from .remote import RemoteEngine
 
         return RemoteEngine(cfg.endpoint, api_key=cfg.api_key, model=cfg.remote_model)

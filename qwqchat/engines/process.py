@@ -1,14 +1,22 @@
-"""The local engine in a process of its own, so that the TUI cannot slow the model.
+"""The TUI's engine in a process of its own, so that the TUI cannot slow the model.
 
 In one process the UI thread and the generating thread share the GIL: each
 time llama.cpp hands back a token, the generating thread waits for the UI to
 let go of it (up to the 5 ms switch interval), and a busy frame cost the TUI a
-third to a half of ``ask``'s decode speed (``benchmarks/tui_decode.py``).
-Here a child process owns the ``LlamaEngine`` and runs ``stream`` exactly as
-``ask`` does; its events cross a pipe, one pickled event each.  ``run_turn``
-and the store writes stay in the caller's process.  Cancel and "answer now"
-cross as ``multiprocessing`` events that the child's engine checks between
-tokens, just as it checks the caller's ``threading.Event`` in-process.
+third to a half of ``ask``'s decode speed (``benchmarks/tui_decode.py``).  A
+remote server's stream is the same story the other way round: reading and
+parsing its chunks took as much of the GIL as painting them
+(``benchmarks/ui_stream.py``).  Here a child process owns the ``LlamaEngine``
+(or ``RemoteEngine``, ``ProcessEngine.remote``) and runs ``stream`` exactly as
+``ask`` does; its events cross a pipe.  ``run_turn`` and the store writes stay
+in the caller's process.  Cancel and "answer now" cross as ``multiprocessing``
+events that the child's engine checks between tokens, just as it checks the
+caller's ``threading.Event`` in-process.
+
+Events cross at most every ``COALESCE_S``: text that arrives in between is
+merged into one delta (``pieces`` counts its tokens), so a flood of tokens is a
+few dozen messages a second, not thousands, and the first piece and the turn's
+end are never held.
 
 The child is started with "spawn" (never fork: the TUI has threads running),
 its stdout goes to /dev/null and its stderr to ``qwqchat.log``, so nothing it
@@ -20,17 +28,20 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
-from typing import Any, Dict, Iterator, List, Optional
+import time
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
 from ..errors import QwqError
 from ..types import AnswerDelta, Event, Message, ReasoningDelta, Sampling, TurnDone, TurnResult
 
 CLOSE_WAIT_S = 15.0  # for the child to finish writing a chat's KV state before it is killed
 POLL_S = 0.05  # how often the caller's cancel / answer-now are mirrored while waiting for the next event
+COALESCE_S = 0.02  # events cross the pipe at most this often (what arrives between is merged)
 
 
 class ProcessEngine:
-    """A ``LlamaEngine`` (built from ``kwargs``) that runs in a child process; same contract."""
+    """A ``LlamaEngine`` (built from ``kwargs``) that runs in a child process; same contract.
+    ``ProcessEngine.remote(endpoint, ...)`` is the same for a ``RemoteEngine``."""
 
     can_end_thinking = True
     can_skip_thinking = True
@@ -38,9 +49,24 @@ class ProcessEngine:
     def __init__(self, model_path: str | os.PathLike, **kwargs: Any) -> None:
         from pathlib import Path
 
-        self.path = Path(model_path).expanduser()
-        self.name = self.path.stem
-        self._kwargs: Dict[str, Any] = dict(kwargs, model_path=str(self.path))
+        path = Path(model_path).expanduser()
+        self._setup("llama", path.stem, dict(kwargs, model_path=str(path)))
+
+    @classmethod
+    def remote(cls, endpoint: str, **kwargs: Any) -> "ProcessEngine":
+        """A ``RemoteEngine(endpoint, **kwargs)`` in a child process; a malformed URL is refused here, at once."""
+        from .remote import RemoteEngine
+
+        named = RemoteEngine(endpoint, **kwargs)
+        engine = cls.__new__(cls)
+        engine._setup("remote", named.name, dict(kwargs, endpoint=endpoint))
+        engine.can_end_thinking, engine.can_skip_thinking = named.can_end_thinking, named.can_skip_thinking
+        return engine
+
+    def _setup(self, kind: str, name: str, kwargs: Dict[str, Any]) -> None:
+        self.name = name
+        self._kind = kind
+        self._kwargs = kwargs
         self._ctx = multiprocessing.get_context("spawn")
         self._cancel = self._ctx.Event()
         self._end_thinking = self._ctx.Event()
@@ -54,7 +80,7 @@ class ProcessEngine:
         ours, theirs = self._ctx.Pipe()
         proc = self._ctx.Process(
             target=serve,
-            args=(theirs, self._kwargs, self._cancel, self._end_thinking),
+            args=(theirs, self._kind, self._kwargs, self._cancel, self._end_thinking),
             name="qwqchat-engine",
             daemon=True,  # ends with the app
         )
@@ -65,7 +91,7 @@ class ProcessEngine:
         if reply[0] == "error":
             self.close()
             raise QwqError(reply[1])
-        _, self.name, self._backend, self._context_size = reply
+        _, self.name, self._backend, self._context_size, self.can_end_thinking, self.can_skip_thinking = reply
 
     def describe(self) -> str:
         return self._backend
@@ -152,18 +178,18 @@ class ProcessEngine:
                     self._mirror(cancel, end_thinking)
                 self._mirror(cancel, end_thinking)
                 reply = self._receive()
-                if reply[0] != "event":  # the child died or failed: end the turn keeping what it said
+                if reply[0] != "events":  # the child died or failed: end the turn keeping what it said
                     done = True
                     if reply[0] == "error":
                         self._conn = None
                     reasoning, answer = ("".join(said[k]) for k in (ReasoningDelta, AnswerDelta))
                     yield TurnDone(TurnResult(reasoning, answer, "error", error=reply[1]))
                     return
-                event = reply[1]
-                if isinstance(event, (ReasoningDelta, AnswerDelta)):
-                    said[type(event)].append(event.text)
-                done = isinstance(event, TurnDone)
-                yield event
+                for event in reply[1]:
+                    if isinstance(event, (ReasoningDelta, AnswerDelta)):
+                        said[type(event)].append(event.text)
+                    done = isinstance(event, TurnDone)
+                    yield event
         finally:
             if not done and self._conn is not None:  # the caller stopped early: stop the child, keep the pipe in step
                 self._cancel.set()
@@ -171,7 +197,7 @@ class ProcessEngine:
                     reply = self._receive()
                     if reply[0] == "error":
                         self._conn = None
-                    if reply[0] != "event" or isinstance(reply[1], TurnDone):
+                    if reply[0] != "events" or any(isinstance(e, TurnDone) for e in reply[1]):
                         break
 
     def _mirror(self, cancel: Optional[threading.Event], end_thinking: Optional[threading.Event]) -> None:
@@ -181,13 +207,19 @@ class ProcessEngine:
             self._end_thinking.set()
 
 
-def serve(conn: Any, kwargs: Dict[str, Any], cancel: Any, end_thinking: Any) -> None:
-    """The child process: load the model, then run one turn per request until told to stop."""
+def serve(conn: Any, kind: str, kwargs: Dict[str, Any], cancel: Any, end_thinking: Any) -> None:
+    """The child process: load the model (or reach the server), then run one turn per request until told to stop."""
     _quiet()
-    from .llama import LlamaEngine
-
+    engine: Any = None
     try:
-        engine = LlamaEngine(kwargs.pop("model_path"), **kwargs)
+        if kind == "remote":
+            from .remote import RemoteEngine
+
+            engine = RemoteEngine(kwargs.pop("endpoint"), **kwargs)
+        else:
+            from .llama import LlamaEngine
+
+            engine = LlamaEngine(kwargs.pop("model_path"), **kwargs)
         engine.load()
     except QwqError as exc:
         conn.send(("error", str(exc)))
@@ -195,26 +227,100 @@ def serve(conn: Any, kwargs: Dict[str, Any], cancel: Any, end_thinking: Any) -> 
     except Exception as exc:  # never a traceback on the user's screen
         conn.send(("error", f"{exc.__class__.__name__}: {exc}"))
         return
-    conn.send(("loaded", engine.name, engine.describe(), engine.context_size))
+    can = (engine.can_end_thinking, engine.can_skip_thinking)
+    conn.send(("loaded", engine.name, engine.describe(), engine.context_size, *can))
+    counter = getattr(engine, "count_tokens", None)
     while True:
         try:
             request = conn.recv()
         except (EOFError, OSError):  # the app is gone
             break
         if request[0] == "count":
-            conn.send(("count", engine.count_tokens(request[1])))
+            conn.send(("count", counter(request[1]) if counter is not None else None))
             continue
         if request[0] != "stream":
             break
         _, messages, sampling, prefill, options = request
+        out = Coalescer(conn.send)
         try:
             for event in engine.stream(messages, sampling, cancel, end_thinking, prefill_reasoning=prefill, **options):
-                conn.send(("event", event))
+                out.put(event)
+            out.close()
         except (EOFError, OSError):  # the app is gone
             break
         except Exception as exc:  # a bug below: the caller ends the turn with what it has, and the reason
+            out.close()
             conn.send(("failed", f"{exc.__class__.__name__}: {exc}"))
-    engine.close()
+    closing = getattr(engine, "close", None)
+    if closing is not None:
+        closing()
+
+
+class Coalescer:
+    """Sends events as ``("events", [...])`` at most every ``COALESCE_S``, merging the text deltas in between.
+
+    The first event, and any that is not text (the turn's end above all), go at once with what is held; text
+    that comes sooner is held, and a helper thread sends it when its time comes, so a slow model's last token
+    before a pause is never kept waiting for the next one.  The helper only wakes while something is held.
+    """
+
+    def __init__(self, send: Callable[[Any], None]) -> None:
+        self._send = send
+        self._lock = threading.Lock()  # one sender at a time on the pipe
+        self._held: List[Event] = []
+        self._sent_at = -COALESCE_S
+        self._due = threading.Event()
+        self._closed = False
+        self._failed: Optional[BaseException] = None
+        self._helper = threading.Thread(target=self._send_when_due, daemon=True, name="qwqchat-coalesce")
+        self._helper.start()
+
+    def put(self, event: Event) -> None:
+        with self._lock:
+            if self._failed is not None:
+                raise self._failed
+            held = self._held[-1] if self._held else None
+            if isinstance(event, (ReasoningDelta, AnswerDelta)) and type(held) is type(event):
+                self._held[-1] = type(event)(held.text + event.text, held.pieces + event.pieces)
+            else:
+                self._held.append(event)
+            if not isinstance(event, (ReasoningDelta, AnswerDelta)) or time.monotonic() - self._sent_at >= COALESCE_S:
+                self._flush()
+            else:
+                self._due.set()
+
+    def close(self) -> None:
+        """Send what is held and stop the helper."""
+        with self._lock:
+            self._closed = True
+            if self._failed is None:
+                self._flush()
+            self._due.set()
+        self._helper.join()
+        if self._failed is not None:
+            raise self._failed
+
+    def _flush(self) -> None:  # with the lock held
+        if self._held:
+            events, self._held = self._held, []
+            self._send(("events", events))
+            self._sent_at = time.monotonic()
+
+    def _send_when_due(self) -> None:
+        while True:
+            self._due.wait()
+            with self._lock:
+                wait = self._sent_at + COALESCE_S - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            with self._lock:
+                self._due.clear()
+                if self._closed:
+                    return
+                try:
+                    self._flush()
+                except (EOFError, OSError) as exc:  # the app is gone: the generating loop hears it on its next put
+                    self._failed = exc
 
 
 def _quiet() -> None:

@@ -10,10 +10,10 @@ splitter and events as the local engine.  The API key lives only in memory.
 from __future__ import annotations
 
 import logging
-import queue
 import re
 import threading
-from typing import Any, Dict, Iterator, List, Optional
+from collections import deque
+from typing import Any, Deque, Dict, Iterator, List, Optional
 from urllib.parse import urlparse
 
 from ..errors import QUICK_NEEDS, BadInput, QwqError, dns_failed
@@ -295,31 +295,38 @@ def _chunks(response, cancel: threading.Event):
 
     A blocked socket read cannot be interrupted from another thread; the
     helper is left to finish (or time out) on its own after ``close()``.
-    Yields ``None`` once when cancelled.
+    Yields ``None`` once when cancelled.  The consumer takes whatever has arrived
+    each time it wakes, not one chunk per wake-up: each wake-up is a wait for the
+    GIL, which the UI thread holds while it paints (a 32,000-token stream in the
+    TUI, ``benchmarks/ui_stream.py``).
     """
-    q: "queue.Queue" = queue.Queue()
+    arrived: Deque[tuple] = deque()  # append / popleft are atomic
+    ready = threading.Event()
 
     def read() -> None:
         try:
             for item in response:
-                q.put(("chunk", item))
+                arrived.append(("chunk", item))
+                ready.set()
         except BaseException as exc:  # handed to the consumer, which reports it
-            q.put(("error", exc))
-        q.put(("end", None))
+            arrived.append(("error", exc))
+        arrived.append(("end", None))
+        ready.set()
 
     threading.Thread(target=read, daemon=True, name="qwqchat-sse").start()
     while True:
-        try:
-            kind, item = q.get(timeout=0.05)
-        except queue.Empty:
-            if cancel.is_set():
-                try:
-                    response.close()
-                except Exception:
-                    pass
-                yield None
-                return
+        if cancel.is_set():  # also between two chunks of a burst: Stop does not wait for the flood to end
+            try:
+                response.close()
+            except Exception:
+                pass
+            yield None
+            return
+        if not arrived:
+            ready.wait(0.05)
+            ready.clear()  # a set lost here is harmless: what arrived is looked at before the next wait
             continue
+        kind, item = arrived.popleft()
         if kind == "end":
             return
         if kind == "error":
@@ -328,6 +335,3 @@ def _chunks(response, cancel: threading.Event):
                 return
             raise item
         yield item
-        if cancel.is_set():
-            yield None
-            return

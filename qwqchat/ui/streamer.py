@@ -27,6 +27,12 @@ FRAME_S = 1 / 30
 # piece and the end (what the app process does besides painting).
 IDLE_FRAME_S = 1.0
 INTERACTIVE_S = 1.0  # back to FRAME_S for this long after any key or mouse event
+# Even then a frame waits until the UI thread has been busy (painting, keys) for at most this share of the time
+# since the last one, so a flood of tokens slows the frames, not the stream: the UI shares the GIL with the
+# thread reading a remote server, and frames that each re-render the screen took 6 of 8.5 s of a 32,000-token
+# stream (benchmarks/ui_stream.py).  MIN_FRAME_S keeps at least a few frames a second however busy it is.
+MAX_BUSY = 0.3
+MIN_FRAME_S = 0.25
 
 
 class TurnStream:
@@ -92,11 +98,11 @@ class TurnStream:
                     b = self._batch
                     if isinstance(event, ReasoningDelta):
                         b.reasoning.append(event.text)
-                        b.reasoning_pieces += 1
+                        b.reasoning_pieces += event.pieces
                         reasoning.append(event.text)
                     elif isinstance(event, AnswerDelta):
                         b.answer.append(event.text)
-                        b.answer_pieces += 1
+                        b.answer_pieces += event.pieces
                         answer.append(event.text)
                     elif isinstance(event, HistoryTrimmed):
                         b.dropped_turns = event.dropped_turns

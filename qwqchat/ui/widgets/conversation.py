@@ -28,7 +28,7 @@ from textual.widgets import Button, Static
 
 from ...store import Conversation, StoredMessage
 from ...types import TurnResult
-from ..streamer import FRAME_S, IDLE_FRAME_S, INTERACTIVE_S, TurnStream
+from ..streamer import FRAME_S, IDLE_FRAME_S, INTERACTIVE_S, MAX_BUSY, MIN_FRAME_S, TurnStream
 
 WINDOW = 12  # messages mounted when a conversation opens
 EARLIER = 6  # messages mounted each time the user reaches the top
@@ -70,6 +70,7 @@ class ConversationView(VerticalScroll):
         self.frame_s = FRAME_S
         self.idle_frame_s = IDLE_FRAME_S
         self._applied_at = -math.inf  # time.monotonic() of the last frame that applied a batch
+        self._cpu_at_apply = 0.0  # the UI thread's CPU time then
         self._pumped_at = 0.0  # time.monotonic() when the stream began: the keys that sent it do not count as use
         self.stream: Optional[TurnStream] = None  # until the screen has settled its end
         self.streaming_turn = None  # the AssistantTurn being streamed into, while it is on screen
@@ -286,12 +287,16 @@ class ConversationView(VerticalScroll):
         now = time.monotonic()  # not self.clock: tests may freeze that one
         last_input = getattr(self.app, "last_input", 0.0)
         used = self._pumped_at < last_input and now - last_input <= INTERACTIVE_S  # the Enter that sent it: not use
-        if not used and now - self._applied_at < self.idle_frame_s and not stream.ended:
-            return  # nobody is typing or scrolling: a frame a second leaves the cores to the model
+        since, cpu = now - self._applied_at, time.thread_time()
+        if not stream.ended:
+            if not used and since < self.idle_frame_s:
+                return  # nobody is typing or scrolling: a frame a second leaves the cores to the model
+            if used and since < MIN_FRAME_S and cpu - self._cpu_at_apply > MAX_BUSY * since:
+                return  # the last frames were heavy: let the stream and the keys have the time
         batch = stream.take()
         if not batch:
             return  # (the first piece is shown in the frame it arrives in; the wait counts from there)
-        self._applied_at = now
+        self._applied_at, self._cpu_at_apply = now, cpu
         turn = self.streaming_turn
         turn = turn if turn is not None and turn.is_attached else None
         if batch.dropped_turns:
