@@ -665,6 +665,33 @@ async def test_the_keys_that_send_a_prompt_do_not_hold_the_fast_frames(qwq_home,
         await finished(pilot)
 
 
+async def test_while_typing_a_busy_ui_thread_slows_the_frames_down_to_the_minimum_rate(qwq_home, monkeypatch):
+    """Frames wait while the UI thread has been busy more than ``MAX_BUSY`` of the time since the last one, but
+    never longer than ``MIN_FRAME_S``: a flood of tokens slows the painting, not the stream or the keys."""
+    conversation = "qwqchat.ui.widgets.conversation"
+    monkeypatch.setattr(f"{conversation}.INTERACTIVE_S", 3600.0)  # every key keeps the fast frames on
+    monkeypatch.setattr(f"{conversation}.MAX_BUSY", -1.0)  # as if the UI thread never stopped
+    monkeypatch.setattr(f"{conversation}.MIN_FRAME_S", 3600.0)
+    gate = Gate(1, 31)
+    app = make_app(pace=gate)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await ready(pilot)
+        await send(pilot, "q")
+        await gate.wait_reached()
+        turn = app.view.last_turn()
+        await wait_until(pilot, lambda: turn.reasoning_pieces == 1, what="the first piece, at once")
+        gate.release()
+        await wait_until(pilot, lambda: gate.stops == [31], what="the replay to go on")
+        await gate.wait_reached()
+        await pilot.press("ctrl+b")  # in use: 30 frames a second, were the UI not busy
+        await pilot.pause(0.3)
+        assert turn.reasoning_pieces == 1  # the 30 pieces wait: too busy, and the minimum rate is far off
+        monkeypatch.setattr(f"{conversation}.MIN_FRAME_S", 0.05)
+        await wait_until(pilot, lambda: turn.reasoning_pieces == 31, what="a frame at the minimum rate")
+        gate.release()
+        await finished(pilot)
+
+
 async def test_watch_fps_sets_the_frame_rate_of_a_watched_reply(qwq_home, tmp_path):
     from qwqchat.errors import BadInput
 
