@@ -642,6 +642,18 @@ async def test_a_watched_reply_paints_rarely_and_a_key_brings_frames_back(qwq_ho
         await finished(pilot)
 
 
+async def first_piece_then_thirty_held(pilot, app, gate: Gate):
+    """Send a prompt; once its first piece is on screen, let 30 more into the batch (``Gate(1, 31)``)."""
+    await send(pilot, "q")
+    await gate.wait_reached()
+    turn = app.view.last_turn()
+    await wait_until(pilot, lambda: turn.reasoning_pieces == 1, what="the first piece, at once")
+    gate.release()
+    await wait_until(pilot, lambda: gate.stops == [31], what="the replay to go on")
+    await gate.wait_reached()
+    return turn
+
+
 async def test_the_keys_that_send_a_prompt_do_not_hold_the_fast_frames(qwq_home, monkeypatch):
     """Sending is not using the reply: it streams at the idle rate from its start, until the next key."""
     monkeypatch.setattr("qwqchat.ui.widgets.conversation.INTERACTIVE_S", 3600.0)  # the Enter stays recent
@@ -650,13 +662,7 @@ async def test_the_keys_that_send_a_prompt_do_not_hold_the_fast_frames(qwq_home,
     async with app.run_test(size=(140, 40)) as pilot:
         await ready(pilot)
         app.view.idle_frame_s = 3600.0
-        await send(pilot, "q")
-        await gate.wait_reached()
-        turn = app.view.last_turn()
-        await wait_until(pilot, lambda: turn.reasoning_pieces == 1, what="the first piece")
-        gate.release()
-        await wait_until(pilot, lambda: gate.stops == [31], what="the replay to go on")
-        await gate.wait_reached()
+        turn = await first_piece_then_thirty_held(pilot, app, gate)
         await pilot.pause(0.3)
         assert turn.reasoning_pieces == 1
         await pilot.press("ctrl+b")
@@ -676,13 +682,7 @@ async def test_while_typing_a_busy_ui_thread_slows_the_frames_down_to_the_minimu
     app = make_app(pace=gate)
     async with app.run_test(size=(140, 40)) as pilot:
         await ready(pilot)
-        await send(pilot, "q")
-        await gate.wait_reached()
-        turn = app.view.last_turn()
-        await wait_until(pilot, lambda: turn.reasoning_pieces == 1, what="the first piece, at once")
-        gate.release()
-        await wait_until(pilot, lambda: gate.stops == [31], what="the replay to go on")
-        await gate.wait_reached()
+        turn = await first_piece_then_thirty_held(pilot, app, gate)
         await pilot.press("ctrl+b")  # in use: 30 frames a second, were the UI not busy
         await pilot.pause(0.3)
         assert turn.reasoning_pieces == 1  # the 30 pieces wait: too busy, and the minimum rate is far off
