@@ -12,6 +12,7 @@ from . import attachments
 from .checks import conforms, dataclass_problem, type_name
 from .errors import BadInput
 from .notes import finish_note, quick_summary, stats_line, thought_summary
+from .text import printable
 from .store import Conversation, Store
 from .text import json_line
 from .types import FINISH_REASONS, Sampling, Stats
@@ -137,7 +138,9 @@ def to_markdown(conv: Conversation, reasoning: bool = True) -> str:
         if m.stats:
             quick = _neutralise_html(_one_line(quick_summary(m.stats))) + " · " if m.stats.quick else ""
             lines += [f"<sub>{quick}{stats_line(m.stats)}</sub>", ""]
-    return "\n".join(lines).rstrip() + "\n"
+    # control characters shown as symbols: `cat` on an export must not let a model or server reach the terminal
+    # (an OSC 52 sequence writes the clipboard); the app's export and the CLI's both come through here
+    return printable("\n".join(lines).rstrip() + "\n")
 
 
 def to_json(conv: Conversation) -> Dict[str, Any]:

@@ -116,3 +116,15 @@ def test_each_reply_is_headed_by_the_model_that_answered_it(qwq_home):
     # a reply saved before replies named their model: the chat's model, else "Assistant"
     store.finish_reply(store.start_reply(cid), "", "old", "stop", Stats(answer_tokens=1))
     assert export.to_markdown(store.get(cid)).endswith("## QwQ-32B Q4_K_M\n\nold\n\n<sub>answer 1 tok</sub>\n")
+
+
+def test_markdown_export_shows_control_characters_as_symbols():
+    """`cat` on an export must not hand a server's escape sequences to the terminal (OSC 52 writes the clipboard)."""
+    store = Store()
+    cid = store.create_conversation(model="m")
+    store.add_user_message(cid, "hi \x1b[31mred")
+    mid = store.start_reply(cid)
+    store.finish_reply(mid, "think \x1b]52;c;aGk=\x07", "answer \x1b[2J\x9b done", "stop")
+    md = export.to_markdown(store.get(cid))
+    assert not any(c in md for c in "\x1b\x07\x9b")
+    assert "␛]52;c;aGk=␇" in md and "answer ␛[2J" in md and "hi ␛[31mred" in md

@@ -89,7 +89,7 @@ def show(conversation_id: int, no_reasoning: bool) -> int:
     ID is the conversation.
     """
     conv = Store().get(conversation_id)
-    sys.stdout.write(printable(export_mod.to_markdown(conv, reasoning=not no_reasoning)))
+    sys.stdout.write(export_mod.to_markdown(conv, reasoning=not no_reasoning))
     return 0
 
 
@@ -151,7 +151,7 @@ def export(
         conv = store.get(cid)
         if as_json:
             return export_mod.dumps(conv) + "\n"
-        return printable(export_mod.to_markdown(conv, reasoning=not no_reasoning))
+        return export_mod.to_markdown(conv, reasoning=not no_reasoning)
 
     if all_:
         if not output or output == "-":
