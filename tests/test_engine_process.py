@@ -227,3 +227,72 @@ def test_the_tui_reads_a_server_in_a_process():
     cfg = config.resolve({"endpoint": "http://127.0.0.1:9/v1"})
     assert isinstance(build_engine(cfg, own_process=True), ProcessEngine)
     assert isinstance(build_engine(cfg), RemoteEngine)  # ask stays in-process
+
+
+def test_stop_ends_the_turn_even_when_the_child_cannot_hear_it():
+    """A server that never sends its headers holds the child's request: Stop ends the turn after the grace time,
+    and the next turn gets a new child."""
+    import time
+
+    from qwqchat.engines import process
+    from tests.sse_server import ScriptedServer
+
+    with ScriptedServer() as server:
+        engine = ProcessEngine.remote(server.url)
+        engine.load()
+        try:
+            server.script = [("silent", 60)]
+            cancel = threading.Event()
+            threading.Timer(0.3, cancel.set).start()
+            started = time.monotonic()
+            _, _, done = run(engine.stream(PROMPT, Sampling(), cancel))
+            assert done.finish_reason == "cancelled"
+            assert process.STOP_GRACE_S <= 5 and time.monotonic() - started < 10  # not the server's 60 s
+            server.script = remote_script(2)
+            assert run(engine.stream(PROMPT, Sampling()))[1] == "a0 a1 "
+        finally:
+            engine.close()
+
+
+def test_the_child_ends_when_the_app_is_killed(tmp_path):
+    """SIGKILL or SIGTERM of the app runs no close: the child must not live on, even in a request that hangs."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from tests.sse_server import ScriptedServer
+
+    with ScriptedServer() as server:
+        server.script = [("silent", 60)]
+        code = (
+            "import sys, threading; sys.path.insert(0, sys.argv[2])\n"
+            "from qwqchat.engines.process import ProcessEngine\n"
+            "from qwqchat.types import Message, Sampling\n"
+            "e = ProcessEngine.remote(sys.argv[1]); e.load(); print(e._proc.pid, flush=True)\n"
+            "for _ in e.stream([Message('user', 'hi')], Sampling()): pass\n"
+        )
+        root = str(Path(__file__).resolve().parent.parent)
+        env = dict(os.environ, QWQCHAT_HOME=str(tmp_path))
+        app = subprocess.Popen(
+            [sys.executable, "-c", code, server.url, root], stdout=subprocess.PIPE, text=True, env=env
+        )
+        child = int(app.stdout.readline())
+        time.sleep(0.5)  # the request is out, held by the silent server
+        app.send_signal(signal.SIGKILL)
+        app.wait()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and running(child):
+            time.sleep(0.1)
+        assert not running(child), "the engine child outlived the app"
+
+
+def running(pid: int) -> bool:
+    from pathlib import Path
+
+    try:
+        return "zombie" not in Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False

@@ -37,6 +37,9 @@ from ..types import AnswerDelta, Event, Message, ReasoningDelta, Sampling, TurnD
 CLOSE_WAIT_S = 15.0  # for the child to finish writing a chat's KV state before it is killed
 POLL_S = 0.05  # how often the caller's cancel / answer-now are mirrored while waiting for the next event
 COALESCE_S = 0.02  # events cross the pipe at most this often (what arrives between is merged)
+# After Stop, how long the child may take to end its turn before it is killed and the turn ended here: a server
+# that never sends its headers holds the child's request (and so Stop, and quitting) for its whole timeout.
+STOP_GRACE_S = 3.0
 
 
 class ProcessEngine:
@@ -172,10 +175,19 @@ class ProcessEngine:
         self._conn.send(("stream", messages, sampling, prefill_reasoning, options))
         said: Dict[type, List[str]] = {ReasoningDelta: [prefill_reasoning or ""], AnswerDelta: []}
         done = False
+        stopped_at: Optional[float] = None
         try:
             while not done:
                 while not self._conn.poll(POLL_S):  # mirror the caller's events while the child works
                     self._mirror(cancel, end_thinking)
+                    if cancel is not None and cancel.is_set():
+                        stopped_at = stopped_at or time.monotonic()
+                        if time.monotonic() - stopped_at > STOP_GRACE_S:  # it does not hear the stop: end it
+                            done = True
+                            self._kill()
+                            reasoning, answer = ("".join(said[k]) for k in (ReasoningDelta, AnswerDelta))
+                            yield TurnDone(TurnResult(reasoning, answer, "cancelled"))
+                            return
                 self._mirror(cancel, end_thinking)
                 reply = self._receive()
                 if reply[0] != "events":  # the child died or failed: end the turn keeping what it said
@@ -200,6 +212,15 @@ class ProcessEngine:
                     if reply[0] != "events" or any(isinstance(e, TurnDone) for e in reply[1]):
                         break
 
+    def _kill(self) -> None:
+        """End the child now (the next turn starts another)."""
+        conn, proc, self._conn, self._proc = self._conn, self._proc, None, None
+        if proc is not None:
+            proc.kill()
+            proc.join()
+        if conn is not None:
+            conn.close()
+
     def _mirror(self, cancel: Optional[threading.Event], end_thinking: Optional[threading.Event]) -> None:
         if cancel is not None and cancel.is_set():
             self._cancel.set()
@@ -210,6 +231,7 @@ class ProcessEngine:
 def serve(conn: Any, kind: str, kwargs: Dict[str, Any], cancel: Any, end_thinking: Any) -> None:
     """The child process: load the model (or reach the server), then run one turn per request until told to stop."""
     _quiet()
+    threading.Thread(target=_end_with_parent, args=(os.getppid(),), daemon=True, name="qwqchat-orphan").start()
     engine: Any = None
     try:
         if kind == "remote":
@@ -321,6 +343,13 @@ class Coalescer:
                     self._flush()
                 except (EOFError, OSError) as exc:  # the app is gone: the generating loop hears it on its next put
                     self._failed = exc
+
+
+def _end_with_parent(parent: int) -> None:
+    """The app was killed (SIGTERM, SIGKILL: no close): end too, even while a request or the model holds the child."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)
 
 
 def _quiet() -> None:
