@@ -12,9 +12,8 @@ from . import attachments
 from .checks import conforms, dataclass_problem, type_name
 from .errors import BadInput
 from .notes import finish_note, quick_summary, stats_line, thought_summary
-from .text import printable
 from .store import Conversation, Store
-from .text import json_line
+from .text import json_line, printable
 from .types import FINISH_REASONS, Sampling, Stats
 
 JSON_FORMAT = "qwqchat-conversation"

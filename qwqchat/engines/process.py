@@ -178,7 +178,7 @@ class ProcessEngine:
         stopped_at: Optional[float] = None
         try:
             while not done:
-                while not self._conn.poll(POLL_S):  # mirror the caller's events while the child works
+                while True:  # mirror the caller's events while the child works
                     self._mirror(cancel, end_thinking)
                     if cancel is not None and cancel.is_set():
                         stopped_at = stopped_at or time.monotonic()
@@ -188,7 +188,8 @@ class ProcessEngine:
                             reasoning, answer = ("".join(said[k]) for k in (ReasoningDelta, AnswerDelta))
                             yield TurnDone(TurnResult(reasoning, answer, "cancelled"))
                             return
-                self._mirror(cancel, end_thinking)
+                    if self._conn.poll(POLL_S):
+                        break
                 reply = self._receive()
                 if reply[0] != "events":  # the child died or failed: end the turn keeping what it said
                     done = True

@@ -30,9 +30,11 @@ INTERACTIVE_S = 1.0  # back to FRAME_S for this long after any key or mouse even
 # Even then a frame waits until the UI thread has been busy (painting, keys) for at most this share of the time
 # since the last one, so a flood of tokens slows the frames, not the stream: the UI shares the GIL with the
 # thread reading a remote server, and frames that each re-render the screen took 6 of 8.5 s of a 32,000-token
-# stream (benchmarks/ui_stream.py).  MIN_FRAME_S keeps at least a few frames a second however busy it is.
+# stream (benchmarks/ui_stream.py).  MIN_FRAME_S keeps a frame a second however busy it is (no fewer than while
+# watching): a floor of 4 frames/s let frames that each cost 0.3-0.7 s (a 1,000-item list answer, which Textual
+# parses again whole on every append) take the whole CPU, and keys waited seconds.
 MAX_BUSY = 0.3
-MIN_FRAME_S = 0.25
+MIN_FRAME_S = 1.0
 
 
 class TurnStream:

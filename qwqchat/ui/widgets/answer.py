@@ -78,10 +78,13 @@ class GrowingList(_Mixin):
         ):
             await super()._update_from_block(block)
             return
-        fresh = list(block.compose())  # unmounted rows for every item: cheap; mounting is what costs
         self._item_lines, self._token = lines, block._token
+        tail = items[keep:]  # rows for these only: building a row for every item cost as much as the parse
+        if self._layout:  # an ordered list: its numbers go on from the kept rows' (the source may say "1." each time)
+            tail[0].bullet = str(self._layout[0] + keep)  # type: ignore[attr-defined]  # a list item
+        block._blocks = tail
         await rows[-1].remove()
-        await self.mount_all(fresh[keep:])
+        await self.mount_all(list(block.compose()))
 
 
 class GrowingBulletList(GrowingList, BulletList):  # type: ignore[misc,valid-type]
