@@ -19,7 +19,8 @@ DOC = (
     + "- top a\n- top b\n  - nested one\n  - nested two\n- top c\n\n  continued paragraph of c\n- top d\n"
     + "\n* loose one\n\n* loose two\n\n* loose three\n"
     + "\n7. starts at seven\n8. eight\n9. nine\n"
-    + "\nLazy numbers:\n\n" + "".join(f"1. lazy {i}\n" for i in range(12))  # shown 1-12 all the same
+    + "\nLazy numbers:\n\n"
+    + "".join(f"1. lazy {i}\n" for i in range(12))  # shown 1-12 all the same
     + "\nThe end, with `code`.\n"
 )
 

@@ -704,3 +704,25 @@ async def test_watch_fps_sets_the_frame_rate_of_a_watched_reply(qwq_home, tmp_pa
     cfg.watch_fps = 0
     with pytest.raises(BadInput, match="watch_fps must be between 1 and 30, not 0"):
         cfg.validate()
+
+
+async def test_a_server_down_at_launch_is_tried_again_on_send(qwq_home):
+    """Started before its server: the first Enter after it is up connects again, the prompt kept in the box."""
+    from qwqchat.engines.remote import RemoteEngine
+    from tests.sse_server import ScriptedServer, chunk
+
+    with ScriptedServer() as server:
+        models, server.models = server.models, []  # "lists no models": as good as down
+        app = make_app(RemoteEngine(server.url))
+        async with app.run_test(size=(140, 40)) as pilot:
+            await ready(pilot)
+            assert app.engine_error and "lists no models" in app.engine_error
+            server.models = models  # up now
+            server.script = [chunk(reasoning_content="hm "), chunk("Yes."), chunk(finish="stop")]
+            app.prompt.text = "are you there?"
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: app.engine_ready, what="the second connection")
+            assert app.engine_error is None and app.prompt.text == "are you there?"
+            await send(pilot, "are you there?")
+            await finished(pilot)
+            assert app.view.last_turn().answer.text == "Yes."

@@ -64,10 +64,12 @@ class ProcessEngine:
         engine = cls.__new__(cls)
         engine._setup("remote", named.name, dict(kwargs, endpoint=endpoint))
         engine.can_end_thinking, engine.can_skip_thinking = named.can_end_thinking, named.can_skip_thinking
+        engine.endpoint = named.endpoint  # a server: the app says "connecting…", and may try it again
         return engine
 
     def _setup(self, kind: str, name: str, kwargs: Dict[str, Any]) -> None:
         self.name = name
+        self.endpoint: Optional[str] = None
         self._kind = kind
         self._kwargs = kwargs
         self._ctx = multiprocessing.get_context("spawn")

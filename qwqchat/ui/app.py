@@ -193,6 +193,15 @@ class QwqChatApp(App):
         self.engine_ready = False
         self._start_loading()
 
+    def retry_server(self) -> bool:
+        """A server that could not be reached at launch may be up now: connect again (True when trying)."""
+        if self.engine is None or not self.engine_error or not getattr(self.engine, "endpoint", None):
+            return False
+        self.engine_error = None
+        self.engine_ready = False
+        self._start_loading()
+        return True
+
     def _remember_theme(self, theme) -> None:
         if self.save_theme:
             try:
@@ -238,7 +247,9 @@ class QwqChatApp(App):
         if self._loading_timer is not None:
             self._loading_timer.stop()
         self.status.show(activity="", error=message.error)
-        self.notify(message.error, title="The model did not load", severity="error", timeout=15)
+        server = getattr(self.engine, "endpoint", None)
+        title = "The server could not be reached (Enter tries again)" if server else "The model did not load"
+        self.notify(message.error, title=title, severity="error", timeout=15)
         self.chat.pending_send = False
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:

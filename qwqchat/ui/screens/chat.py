@@ -81,6 +81,9 @@ class ChatScreen(ChatActions):
         if self.stream is not None:
             self.notify(STILL_ANSWERING, severity="warning")
             return
+        if app.retry_server():  # it could not be reached: try again, the prompt stays in the box meanwhile
+            self.notify("Connecting to the server again; press Enter once it is ready", timeout=5)
+            return
         if app.engine is None or app.engine_error:
             self.notify(app.engine_error or "no model", title="Cannot send", severity="error")
             return
