@@ -138,7 +138,11 @@ async def steady(pilot) -> None:
     """Stop every cursor blinking, so a snapshot does not depend on the moment it is taken (a loaded machine)."""
     from textual.widgets import Input, TextArea
 
-    for widget in pilot.app.screen.query("TextArea, Input"):
-        if isinstance(widget, (TextArea, Input)):
-            widget.cursor_blink = False
+    widgets = [w for w in pilot.app.screen.query("TextArea, Input") if isinstance(w, (TextArea, Input))]
+    for widget in widgets:
+        widget.cursor_blink = False
+    await pilot.pause()
+    for widget in widgets:  # once more: a blink already under way when it was turned off may have hidden the cursor
+        widget.cursor_blink = True
+        widget.cursor_blink = False  # (pauses the blink, the cursor shown where the widget has the focus)
     await pilot.pause()
