@@ -726,3 +726,24 @@ async def test_a_server_down_at_launch_is_tried_again_on_send(qwq_home):
             await send(pilot, "are you there?")
             await finished(pilot)
             assert app.view.last_turn().answer.text == "Yes."
+
+
+async def test_the_thinking_clock_moves_while_nothing_arrives(qwq_home):
+    """A long prompt being read, or a slow server: "Thinking… 0 s" must not stand still as if the app hung."""
+    now = [1000.0]
+    gate = Gate(0, 3)
+    app = make_app(pace=gate, clock=lambda: now[0])
+    async with app.run_test(size=(140, 40)) as pilot:
+        await ready(pilot)
+        await send(pilot, "q")
+        await gate.wait_reached()  # nothing has come yet
+        turn = app.view.last_turn()
+        now[0] += 7
+        await wait_until(pilot, lambda: turn.fold.title.startswith("Thinking… 7 s"), what="the clock at 7 s")
+        gate.release()
+        await gate.wait_reached()  # two pieces shown, then nothing again
+        now[0] += 5
+        await wait_until(pilot, lambda: turn.fold.title.startswith("Thinking… 12 s"), what="the clock at 12 s")
+        gate.release()
+        await finished(pilot)
+        assert not turn.fold.title.startswith("Thinking")  # the end's summary is not overwritten

@@ -37,6 +37,7 @@ EARLIER = 6  # messages mounted each time the user reaches the top
 # against 372 ms, p99 218 ms against 47 ms, position kept 7/10 against 10/10 loads).
 STEP = EARLIER
 FRAME_WAIT_S = 1.0  # the longest a load waits for the frame that shows it
+TICK_S = 1.0  # while nothing arrives, the thinking's "Thinking… 12 s" moves on this often
 
 
 class ConversationView(VerticalScroll):
@@ -71,6 +72,7 @@ class ConversationView(VerticalScroll):
         self.idle_frame_s = IDLE_FRAME_S
         self._applied_at = -math.inf  # time.monotonic() of the last frame that applied a batch
         self._cpu_at_apply = 0.0  # the UI thread's CPU time then
+        self._ticked_at = -math.inf  # when the streaming turn's clock last moved with nothing new to show
         self._pumped_at = 0.0  # time.monotonic() when the stream began: the keys that sent it do not count as use
         self.stream: Optional[TurnStream] = None  # until the screen has settled its end
         self.streaming_turn = None  # the AssistantTurn being streamed into, while it is on screen
@@ -294,8 +296,12 @@ class ConversationView(VerticalScroll):
             if used and since < MIN_FRAME_S and cpu - self._cpu_at_apply > MAX_BUSY * since:
                 return  # the last frames were heavy: let the stream and the keys have the time
         batch = stream.take()
-        if not batch:
-            return  # (the first piece is shown in the frame it arrives in; the wait counts from there)
+        if not batch:  # (the first piece is shown in the frame it arrives in; the wait counts from there)
+            turn = self.streaming_turn
+            if turn is not None and turn.is_attached and now - self._ticked_at >= TICK_S:
+                self._ticked_at = now
+                turn.tick()
+            return
         self._applied_at, self._cpu_at_apply = now, cpu
         turn = self.streaming_turn
         turn = turn if turn is not None and turn.is_attached else None

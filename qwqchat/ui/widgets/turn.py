@@ -170,6 +170,11 @@ class AssistantTurn(Vertical, can_focus=True):
     def _thinking_title(self, pieces: int) -> str:
         return f"Thinking… {self.clock() - self.started:,.0f} s · {pieces:,} tokens"
 
+    def tick(self) -> None:
+        """Nothing came for a while (a long prompt being read, a slow server): the thinking's clock moves on."""
+        if self.streaming and self.fold.title.startswith("Thinking"):
+            self.fold.title = self._thinking_title(self.reasoning_pieces)
+
     async def add(self, reasoning: str, answer: str, reasoning_pieces: int) -> None:
         if reasoning:
             self.reasoning_pieces += reasoning_pieces
