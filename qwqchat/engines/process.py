@@ -187,8 +187,7 @@ class ProcessEngine:
                         if time.monotonic() - stopped_at > STOP_GRACE_S:  # it does not hear the stop: end it
                             done = True
                             self._kill()
-                            reasoning, answer = ("".join(said[k]) for k in (ReasoningDelta, AnswerDelta))
-                            yield TurnDone(TurnResult(reasoning, answer, "cancelled"))
+                            yield _ended(said, "cancelled")
                             return
                     if self._conn.poll(POLL_S):
                         break
@@ -197,8 +196,7 @@ class ProcessEngine:
                     done = True
                     if reply[0] == "error":
                         self._conn = None
-                    reasoning, answer = ("".join(said[k]) for k in (ReasoningDelta, AnswerDelta))
-                    yield TurnDone(TurnResult(reasoning, answer, "error", error=reply[1]))
+                    yield _ended(said, "error", reply[1])
                     return
                 for event in reply[1]:
                     if isinstance(event, (ReasoningDelta, AnswerDelta)):
@@ -229,6 +227,12 @@ class ProcessEngine:
             self._cancel.set()
         if end_thinking is not None and end_thinking.is_set():
             self._end_thinking.set()
+
+
+def _ended(said: Dict[type, List[str]], reason: str, error: Optional[str] = None) -> TurnDone:
+    """The end of a turn the child did not end itself, with the text it had sent."""
+    reasoning, answer = ("".join(said[k]) for k in (ReasoningDelta, AnswerDelta))
+    return TurnDone(TurnResult(reasoning, answer, reason, error=error))
 
 
 def serve(conn: Any, kind: str, kwargs: Dict[str, Any], cancel: Any, end_thinking: Any) -> None:

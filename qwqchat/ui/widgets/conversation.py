@@ -296,15 +296,14 @@ class ConversationView(VerticalScroll):
             if used and since < MIN_FRAME_S and cpu - self._cpu_at_apply > MAX_BUSY * since:
                 return  # the last frames were heavy: let the stream and the keys have the time
         batch = stream.take()
+        turn = self.streaming_turn
+        turn = turn if turn is not None and turn.is_attached else None
         if not batch:  # (the first piece is shown in the frame it arrives in; the wait counts from there)
-            turn = self.streaming_turn
-            if turn is not None and turn.is_attached and now - self._ticked_at >= TICK_S:
+            if turn is not None and now - self._ticked_at >= TICK_S:
                 self._ticked_at = now
                 turn.tick()
             return
         self._applied_at, self._cpu_at_apply = now, cpu
-        turn = self.streaming_turn
-        turn = turn if turn is not None and turn.is_attached else None
         if batch.dropped_turns:
             self.notify(f"{batch.dropped_turns} oldest turn(s) left out to fit the context", timeout=5)
         if batch.loop is not None:
