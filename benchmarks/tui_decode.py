@@ -18,6 +18,10 @@ script reads the store only once the status line shows the reply's end, so
 that its own polling does not take the cores while the TUI's model decodes.
 
     python benchmarks/tui_decode.py [--threads 1 2] [--rounds 2] [--tokens 300] [--think-budget 150]
+                                    [--model PATH] [--ctx 2048]
+
+``--model`` takes another GGUF with a thinking template (on a GPU machine, say,
+where the test model's package is not installed).
 """
 
 from __future__ import annotations
@@ -51,14 +55,18 @@ def qwq_model() -> Path:
 
 
 def env_for(home: str) -> dict:
-    env = dict(os.environ, QWQCHAT_HOME=home, PYTHONPATH=str(ROOT))
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))  # (llama_cpp may be there)
+    env = dict(os.environ, QWQCHAT_HOME=home, PYTHONPATH=path)
     env.pop("QWQCHAT_THREADS", None)
     return env
 
 
+CTX = 2048
+
+
 def flags(model: Path, threads: int, tokens: int, budget: int) -> list:
     return [
-        "--model", str(model), "--ctx", "2048", "--threads", str(threads), "--seed", str(SEED),
+        "--model", str(model), "--ctx", str(CTX), "--threads", str(threads), "--seed", str(SEED),
         "--max-tokens", str(tokens), "--think-budget", str(budget),
     ]  # fmt: skip
 
@@ -87,8 +95,11 @@ def stored_stats(home: str):
 def run_ask(model: Path, threads: int, tokens: int, budget: int) -> tuple:
     home = tempfile.mkdtemp(prefix="tui-decode-ask-")
     cmd = [sys.executable, "-m", "qwqchat", *flags(model, threads, tokens, budget), "ask", PROMPT]
-    subprocess.run(cmd, env=env_for(home), check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # (exit status 1 when the model stopped while thinking: its rate is stored all the same)
+    done = subprocess.run(cmd, env=env_for(home), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     s = stored_stats(home)
+    if s is None:
+        raise SystemExit(f"ask stored no reply (exit {done.returncode}): {done.stderr.strip()[-500:]}")
     return s.decode_tokens_per_s, s.reasoning_tokens + s.answer_tokens
 
 
@@ -182,19 +193,23 @@ def run_bare(llm, tokens_in: list, n: int) -> tuple:
 
 
 def main() -> None:
+    global CTX
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--tokens", type=int, default=300)
     ap.add_argument("--think-budget", type=int, default=150)
+    ap.add_argument("--model", type=Path, help="a GGUF with a thinking template (default: the test model)")
+    ap.add_argument("--ctx", type=int, default=CTX)
     args = ap.parse_args()
-    model = qwq_model()
+    CTX = args.ctx
+    model = args.model or qwq_model()
     from qwqchat.engines.llama import LlamaEngine
     from qwqchat.types import Message
 
     summary = []
     for threads in args.threads:
-        engine = LlamaEngine(model, ctx=2048, threads=threads)
+        engine = LlamaEngine(model, ctx=CTX, threads=threads)
         engine.load()
         _, prompt_tokens = engine.render([Message("user", PROMPT)])
         rates: dict = {"bare": [], "ask": [], "tui": []}
@@ -210,6 +225,7 @@ def main() -> None:
                 f"TUI/ask {tui / ask:.2f}",
                 flush=True,
             )
+        desc = engine.describe()
         engine.close()
         b, a, t = (statistics.median(rates[k]) for k in ("bare", "ask", "tui"))
         each = ", ".join(f"{x / y:.2f}" for x, y in zip(rates["tui"], rates["ask"], strict=True))
@@ -218,6 +234,7 @@ def main() -> None:
             f"TUI/ask {t / a:.2f} (each round {each}); ask/bare {a / b:.2f}"
         )
     print("\n".join(summary))
+    print(f"engine: {desc}")
     print("target: TUI/ask >= 0.95 at each thread count")
 
 

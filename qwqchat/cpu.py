@@ -64,12 +64,16 @@ def cmake_args(flags: Optional[Set[str]], cuda: bool = False) -> str:
 
     Without AMX the native build is right (it compiles for exactly this CPU).
     With AMX, a non-native build that turns on each instruction set the CPU
-    reports, and AMX never.
+    reports, and AMX never.  GGML_NATIVE=OFF would also make the CUDA build
+    compile for eight GPU generations (far slower to build), so it is told to
+    compile for the GPU this machine has, as the native build does.
     """
     args = ["-DGGML_CUDA=on"] if cuda else []
     if flags is None or not has_amx(flags):
         return " ".join(args)
     args.append("-DGGML_NATIVE=OFF")
+    if cuda:
+        args.append("-DCMAKE_CUDA_ARCHITECTURES=native")
     for _name, flag, option in FEATURES:
         args.append(f"-D{option}={'ON' if flag in flags else 'OFF'}")
     args += [f"-D{option}=OFF" for option in AMX_OPTIONS]

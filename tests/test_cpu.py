@@ -44,6 +44,8 @@ def test_with_amx_only_what_the_cpu_has_and_never_amx():
     assert "-DGGML_AVX512_BF16=OFF" in no_bf16 and "-DGGML_AVX512_VNNI=ON" in no_bf16
     cuda = cpu.cmake_args(flags(INTEL_AMX), cuda=True).split()
     assert cuda[0] == "-DGGML_CUDA=on" and "-DGGML_NATIVE=OFF" in cuda
+    assert "-DCMAKE_CUDA_ARCHITECTURES=native" in cuda  # not llama.cpp's eight-generation list
+    assert "-DCMAKE_CUDA_ARCHITECTURES=native" not in cpu.cmake_args(flags(INTEL_AMX)).split()
 
 
 def test_each_builds_flags_run_on_the_cpu_they_were_chosen_for():
