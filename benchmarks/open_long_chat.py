@@ -11,8 +11,9 @@ loading earlier messages, measured side by side in one run on the same chat:
 - kept: whether the message at the top of the view stays at the same place on screen through each load.
 
 "before" is the loading of the first long-chat release (all 6 messages mounted in one go, the scroll
-offset left alone); "after" is ``ConversationView.load_earlier`` as it is now (``STEP`` messages a frame: all six), and
-once more with one message a frame.
+offset left alone) under Python's automatic garbage collection; "after" is ``ConversationView.load_earlier`` as it is
+now (``STEP`` messages a frame: all six) with the app's ``GcPacer``, once with Python's automatic collections instead,
+and once with one message a frame.  Each page-up counts as a key (``app.last_input``), as it would from the keyboard.
 
     python benchmarks/open_long_chat.py [--turns 200] [--loads 10]
 """
@@ -53,7 +54,7 @@ def top_message(view):
     return None, 0
 
 
-async def measure(cid: int, store, variant: str, most_loads: int) -> dict:
+async def measure(cid: int, store, variant: str, most_loads: int, paced_gc: bool = True) -> dict:
     from qwqchat import config
     from qwqchat.engines.replay import ReplayEngine
     from qwqchat.ui.app import QwqChatApp
@@ -61,8 +62,11 @@ async def measure(cid: int, store, variant: str, most_loads: int) -> dict:
     app = QwqChatApp(config.load(), store, ReplayEngine([], name="bench"), save_theme=False)
     async with app.run_test(size=(140, 40)) as pilot:
         await pilot.pause(0.2)
+        if not paced_gc:
+            app.gc_pacer.stop()  # Python's automatic full collections, as before ui/gc_pacer.py
         view = app.view
         start = time.perf_counter()
+        app.last_input = time.monotonic()  # the click or key that opens it
         await app.open_conversation(cid)
         last = view.last_turn()
         while not (last.region.height and view.region.overlaps(last.region)):
@@ -95,6 +99,7 @@ async def measure(cid: int, store, variant: str, most_loads: int) -> dict:
         steps = 0
         while steps < 400 and len(loads) < most_loads:
             steps += 1
+            app.last_input = time.monotonic()  # what the page-up key would do: the user is busy
             view.scroll_page_up(animate=False)
             await pilot.pause()
             while view.loading_earlier:
@@ -134,8 +139,14 @@ async def run(turns: int, most_loads: int) -> None:
     from qwqchat.ui.widgets import conversation
 
     step = conversation.STEP
-    for variant, conversation.STEP in (("before", step), ("after", step), ("after, one message a frame", 1)):
-        r = await measure(cid, store, variant.split(",")[0], most_loads)
+    variants = (
+        ("before", step, False),
+        ("after, Python's automatic GC", step, False),
+        ("after", step, True),
+        ("after, one message a frame", 1, True),
+    )
+    for variant, conversation.STEP, paced in variants:
+        r = await measure(cid, store, variant.split(",")[0], most_loads, paced_gc=paced)
         print(
             f"{variant}: open {turns} turns {r['open_s'] * 1000:.0f} ms to the last turn on screen (target <= 500); "
             f"scrolled to the top in {r['steps']} page-ups and {r['loads']} loads "

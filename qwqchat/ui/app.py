@@ -26,6 +26,7 @@ from ..engines.base import Engine
 from ..errors import QwqError
 from ..store import Conversation, Store
 from ..text import shown
+from .gc_pacer import CHECK_S, GcPacer
 from .keys import KEYS, key_text
 from .messages import ModelFailed, ModelLoaded
 from .screens.chat import ChatScreen
@@ -73,6 +74,7 @@ class QwqChatApp(App):
         self._loading_timer: Optional[Timer] = None
         self._loading_word = "loading model…"
         self.last_input = 0.0  # time.monotonic() of the last key or mouse event: the pump's frame rate follows it
+        self.gc_pacer = GcPacer(lambda: self.last_input)  # full collections wait for a pause in the user's input
         if cfg.theme and cfg.theme in self.available_themes:
             self.theme = cfg.theme
 
@@ -143,8 +145,13 @@ class QwqChatApp(App):
     # -- the model -------------------------------------------------------------
     async def on_mount(self) -> None:
         self.theme_changed_signal.subscribe(self, self._remember_theme)
+        self.gc_pacer.start()
+        self.set_interval(CHECK_S, self.gc_pacer.tick, name="gc")
         if self.engine is None and self.first_run:
             self.action_get_model()  # at once: the chat screen composes beneath it
+
+    def on_unmount(self) -> None:
+        self.gc_pacer.stop()
 
     def chat_shown(self) -> None:
         """The chat screen has composed (it does so after this app's mount): load the model, if there is one."""

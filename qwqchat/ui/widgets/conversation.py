@@ -94,6 +94,7 @@ class ConversationView(VerticalScroll):
         if not streaming_here:
             self.streaming_turn = None  # it keeps streaming into the store in the background
         await self.remove_children()
+        self._removed_many()
         messages = conv.messages if conv else []
         self._hidden = messages[:-WINDOW] if len(messages) > WINDOW else []
         shown = messages[len(self._hidden) :]
@@ -110,6 +111,12 @@ class ConversationView(VerticalScroll):
         if streaming_here and last is not None and last.message is not None and last.message.streaming:
             await last.remove()  # its saved part: the stream goes on into a fresh reply
             self.streaming_turn = await self.add_reply()
+
+    def _removed_many(self) -> None:
+        """Messages left the screen: the memory they held is reclaimed at the user's next pause (ui/gc_pacer.py)."""
+        pacer = getattr(self.app, "gc_pacer", None)
+        if pacer is not None:
+            pacer.thaw_soon()
 
     async def load_earlier(self) -> None:
         """Mount up to ``EARLIER`` hidden messages above, ``STEP`` a frame, the text on screen kept in place."""
@@ -257,6 +264,7 @@ class ConversationView(VerticalScroll):
         if at is None or not messages:
             return None
         await self.remove_children(children[at:])
+        self._removed_many()
         widgets = [self._widget_for(m) for m in messages]
         await self.mount_all(widgets)
         return widgets[0]

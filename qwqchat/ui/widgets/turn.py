@@ -66,7 +66,9 @@ class ReasoningFold(Collapsible):
         text = render_math(text, markdown=False)  # finished thinking: its math shown readable
         self.pane: Optional[ReasoningPane] = None if collapsed else ReasoningPane(text, final=final)
         self._pending_text = text if collapsed else ""
-        super().__init__(*([self.pane] if self.pane else []), title=title, collapsed=collapsed)
+        # "-folded" from the start: set at mount it restyled the whole turn (~8 ms a turn in a long chat's load)
+        folded = "-folded" if collapsed else ""
+        super().__init__(*([self.pane] if self.pane else []), title=title, collapsed=collapsed, classes=folded)
 
     def on_collapsible_expanded(self, event: Collapsible.Expanded) -> None:
         self._folded(event)
@@ -127,19 +129,18 @@ class AssistantTurn(Vertical, can_focus=True):
     """A reply: streaming or finished. Focus it (click) to aim toggle/copy keys at it."""
 
     def __init__(self, message: Optional[StoredMessage] = None, keep_open: bool = False, clock=time.monotonic) -> None:
-        super().__init__()
+        streaming = message is None
+        collapsed = not streaming and not keep_open
+        super().__init__(classes="-folded" if collapsed else "")  # not at mount: that restyles the whole turn
         self.message = message
         self.keep_open = keep_open
         self.clock = clock
         self.started = clock()
-        self.streaming = message is None
+        self.streaming = streaming
         self.reasoning_pieces = 0
         reasoning = message.reasoning if message else ""
         stats = message.stats if message else None
-        if self.streaming:
-            title, collapsed = self._thinking_title(0), False
-        else:
-            title, collapsed = thought_summary(stats, reasoning), not keep_open
+        title = self._thinking_title(0) if streaming else thought_summary(stats, reasoning)
         self.fold = ReasoningFold(reasoning, title, collapsed, final=not self.streaming)
         self.fold.display = self.streaming or bool(reasoning)
         self.answer = Answer(message.content if message else "")
@@ -149,9 +150,6 @@ class AssistantTurn(Vertical, can_focus=True):
         self.versions = Static("", classes="turn-versions")
         self.loop_repeats = 0
         self._set_note(message)
-
-    def on_mount(self) -> None:
-        self.set_class(self.fold.collapsed, "-folded")
 
     def compose(self):
         yield self.fold

@@ -1,0 +1,143 @@
+"""The app's garbage collections look only at new objects; whole-heap ones wait for a pause (ui/gc_pacer.py)."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+
+import pytest
+
+from qwqchat.ui import gc_pacer
+from qwqchat.ui.gc_pacer import IDLE_S, NEVER, THAW_S, GcPacer
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Node:
+    """An object in a reference cycle: only a collection frees it."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+def promote_some() -> list:
+    """Allocate until a middle-generation collection has happened since the last full one."""
+    kept = []
+    while GcPacer.pending() == 0:
+        kept.append([[] for _ in range(1000)])
+    return kept
+
+
+@pytest.fixture
+def pacer(monkeypatch):
+    monkeypatch.setattr(gc_pacer, "FEW_PENDING", 1)  # one middle-generation collection is enough here
+    clock = Clock()
+    last = [clock.now]
+    p = GcPacer(lambda: last[0], clock=clock)
+    p.start()
+    yield p, clock, last
+    p.stop()
+
+
+def test_start_freezes_the_app_and_turns_automatic_full_collections_off_stop_puts_them_back():
+    before = gc.get_threshold()
+    p = GcPacer(lambda: 0.0)
+    p.start()
+    try:
+        assert gc.get_threshold() == (before[0], before[1], NEVER)
+        assert gc.get_freeze_count() > 0
+    finally:
+        p.stop()
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
+    p.stop()  # twice: harmless
+    assert gc.get_threshold() == before
+
+
+def test_new_garbage_is_collected_while_the_user_types_and_what_lives_is_frozen(pacer):
+    p, clock, last = pacer
+    node = weakref.ref(Node())  # garbage, made after the last freeze
+    kept = promote_some()
+    frozen = gc.get_freeze_count()
+    last[0] = clock.now  # a key just now
+    assert p.tick() == "new"
+    assert GcPacer.pending() == 0 and node() is None
+    assert gc.get_freeze_count() > frozen  # what survived is frozen: the next collection skips it
+    assert p.tick() is None  # nothing new: nothing runs
+    del kept
+
+
+def test_frozen_garbage_waits_for_a_pause_after_a_chat_closes(pacer):
+    p, clock, last = pacer
+    strong = Node()
+    node = weakref.ref(strong)
+    gc.freeze()  # it was on screen at a collection
+    del strong  # the chat closed
+    p.thaw_soon()
+    last[0] = clock.now  # typing
+    assert p.tick() != "thaw" and node() is not None  # no whole-heap walk while the user types
+    clock.now += IDLE_S
+    assert p.tick() == "thaw" and node() is None
+    assert gc.get_freeze_count() > 0  # frozen again after it
+    assert p.tick() is None
+
+
+def test_without_a_closed_chat_a_thaw_comes_every_thaw_s_at_a_pause(pacer):
+    p, clock, last = pacer
+    kept = promote_some()
+    assert p.tick() == "new"
+    clock.now += THAW_S / 2
+    assert p.tick() is None  # idle, but too soon
+    clock.now += THAW_S
+    last[0] = clock.now
+    assert p.tick() is None  # due, but the user types
+    clock.now += IDLE_S
+    assert p.tick() == "thaw"
+    del kept
+
+
+def test_a_user_who_never_pauses_still_gets_thaws(pacer, monkeypatch):
+    p, clock, last = pacer
+    monkeypatch.setattr(gc_pacer, "MOST_COLLECTIONS", 2)
+    kinds = []
+    kept = []
+    for _ in range(3):
+        kept += promote_some()
+        last[0] = clock.now  # typing right now
+        kinds.append(p.tick())
+    assert kinds == ["new", "new", "thaw"]
+    del kept
+
+
+def test_a_pacer_not_started_never_collects(monkeypatch):
+    monkeypatch.setattr(gc_pacer, "FEW_PENDING", 1)
+    p = GcPacer(lambda: 0.0)
+    p.thaw_soon()
+    kept = promote_some()
+    assert p.tick() is None and GcPacer.pending() > 0
+    del kept
+
+
+async def test_the_app_paces_collections_while_it_runs_and_restores_python_s_after(tmp_path):
+    from qwqchat import config
+    from qwqchat.engines.replay import ReplayEngine
+    from qwqchat.store import Store
+    from qwqchat.ui.app import QwqChatApp
+
+    before = gc.get_threshold()
+    store = Store(tmp_path / "q.db")
+    cid = store.create_conversation()
+    app = QwqChatApp(config.Config(), store, ReplayEngine([]), save_theme=False)
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        assert app.gc_pacer.running and gc.get_threshold()[2] == NEVER
+        app.gc_pacer._thaw_soon = False
+        await app.open_conversation(cid)  # the chat on screen is replaced: a thaw at the next pause
+        assert app.gc_pacer._thaw_soon
+    assert not app.gc_pacer.running and gc.get_threshold() == before and gc.get_freeze_count() == 0
