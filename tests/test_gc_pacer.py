@@ -39,7 +39,9 @@ def pacer(monkeypatch):
     monkeypatch.setattr(gc_pacer, "FEW_PENDING", 1)  # one middle-generation collection is enough here
     clock = Clock()
     last = [clock.now]
-    p = GcPacer(lambda: last[0], clock=clock)
+    streaming = [False]
+    p = GcPacer(lambda: last[0], lambda: streaming[0], clock=clock)
+    p.streaming_now = streaming
     p.start()
     yield p, clock, last
     p.stop()
@@ -83,6 +85,9 @@ def test_frozen_garbage_waits_for_a_pause_after_a_chat_closes(pacer):
     last[0] = clock.now  # typing
     assert p.tick() != "thaw" and node() is not None  # no whole-heap walk while the user types
     clock.now += IDLE_S
+    p.streaming_now[0] = True
+    assert p.tick() != "thaw" and node() is not None  # nor while a reply streams (it takes the model's cores)
+    p.streaming_now[0] = False
     assert p.tick() == "thaw" and node() is None
     assert gc.get_freeze_count() > 0  # frozen again after it
     assert p.tick() is None
@@ -138,6 +143,10 @@ async def test_the_app_paces_collections_while_it_runs_and_restores_python_s_aft
         await pilot.pause()
         assert app.gc_pacer.running and gc.get_threshold()[2] == NEVER
         app.gc_pacer._thaw_soon = False
-        await app.open_conversation(cid)  # the chat on screen is replaced: a thaw at the next pause
+        await app.open_conversation(cid)  # an empty chat replaces an empty screen: nothing to reclaim
+        assert not app.gc_pacer._thaw_soon
+        store.add_user_message(cid, "hello")
+        await app.open_conversation(cid)
+        await app.open_conversation(None)  # the chat on screen is replaced: a thaw at the next pause
         assert app.gc_pacer._thaw_soon
     assert not app.gc_pacer.running and gc.get_threshold() == before and gc.get_freeze_count() == 0

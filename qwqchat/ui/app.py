@@ -74,7 +74,8 @@ class QwqChatApp(App):
         self._loading_timer: Optional[Timer] = None
         self._loading_word = "loading model…"
         self.last_input = 0.0  # time.monotonic() of the last key or mouse event: the pump's frame rate follows it
-        self.gc_pacer = GcPacer(lambda: self.last_input)  # full collections wait for a pause in the user's input
+        # whole-heap collections wait for a pause in the user's input and in the stream
+        self.gc_pacer = GcPacer(lambda: self.last_input, lambda: self.chat.stream is not None)
         if cfg.theme and cfg.theme in self.available_themes:
             self.theme = cfg.theme
 

@@ -16,9 +16,11 @@ flood.  So, while the app runs, collections look only at what is new:
 - frozen objects that later become garbage (a closed chat, merged blocks of a
   finished reply) are reclaimed by a *thaw*: unfreeze, collect everything,
   freeze again.  It walks the whole heap, so it waits until nobody has used a
-  key or the mouse for ``IDLE_S``: soon after a chat is closed, else every
-  ``THAW_S``; and for a user who never pauses, after ``MOST_COLLECTIONS``
-  collections, so memory stays bounded however busy they are.
+  key or the mouse for ``IDLE_S`` and no reply streams (on 2 cores it would
+  take its 50-200 ms from the model's threads): soon after a chat is closed,
+  else every ``THAW_S``; and for a user who never pauses, after
+  ``MOST_COLLECTIONS`` collections, so memory stays bounded however busy they
+  are.
 
 ``stop`` puts Python's own collector back as it was (tests run many apps in
 one process).
@@ -42,8 +44,14 @@ NEVER = 1 << 30  # a threshold the old generation's count never reaches
 
 
 class GcPacer:
-    def __init__(self, last_input: Callable[[], float], clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        last_input: Callable[[], float],
+        streaming: Callable[[], bool] = lambda: False,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.last_input = last_input
+        self.streaming = streaming
         self.clock = clock
         self.collections = 0  # collections of new objects since the last thaw
         self.thaws = 0  # thaws run (tests, benchmarks)
@@ -84,7 +92,7 @@ class GcPacer:
         if self._saved is None:
             return None
         now = self.clock()
-        idle = now - self.last_input() >= IDLE_S
+        idle = now - self.last_input() >= IDLE_S and not self.streaming()
         wanted = self._thaw_soon or (self.collections and now - self._thawed_at >= THAW_S)
         if (idle and wanted) or self.collections >= MOST_COLLECTIONS:
             gc.unfreeze()

@@ -93,8 +93,11 @@ class ConversationView(VerticalScroll):
         streaming_here = self.stream is not None and conv is not None and self.stream.conversation_id == conv.id
         if not streaming_here:
             self.streaming_turn = None  # it keeps streaming into the store in the background
+        from .turn import AssistantTurn, UserMessage
+
+        if any(isinstance(w, (AssistantTurn, UserMessage)) for w in self.children):
+            self._removed_many()  # (not for the first chat shown at launch)
         await self.remove_children()
-        self._removed_many()
         messages = conv.messages if conv else []
         self._hidden = messages[:-WINDOW] if len(messages) > WINDOW else []
         shown = messages[len(self._hidden) :]
