@@ -235,3 +235,80 @@ def test_the_cap_is_a_config_key(qwq_home):
     with pytest.raises(BadInput, match="kv_cache_disk_mb must be 0"):
         config.load()
     assert config.Config().kv_cache_disk_mb == config.KEYS["kv_cache_disk_mb"].default > 0
+
+
+def test_opening_a_chat_loads_its_state_so_the_next_turn_reads_nothing(qwq_model, caplog):
+    from qwqchat.chat import history
+
+    store = Store()
+    cid = first_turn(qwq_model, store)
+    engine = engine_for(qwq_model)
+    try:
+        caplog.set_level(logging.INFO, "qwqchat.engine")
+        assert engine.warm(history(store.get(cid)), cid)  # the chat is opened: its state is read now
+        assert f"chat {cid} restored" in caplog.text
+        caplog.clear()
+        assert not engine.warm(history(store.get(cid)), cid)  # already there: nothing read twice
+        stats = turn(engine, store, cid, "And then?").stats
+        assert "restored" not in caplog.text  # the turn found it in memory
+        assert stats.prompt_tokens_evaluated < stats.prompt_tokens / 3
+    finally:
+        engine.close()
+
+
+def test_warming_does_nothing_while_a_turn_holds_the_model_or_without_a_disk_cache(qwq_model):
+    from qwqchat.chat import history
+
+    store = Store()
+    cid = first_turn(qwq_model, store)
+    engine = engine_for(qwq_model)
+    try:
+        with engine._lock:  # a turn (or a save) is running
+            assert not engine.warm(history(store.get(cid)), cid)
+        assert not engine.warm([], cid)
+    finally:
+        engine.close()
+    off = engine_for(qwq_model, mb=0)
+    try:
+        assert not off.warm(history(store.get(cid)), cid)
+    finally:
+        off.close()
+
+
+def test_the_tui_s_engine_process_loads_the_state_when_the_chat_is_opened(qwq_model):
+    import time
+
+    from qwqchat.chat import history
+    from qwqchat.engines.process import ProcessEngine
+
+    store = Store()
+    cid = first_turn(qwq_model, store)
+    engine = ProcessEngine(qwq_model, ctx=4096, threads=1, kv_disk_mb=64)
+    engine.load()
+    try:
+        engine.warm(history(store.get(cid)), cid)  # returns at once; the child reads the state meanwhile
+        deadline = time.monotonic() + 30
+        while not engine._lock.acquire(blocking=False):  # (the reply is read by a thread of its own)
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        engine._lock.release()
+        assert engine.warmed  # loaded before the turn was even asked for
+        engine.warm(history(store.get(cid)), cid)
+        while not engine._lock.acquire(blocking=False):
+            time.sleep(0.01)
+        engine._lock.release()
+        assert not engine.warmed  # already in memory: not read twice
+        store.add_user_message(cid, "And then?")
+        done = [ev.result for ev in run_turn(engine, store, cid, GREEDY) if isinstance(ev, TurnDone)][0]
+        assert done.error is None and (done.reasoning or done.answer)
+        assert done.stats.prompt_tokens_evaluated < done.stats.prompt_tokens / 3
+    finally:
+        engine.close()
+
+
+def test_a_remote_engine_process_has_nothing_to_warm():
+    from qwqchat.engines.process import ProcessEngine
+
+    engine = ProcessEngine.remote("http://127.0.0.1:9/v1", model="m")
+    engine.warm([], 1)  # not loaded, and a server: nothing sent, nothing raised
+    assert engine._conn is None and not engine._lock.locked()

@@ -747,3 +747,51 @@ async def test_the_thinking_clock_moves_while_nothing_arrives(qwq_home):
         gate.release()
         await finished(pilot)
         assert not turn.fold.title.startswith("Thinking")  # the end's summary is not overwritten
+
+
+async def test_opening_a_chat_asks_the_engine_to_warm_it_but_not_while_a_turn_runs(qwq_home):
+    """The engine reads the chat's KV state while the user reads and types (``Engine.warm``)."""
+    from qwqchat.chat import history
+
+    class Warmable(ReplayEngine):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            self.warmed: list = []
+
+            self.loading = threading.Event()
+
+        def load(self) -> None:
+            self.loading.wait(30)
+            super().load()
+
+        def warm(self, messages, chat_id) -> None:
+            self.warmed.append((chat_id, [m.content for m in messages]))
+
+    store = Store()
+    old = store.create_conversation()
+    store.add_user_message(old, "an old question")
+    store.finish_reply(store.start_reply(old), "thought", "an old answer", "stop")
+    gate = Gate(5)
+    engine = Warmable(CHUNKS, name="qwq", pace=gate)
+    app = make_app(engine)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.pause()
+        await app.open_conversation(old)  # opened while the model loads: warmed once it has loaded
+        await pilot.pause(0.1)
+        assert not engine.warmed
+        engine.loading.set()
+        await ready(pilot)
+        await wait_until(pilot, lambda: engine.warmed, what="the warm call after the load")
+        engine.warmed.clear()
+        await app.open_conversation(old)
+        await wait_until(pilot, lambda: engine.warmed, what="the warm call")
+        assert engine.warmed == [(old, [m.content for m in history(Store().get(old))])]
+        assert engine.warmed[0][1] == ["an old question", "an old answer"]  # no thinking: what the next turn sends
+        await app.open_conversation(None)  # a new chat: nothing to warm
+        await send(pilot, "hello")
+        await gate.wait_reached()
+        await app.open_conversation(old)  # while a turn runs elsewhere: the engine is busy
+        await pilot.pause(0.2)
+        assert len(engine.warmed) == 1
+        gate.release()
+        await finished(pilot)

@@ -1,5 +1,9 @@
 """The contract every engine meets.
 
+Two optional methods, looked up with ``getattr``: ``count_tokens(text)`` (None: the caller
+estimates) and ``warm(messages, chat_id)`` (load what makes that chat's next turn fast, such as
+its KV state saved on disk, when the user opens it; the caller never waits for it).
+
 The data it takes and yields (``Sampling``, ``Message``, the events, ``TurnResult``) lives in
 ``qwqchat.types``; the names are re-exported here only until the issue-11 branches are merged.
 """

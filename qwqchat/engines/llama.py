@@ -208,13 +208,30 @@ class LlamaEngine:
                 yield event
 
     # -- the chat's KV state on disk ----------------------------------------------
-    def _restore(self, chat_id: int, tokens: List[int]) -> None:
+    def warm(self, messages: List[Message], chat_id: int) -> bool:
+        """Load the chat's saved KV state now, when the user opens the chat, so its next turn starts at
+        once: reading a long chat's state of QwQ-32B is seconds of disk (256 KiB a token in f16), done
+        while they type.  ``messages`` is the history as the next turn will send it.  Does nothing while
+        a turn or a save holds the model.  True when a state was loaded."""
+        if self.kv_disk is None or self.llm is None or not messages or not self._lock.acquire(blocking=False):
+            return False
+        try:
+            _, tokens = self.render(messages, generation_prompt=False)
+            return self._restore(chat_id, tokens) > 0
+        except Exception:  # noqa: BLE001 - a cache never fails anything
+            log.exception("kv cache: warming chat %s failed", chat_id)
+            return False
+        finally:
+            self._lock.release()
+
+    def _restore(self, chat_id: int, tokens: List[int]) -> int:
         assert self.kv_disk is not None
         try:
-            self.kv_disk.restore(self.llm, chat_id, tokens, self._cached_prefix(tokens), self._kv_identity)
+            return self.kv_disk.restore(self.llm, chat_id, tokens, self._cached_prefix(tokens), self._kv_identity)
         except Exception:  # noqa: BLE001 - a cache never fails a turn
             log.exception("kv cache: restoring chat %s failed", chat_id)
             self.llm.reset()
+            return 0
 
     def _save_later(self, chat_id: int, messages: List[Message], answer: str) -> None:
         """Write the chat's KV state once the turn has let go of the engine, in a thread of its own so

@@ -80,6 +80,7 @@ class ProcessEngine:
         self._backend = "CPU"
         self._context_size = 0
         self._lock = threading.Lock()  # one turn at a time on one pipe
+        self.warmed = False  # whether the last warm() loaded a state (tests)
 
     def load(self) -> None:
         ours, theirs = self._ctx.Pipe()
@@ -156,6 +157,28 @@ class ProcessEngine:
             return reply[1] if reply[0] == "count" else None
         finally:
             self._lock.release()
+
+    def warm(self, messages: List[Message], chat_id: int) -> None:
+        """Have the child load the chat's saved KV state now (``LlamaEngine.warm``: the user opened the chat).
+        The caller never waits: a thread of its own sends the request and reads the reply.  Skipped while a
+        turn runs; a turn that starts meanwhile waits for it, as it would for the load it does itself."""
+        if self._kind != "llama" or self._conn is None or not self._lock.acquire(blocking=False):
+            return
+
+        def run() -> None:
+            try:
+                if self._conn is not None:
+                    self._conn.send(("warm", messages, chat_id))
+                    reply = self._receive()
+                    self.warmed = reply[0] == "warmed" and reply[1]
+                    if reply[0] == "error":
+                        self._conn = None
+            except (OSError, ValueError):  # closed meanwhile
+                pass
+            finally:
+                self._lock.release()
+
+        threading.Thread(target=run, daemon=True, name="qwqchat-warm").start()
 
     def _stream(
         self,
@@ -266,6 +289,10 @@ def serve(conn: Any, kind: str, kwargs: Dict[str, Any], cancel: Any, end_thinkin
             break
         if request[0] == "count":
             conn.send(("count", counter(request[1]) if counter is not None else None))
+            continue
+        if request[0] == "warm":
+            warm = getattr(engine, "warm", None)
+            conn.send(("warmed", bool(warm(*request[1:])) if warm is not None else False))
             continue
         if request[0] != "stream":
             break

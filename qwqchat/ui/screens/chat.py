@@ -118,6 +118,8 @@ class ChatScreen(ChatActions):
         if self.pending_send:
             await self._start_turn()
             self.pending_send = False  # only now: until the stream exists, the send is still pending
+        else:
+            self._warm()  # the chat shown at launch
 
     def _answering(self, think: bool) -> Optional[Engine]:
         """The engine for a message sent in this mode, or None after saying in one line why there is none."""

@@ -184,8 +184,21 @@ class ChatActions(Screen):
         streaming_here = self.stream is not None and self.stream.conversation_id == shown_id
         if not streaming_here and self.host.engine_ready:
             self.status.show(activity="ready")  # not the last chat's "cancelled · 2.1 tok/s"
+        self._warm()
         self.status.show(context_used=used)
         self.prompt.focus()
+
+    def _warm(self) -> None:
+        """Have the engine load what makes this chat's next turn fast (its KV state on disk) while the user
+        reads and types; not while a turn runs (the engine is busy, and it is another chat's memory)."""
+        conv, engine = self.conversation, self.host.engine
+        warm = getattr(engine, "warm", None)
+        if conv is None or not conv.messages or warm is None or self.stream is not None or not self.host.engine_ready:
+            return
+        from ...chat import history
+
+        messages = history(conv)
+        self.run_worker(lambda: warm(messages, conv.id), thread=True, group="warm", exit_on_error=False)
 
     def action_delete(self) -> None:
         conv = self.conversation
