@@ -1,5 +1,7 @@
 """The replay engine that UI tests and benchmarks use streams through the real engines' TurnRecorder."""
 
+import pytest
+
 from qwqchat.engines import recorder
 from qwqchat.engines.replay import ReplayEngine
 from qwqchat.types import AnswerDelta, Message, ReasoningDelta, Sampling, Stats, TurnDone
@@ -39,3 +41,20 @@ def test_replay_unclosed_thinking_length_and_fixed_stats():
     engine = ReplayEngine(["x", "y", "z"])
     assert run(engine)[-1].result.reasoning == "xyz"
     assert list(engine.stream([], Sampling(max_tokens=2)))[-1].result.finish_reason == "length"
+
+
+def test_a_burst_of_chunks_states_no_rate_a_steady_stream_does(monkeypatch):
+    from qwqchat.reasoning import ReasoningSplitter
+
+    now = [10.0]
+    monkeypatch.setattr(recorder.time, "perf_counter", lambda: now[0])
+
+    def rate(gaps):
+        rec = recorder.TurnRecorder()
+        for gap in gaps:
+            now[0] += gap
+            rec.arrival()
+        return rec.finish("stop", ReasoningSplitter()).stats.decode_tokens_per_s
+
+    assert rate([0.3] + [0.0005] * 20) is None  # one flushed buffer: 40,000 tokens/s would be a lie
+    assert rate([0.3] + [0.02] * 20) == pytest.approx(50.0)

@@ -9,6 +9,10 @@ from typing import Iterable, Iterator, List, Optional, Union
 from ..reasoning import REASONING, Piece, ReasoningSplitter
 from ..types import AnswerDelta, ReasoningDelta, TurnResult
 
+# A rate is only stated over at least this long: a server's chunks can arrive in one burst (a buffer
+# flushed at once), and 20 of them 0.5 ms apart read as 40,000 tokens/s.
+MIN_RATE_SPAN_S = 0.05
+
 
 class TurnRecorder:
     def __init__(self, prefill_reasoning: Optional[str] = None) -> None:
@@ -53,6 +57,6 @@ class TurnRecorder:
             s.thinking_s = (self.thought_at or end) - self.started
         s.total_s = end - self.started
         first, last = self.first_at, self.last_at
-        if self.arrivals > 1 and first is not None and last is not None and last > first:
+        if self.arrivals > 1 and first is not None and last is not None and last - first >= MIN_RATE_SPAN_S:
             s.decode_tokens_per_s = (self.arrivals - 1) / (last - first)
         return r
