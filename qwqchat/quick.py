@@ -29,15 +29,15 @@ def route(main: Engine, fast: Optional[Engine], think: bool) -> Engine:
     raise BadInput(QUICK_NEEDS)
 
 
-def fast_engine(cfg: Config) -> Optional[Engine]:
-    """The fast profile's engine, not built yet (its settings are read on first use), or None without one."""
+def fast_engine(cfg: Config, own_process: bool = False) -> Optional[Engine]:
+    """The fast profile's engine, not built yet (its settings are read on first use), or None without one.
+    ``own_process``: in a child process, as the TUI runs its main engine (``build_engine``)."""
     if not cfg.fast_profile:
         return None
 
     def build() -> Engine:
-        engine = build_engine(fast_settings(cfg))
-        engine.can_skip_thinking = True  # the user's word: it answers directly (a local one's thinking is closed)
-        return engine
+        # the user's word: it answers directly (a local one's thinking is closed)
+        return build_engine(fast_settings(cfg), own_process, answers_directly=True)
 
     return LazyEngine(build, cfg.fast_profile)
 

@@ -170,6 +170,31 @@ def test_ask_quick_goes_to_the_fast_profile(qwq_home):
         assert saved.stats.model == "small-model" and saved.stats.quick
 
 
+def test_the_tui_s_fast_profile_runs_in_its_own_process_and_answers_directly(qwq_home, smol_model):
+    """As the main engine: painting never holds the GIL the fast model (or its server's reader) needs."""
+    from qwqchat.engines.process import ProcessEngine
+
+    with ScriptedServer() as fast:
+        fast.models = [{"id": "small-model", "object": "model"}]
+        fast.script = [chunk(content="Paris.", finish="stop")]
+        write_config(qwq_home, f'fast_profile = "fast"\n[profiles.fast]\nendpoint = "{fast.url}"\n')
+        engine = quick.fast_engine(config.load(), own_process=True)
+        assert engine is not None
+        try:
+            result = result_of(engine.stream(QUESTION, Sampling(), think=False))
+            assert isinstance(engine.inner, ProcessEngine) and engine.inner._proc is not None
+            assert result.error is None and result.answer == "Paris."  # the child's RemoteEngine took Quick
+        finally:
+            engine.close()
+    write_config(qwq_home, f'fast_profile = "fast"\n[profiles.fast]\nmodel = "{smol_model}"\nctx = 1024\n')
+    engine = quick.fast_engine(config.load(), own_process=True)
+    try:
+        result = result_of(engine.stream(QUESTION, Sampling(max_tokens=8, seed=1), think=False))
+        assert isinstance(engine.inner, ProcessEngine) and result.error is None
+    finally:
+        engine.close()
+
+
 # -- the app ----------------------------------------------------------------------------------
 
 

@@ -37,20 +37,23 @@ def no_model_message() -> str:
     )
 
 
-def build_engine(cfg: EngineSettings, own_process: bool = False) -> Engine:
+def build_engine(cfg: EngineSettings, own_process: bool = False, answers_directly: bool = False) -> Engine:
     """The engine the settings ask for (not loaded yet: call ``load()``).
 
     ``own_process`` runs the engine in a child process (``engines/process.py``): the TUI asks for it so
     that painting never holds the GIL the generating thread (or the one reading a server) needs.
+    ``answers_directly``: the model answers without thinking when asked (a fast profile, for Quick); a
+    local engine always can.
     """
     if cfg.endpoint:
+        remote: Dict[str, Any] = dict(api_key=cfg.api_key, model=cfg.remote_model, answers_directly=answers_directly)
         if own_process:
             from .process import ProcessEngine
 
-            return ProcessEngine.remote(cfg.endpoint, api_key=cfg.api_key, model=cfg.remote_model)
+            return ProcessEngine.remote(cfg.endpoint, **remote)
         from .remote import RemoteEngine
 
-        return RemoteEngine(cfg.endpoint, api_key=cfg.api_key, model=cfg.remote_model)
+        return RemoteEngine(cfg.endpoint, **remote)
     if not cfg.model:
         raise BadInput(no_model_message())
     options: Dict[str, Any] = dict(

@@ -101,7 +101,10 @@ class RemoteEngine:
         timeout: float = 600.0,
         connect_timeout: float = 10.0,
         thinks_first: Optional[bool] = None,
+        answers_directly: bool = False,
     ) -> None:
+        if answers_directly:  # the user's word (a fast profile): Quick messages go to it as they are
+            self.can_skip_thinking = True
         if not urlparse(endpoint).scheme or not urlparse(endpoint).netloc:
             raise BadInput(f"--endpoint must be a URL such as http://gpu-box:8000/v1, not {redact(endpoint)!r}")
         self.endpoint = endpoint.rstrip("/")

@@ -62,7 +62,7 @@ class QwqChatApp(App):
         self.store = store
         self.engine = engine
         # Quick messages go here when set (the fast profile's, loaded on the first one); tests pass one
-        self.fast_engine = fast_engine or quick.fast_engine(cfg)
+        self.fast_engine = fast_engine or quick.fast_engine(cfg, own_process=True)
         self.engine_error = engine_error
         self.engine_ready = False
         self.clock = clock
