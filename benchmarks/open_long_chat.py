@@ -120,6 +120,7 @@ async def measure(cid: int, store, variant: str, most_loads: int, paced_gc: bool
         "kept": sum(1 for s in shifts if s == 0),
         "moved": max((abs(s) for s in shifts), default=0),
         "mounted": mounted,
+        "shifts": shifts,
     }
 
 
