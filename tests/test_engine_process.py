@@ -104,6 +104,32 @@ def test_a_dead_child_ends_the_turn_with_what_it_said(qwq_model):
         engine.close()
 
 
+def test_a_child_that_died_between_turns_is_replaced_not_a_crash(qwq_model):
+    """Killed while idle (out of memory, a user's kill): counting tokens (every send does), warming a chat
+    and the next turn must not meet a broken pipe (it crashed the app)."""
+    engine = ProcessEngine(qwq_model, ctx=4096, threads=1, kv_disk_mb=64)
+    engine.load()
+    try:
+        for step in ("count", "warm", "turn"):
+            engine._proc.kill()
+            engine._proc.join()
+            if step == "count":
+                assert engine.count_tokens("hello there") is None  # the caller estimates
+            elif step == "warm":
+                engine.warm(PROMPT, 1)
+                assert engine._lock.acquire(timeout=10)
+                engine._lock.release()
+            else:
+                _, _, done = run(engine.stream(PROMPT, Sampling(seed=1, max_tokens=5)))
+                assert done.finish_reason in ("length", "stop") and done.error is None  # a new child
+                assert engine.count_tokens("hello there") > 0
+                continue
+            assert engine._conn is None  # forgotten: the next turn starts another
+            engine.load()
+    finally:
+        engine.close()
+
+
 def test_the_tui_gets_its_local_model_in_a_process(qwq_model):
     from qwqchat import config
 

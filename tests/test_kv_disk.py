@@ -293,6 +293,10 @@ def test_the_tui_s_engine_process_loads_the_state_when_the_chat_is_opened(qwq_mo
             time.sleep(0.01)
         engine._lock.release()
         assert engine.warmed  # loaded before the turn was even asked for
+        from qwqchat import paths
+
+        log = (paths.log_dir() / "qwqchat.log").read_text()
+        assert f"kv cache: chat {cid} restored" in log  # the child's lines reach the log too
         engine.warm(history(store.get(cid)), cid)
         while not engine._lock.acquire(blocking=False):
             time.sleep(0.01)

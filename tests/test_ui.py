@@ -1,5 +1,6 @@
 """Every UI flow, through Pilot, on the real app with a replayed QwQ stream."""
 
+import asyncio
 import threading
 
 import pytest
@@ -794,4 +795,36 @@ async def test_opening_a_chat_asks_the_engine_to_warm_it_but_not_while_a_turn_ru
         await pilot.pause(0.2)
         assert len(engine.warmed) == 1
         gate.release()
+        await finished(pilot)
+
+
+async def test_typing_at_once_after_opening_a_chat_from_the_list_loses_nothing(qwq_home, monkeypatch):
+    """A user who picks a chat with Enter and types straight away: every key, spaces and Enter included,
+    reaches the prompt (the list kept the spaces and the first Enter)."""
+    from textual import events
+
+    from qwqchat.ui.widgets.conversation import ConversationView
+
+    real_show = ConversationView.show
+
+    async def slow_show(self, *args, **kwargs):  # a long chat takes a while to mount
+        await asyncio.sleep(0.3)
+        await real_show(self, *args, **kwargs)
+
+    monkeypatch.setattr(ConversationView, "show", slow_show)
+
+    store = Store()
+    old = store.create_conversation("old chat")
+    store.add_user_message(old, "an old question")
+    store.finish_reply(store.start_reply(old), "", "an old answer", "stop")
+    app = make_app(store=store)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await ready(pilot)
+        await pilot.press("ctrl+f", "down")
+        app.post_message(events.Key("enter", "\r"))
+        await asyncio.sleep(0.03)  # a fast typist; the chat is still being shown
+        for key, char in [("a", "a"), ("space", " "), ("b", "b"), ("enter", "\r")]:
+            app.post_message(events.Key(key, char))  # as a terminal delivers them: no wait in between
+        await wait_until(pilot, lambda: len(Store().get(old).messages) >= 3, what="the prompt sent")
+        assert Store().get(old).messages[2].content == "a b"
         await finished(pilot)

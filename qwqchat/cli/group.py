@@ -13,34 +13,13 @@ from typing import Any, Dict, List, NoReturn, Optional
 
 import click
 
-from .. import paths
+from .. import logs, paths
 from ..errors import QwqError
-from ..text import redact, shown
+from ..text import shown
 from . import ask, chats, models
 from .options import flags, model_options
 
 PROG = "qwqchat"
-
-
-class RedactingFormatter(logging.Formatter):
-    """Log lines never carry a credential from a URL or an auth header."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        return redact(super().format(record))
-
-
-def _setup_logging() -> None:
-    root = logging.getLogger("qwqchat")
-    for old in [h for h in root.handlers if isinstance(h.formatter, RedactingFormatter)]:
-        root.removeHandler(old)  # run again in one process (tests): the log of this run's home only
-        old.close()
-    try:
-        handler = logging.StreamHandler(paths.open_log(paths.log_dir() / "qwqchat.log"))
-    except OSError:
-        return
-    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
 
 
 def _version() -> str:
@@ -115,7 +94,7 @@ def cli(ctx: click.Context) -> int:
 
     The model and sampling options mean the same before or after a command.
     """
-    _setup_logging()
+    logs.setup()
     if ctx.invoked_subcommand is not None:
         return 0
     from ..ui.run import run_app

@@ -145,16 +145,28 @@ class ProcessEngine:
         with self._lock:
             yield from self._stream(messages, sampling, cancel, end_thinking, prefill_reasoning, options)
 
+    def _child_gone(self) -> bool:
+        """The child died between turns (killed, out of memory): forget it; the next turn starts another."""
+        if self._proc is not None and not self._proc.is_alive():
+            self._kill()
+        return self._conn is None
+
     def count_tokens(self, text: str) -> Optional[int]:
-        """Tokens by the model's tokenizer, asked of the child; None (the caller estimates) while a turn runs."""
-        if self._conn is None or not self._lock.acquire(blocking=False):
+        """Tokens by the model's tokenizer, asked of the child; None (the caller estimates) while a turn runs
+        or when there is no child."""
+        if not self._lock.acquire(blocking=False):
             return None
         try:
+            if self._child_gone():
+                return None
             self._conn.send(("count", text))
             reply = self._receive()
             if reply[0] == "error":
                 self._conn = None
             return reply[1] if reply[0] == "count" else None
+        except (OSError, ValueError):  # the pipe broke under us
+            self._kill()
+            return None
         finally:
             self._lock.release()
 
@@ -167,14 +179,14 @@ class ProcessEngine:
 
         def run() -> None:
             try:
-                if self._conn is not None:
+                if not self._child_gone():
                     self._conn.send(("warm", messages, chat_id))
                     reply = self._receive()
                     self.warmed = reply[0] == "warmed" and reply[1]
                     if reply[0] == "error":
                         self._conn = None
-            except (OSError, ValueError):  # closed meanwhile
-                pass
+            except (OSError, ValueError, AttributeError):  # the pipe broke, or the app closed it meanwhile
+                self._kill()
             finally:
                 self._lock.release()
 
@@ -189,7 +201,7 @@ class ProcessEngine:
         prefill_reasoning: Optional[str],
         options: Dict[str, Any],
     ) -> Iterator[Event]:
-        if self._conn is None:  # never loaded, or the child died in an earlier turn: start it (again)
+        if self._child_gone():  # never loaded, or the child died in or after an earlier turn: start it (again)
             try:
                 self.load()
             except QwqError as exc:
@@ -261,6 +273,9 @@ def _ended(said: Dict[type, List[str]], reason: str, error: Optional[str] = None
 def serve(conn: Any, kind: str, kwargs: Dict[str, Any], cancel: Any, end_thinking: Any) -> None:
     """The child process: load the model (or reach the server), then run one turn per request until told to stop."""
     _quiet()
+    from .. import logs
+
+    logs.setup()  # the kv cache's lines ("restored", "saved") reach qwqchat.log from this process too
     threading.Thread(target=_end_with_parent, args=(os.getppid(),), daemon=True, name="qwqchat-orphan").start()
     engine: Any = None
     try:

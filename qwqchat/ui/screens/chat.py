@@ -64,7 +64,9 @@ class ChatScreen(ChatActions):
     def on_key(self, event: events.Key) -> None:
         """Typing while a turn, a prompt or the chat list has the focus (after a click, paging, a dialog) goes
         to the prompt box: no keystroke is lost."""
-        if event.is_printable and event.character and event.character != " ":
+        # (a space acts on a focused turn or fold; in the chat list it means nothing, and was lost)
+        space_acts = event.character == " " and not isinstance(self.focused, ListView)
+        if event.is_printable and event.character and not space_acts:
             if not isinstance(self.focused, (TextArea, Input)):
                 self.prompt.focus()
                 self.prompt.insert(event.character)

@@ -175,6 +175,9 @@ class ChatActions(Screen):
         return self.stream is not None and self.stream.conversation_id == conversation_id
 
     async def open_conversation(self, conversation_id: Optional[int]) -> None:
+        # first: keys typed while a long chat is mounted go to the prompt, not to the chat list (which kept
+        # the spaces and the first Enter)
+        self.set_focus(self.prompt)  # at once, not after the queued keys
         self._cancel_edit()
         self.conversation = self.host.store.get(conversation_id) if conversation_id else None
         await self.view.show(self.conversation, EMPTY_HINT)
