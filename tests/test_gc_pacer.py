@@ -150,3 +150,41 @@ async def test_the_app_paces_collections_while_it_runs_and_restores_python_s_aft
         await app.open_conversation(None)  # the chat on screen is replaced: a thaw at the next pause
         assert app.gc_pacer._thaw_soon
     assert not app.gc_pacer.running and gc.get_threshold() == before and gc.get_freeze_count() == 0
+
+
+async def test_a_chat_switch_runs_python_s_collector_then_a_thaw(pacer):
+    p, clock, last = pacer
+    before = gc.get_threshold()
+    closed = Node()
+    gc.freeze()  # the closed chat's widgets, frozen while they were on screen
+    ref = weakref.ref(closed)
+    async with p.collecting():
+        assert gc.get_freeze_count() == 0 and gc.get_threshold()[2] != NEVER  # Python's own, meanwhile
+        del closed  # Textual lets go of the closed chat while the next one is built
+        promote_some()
+        assert p.tick() is None  # ours waits: it would freeze what is being let go
+    assert ref() is None  # freed by the end of the switch, not left frozen
+    assert gc.get_threshold() == (before[0], before[1], NEVER) and gc.get_freeze_count() > 0
+    assert p.thaws == 1 and p._thaw_soon  # and once more at the next pause, for what Textual still held
+
+
+async def test_switching_chats_in_the_app_goes_through_the_pacer(tmp_path):
+    from qwqchat import config
+    from qwqchat.engines.replay import ReplayEngine
+    from qwqchat.store import Store
+    from qwqchat.ui.app import QwqChatApp
+
+    store = Store(tmp_path / "q.db")
+    chats = []
+    for title in ("one", "two"):
+        cid = store.create_conversation(title)
+        store.add_user_message(cid, f"question in {title}")
+        store.finish_reply(store.start_reply(cid), "thinking", f"answer in {title}", "stop")
+        chats.append(cid)
+    app = QwqChatApp(config.Config(), store, ReplayEngine([]), save_theme=False)
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        await app.open_conversation(chats[0])  # from the empty chat at launch: nothing to free
+        assert app.gc_pacer.thaws == 0
+        await app.open_conversation(chats[1])
+        assert app.gc_pacer.thaws == 1 and not app.gc_pacer._switching

@@ -90,14 +90,21 @@ class ConversationView(VerticalScroll):
         return AssistantTurn(m, keep_open=self.keep_open, clock=self.clock)
 
     async def show(self, conv: Optional[Conversation], empty_text: str = "") -> None:
+        from .turn import AssistantTurn, UserMessage
+
+        pacer = getattr(self.app, "gc_pacer", None)
+        if pacer is None or not any(isinstance(w, (AssistantTurn, UserMessage)) for w in self.children):
+            await self._show(conv, empty_text)  # (the first chat shown at launch: nothing to free)
+            return
+        async with pacer.collecting():  # the closed chat is freed while this one is built
+            await self._show(conv, empty_text)
+
+    async def _show(self, conv: Optional[Conversation], empty_text: str) -> None:
         streaming_here = self.stream is not None and conv is not None and self.stream.conversation_id == conv.id
         if not streaming_here:
             self.streaming_turn = None  # it keeps streaming into the store in the background
-        from .turn import AssistantTurn, UserMessage
-
-        if any(isinstance(w, (AssistantTurn, UserMessage)) for w in self.children):
-            self._removed_many()  # (not for the first chat shown at launch)
         await self.remove_children()
+        self._arranged = None  # (it held the closed chat's widgets)
         messages = conv.messages if conv else []
         self._hidden = messages[:-WINDOW] if len(messages) > WINDOW else []
         shown = messages[len(self._hidden) :]
