@@ -132,6 +132,8 @@ async def test_toggle_keys_and_clicking_the_title(qwq_home):
         await pilot.press("ctrl+g")
         assert not first.fold.collapsed and not second.fold.collapsed
         await pilot.press("ctrl+g")
+        app.view.scroll_to_widget(first.fold, animate=False, immediate=True)  # Ctrl+G leaves the view where it is
+        await pilot.pause()
         await pilot.click(first.fold.query_one(CollapsibleTitle))
         assert not first.fold.collapsed
         first.focus()
@@ -828,3 +830,24 @@ async def test_typing_at_once_after_opening_a_chat_from_the_list_loses_nothing(q
         await wait_until(pilot, lambda: len(Store().get(old).messages) >= 3, what="the prompt sent")
         assert Store().get(old).messages[2].content == "a b"
         await finished(pilot)
+
+
+async def test_a_long_reply_ends_with_its_end_in_view(qwq_home):
+    """Textual scrolls a fold into view after every fold; the app's own (the answer started, the turn ended)
+    took the view up to the top of a long turn and let go of the bottom: the answer's end and its stats
+    were out of sight."""
+    chunks = ["<think>"] + [f"word{i} " for i in range(1500)] + ["</think>", "Here is the list:\n\n"]
+    chunks += [f"- item {i} with `code` and text\n" for i in range(120)] + ["\nDone."]
+    app = make_app(ReplayEngine(chunks, name="m", delay=0.0005))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        await send(pilot, "go")
+        await finished(pilot, timeout=60)
+        await pilot.pause(0.3)
+        view = app.view
+        note = view.last_turn().note
+        assert view.max_scroll_y > 50 and view.scroll_y == view.max_scroll_y  # still at the bottom
+        assert view.content_region.contains_region(note.region)  # "Done." and the stats line are on screen
+        app.chat.action_toggle_all_reasoning()  # Ctrl+G: unfolding every turn does not jump either
+        await pilot.pause(0.3)
+        assert view.scroll_y == view.max_scroll_y

@@ -284,7 +284,7 @@ class ConversationView(VerticalScroll):
         if turns:
             collapse = not all(t.fold.collapsed for t in turns)
             for t in turns:
-                t.fold.collapsed = collapse
+                t.fold.fold_quietly(collapse)
 
     # -- the streaming reply -----------------------------------------------------------
     def pump(self, stream: TurnStream, turn) -> None:

@@ -70,6 +70,23 @@ class ReasoningFold(Collapsible):
         folded = "-folded" if collapsed else ""
         super().__init__(*([self.pane] if self.pane else []), title=title, collapsed=collapsed, classes=folded)
 
+    _quiet = False  # the next scroll_visible is one Textual asks for after a fold the app made itself
+
+    def fold_quietly(self, collapsed: bool) -> None:
+        """Fold or unfold without Textual's scroll to the fold.  After every fold Textual scrolls the
+        fold into view, and so the app's own folds (the answer started, the turn ended, Ctrl+G) took
+        the view up to the top of a long turn and let go of its hold on the bottom: the end of the
+        answer and its stats were out of sight."""
+        if self.collapsed != collapsed:
+            self._quiet = self.is_mounted
+            self.collapsed = collapsed
+
+    def scroll_visible(self, *args, **kwargs) -> None:
+        if self._quiet:
+            self._quiet = False
+            return
+        super().scroll_visible(*args, **kwargs)
+
     def on_collapsible_expanded(self, event: Collapsible.Expanded) -> None:
         self._folded(event)
 
@@ -180,7 +197,7 @@ class AssistantTurn(Vertical, can_focus=True):
             self.fold.title = self._thinking_title(self.reasoning_pieces)
         if answer:
             if not self.answer.text and not self.fold.collapsed and not self.keep_open:
-                self.fold.collapsed = True  # the answer started: fold the thinking to one line
+                self.fold.fold_quietly(True)  # the answer started: fold the thinking to one line
             if self.fold.title.startswith("Thinking"):
                 self.fold.title = thought_summary(
                     Stats(thinking_s=self.clock() - self.started, reasoning_tokens=self.reasoning_pieces), "x"
@@ -208,7 +225,7 @@ class AssistantTurn(Vertical, can_focus=True):
         if has_reasoning:
             self.fold.title = thought_summary(result.stats, result.reasoning or "x")
             if not self.keep_open and (self.answer.text or result.finish_reason == "stop"):
-                self.fold.collapsed = True
+                self.fold.fold_quietly(True)
         await self.answer.finish()
         self._set_note(message, result)
         if self.loop_repeats:  # a record now, without the keys that only act while it runs
