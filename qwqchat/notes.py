@@ -35,10 +35,15 @@ def thought_summary(stats: Optional[Stats], reasoning: str) -> str:
     else:
         parts.append("Thought")
     if stats and stats.reasoning_tokens:
-        parts.append(f"{stats.reasoning_tokens:,} tokens")
+        parts.append(counted(stats.reasoning_tokens, "token"))
     elif reasoning:
-        parts.append(f"{len(reasoning.split()):,} words")
+        parts.append(counted(len(reasoning.split()), "word"))
     return " · ".join(parts)
+
+
+def counted(n: int, noun: str) -> str:
+    """ "1 token", "2,345 tokens"."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def quick_summary(stats: Stats) -> str:

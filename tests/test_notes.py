@@ -55,3 +55,11 @@ def test_the_stats_line_says_when_drafting_was_on_and_how_much_of_it_the_model_k
     line = stats_line(Stats(answer_tokens=200, decode_tokens_per_s=30.0, draft=10, drafted=300, draft_accepted=190))
     assert "30.0 tok/s · draft 10 · 63 % accepted" in line
     assert "draft 10 · context" in stats_line(Stats(answer_tokens=1, draft=10, context_size=4096))  # nothing drafted
+
+
+def test_one_token_is_not_tokens():
+    from qwqchat.notes import thought_summary
+
+    assert thought_summary(Stats(thinking_s=1.0, reasoning_tokens=1), "x") == "Thought for 1 s · 1 token"
+    assert thought_summary(Stats(thinking_s=1.0, reasoning_tokens=2345), "x") == "Thought for 1 s · 2,345 tokens"
+    assert thought_summary(None, "one") == "Thought · 1 word"

@@ -11,7 +11,7 @@ from textual.widgets import Collapsible, Static
 
 from ...attachments import split
 from ...mathtext import render_math
-from ...notes import finish_note, quick_summary, stats_line, thought_summary
+from ...notes import counted, finish_note, quick_summary, stats_line, thought_summary
 from ...outline import TurningPoint, turning_points
 from ...store import StoredMessage
 from ...text import printable, shown
@@ -183,7 +183,7 @@ class AssistantTurn(Vertical, can_focus=True):
 
     # -- while streaming ---------------------------------------------------
     def _thinking_title(self, pieces: int) -> str:
-        return f"Thinking… {self.clock() - self.started:,.0f} s · {pieces:,} tokens"
+        return f"Thinking… {self.clock() - self.started:,.0f} s · {counted(pieces, 'token')}"
 
     def tick(self) -> None:
         """Nothing came for a while (a long prompt being read, a slow server): the thinking's clock moves on."""
