@@ -271,3 +271,59 @@ async def test_a_load_error_with_markup_shows_as_plain_text(qwq_home):
         await ready(pilot)
         await pilot.pause(0.1)
         assert "[/x]" in app.export_screenshot()
+
+
+def test_bytes_that_are_not_utf8_at_the_terminal_do_not_end_the_app(tmp_path):
+    """The real app in a pseudo-terminal: a lone surrogate's bytes typed or pasted (Textual's input thread
+    decoded strictly and the app quit with a traceback), then Ctrl+Q quits cleanly."""
+    import fcntl
+    import os
+    import pty
+    import select
+    import struct
+    import sys
+    import termios
+    import time
+
+    env = dict(os.environ, QWQCHAT_HOME=str(tmp_path), TERM="xterm-256color", COLUMNS="80", LINES="24")
+    pid, fd = pty.fork()
+    if pid == 0:  # the app, on a terminal, with a server that is not there (it starts all the same)
+        os.execve(sys.executable, [sys.executable, "-m", "qwqchat", "--endpoint", "http://127.0.0.1:9/v1"], env)
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    seen = b""
+
+    def drain(seconds: float) -> None:
+        nonlocal seen
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            if select.select([fd], [], [], 0.05)[0]:
+                try:
+                    seen += os.read(fd, 65536)
+                except OSError:
+                    return
+
+    try:
+        deadline = time.monotonic() + 30
+        while b"Think" not in seen and time.monotonic() < deadline:  # the status line is painted
+            drain(0.1)
+        os.write(fd, b"say \xed\xa0\x80 and \xff done")
+        drain(1.0)
+        assert os.waitpid(pid, os.WNOHANG) == (0, 0), "the app ended"
+        os.write(fd, b"\x11")  # Ctrl+Q
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            drain(0.1)
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+        else:
+            raise AssertionError("Ctrl+Q did not quit")
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert b"UnicodeDecodeError" not in seen and b"Traceback" not in seen
+    finally:
+        try:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+        os.close(fd)

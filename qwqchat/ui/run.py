@@ -21,6 +21,9 @@ def build_app(flags: Mapping[str, Any]):
 
 
 def run_app(flags: Mapping[str, Any]) -> int:
+    from .terminal_input import tolerate_bad_bytes
+
     app = build_app(flags)
+    tolerate_bad_bytes()
     app.run()
     return app.return_code or 0
