@@ -6,8 +6,8 @@ import random
 
 import pytest
 from textual.app import App
-from textual.widgets import Markdown
-from textual.widgets.markdown import MarkdownBlock
+from textual.widgets import Label, Markdown
+from textual.widgets.markdown import MarkdownBlock, MarkdownFence
 
 from qwqchat.mathtext import MathStream
 from qwqchat.ui.widgets.answer import Answer, GrowingBulletList, GrowingList
@@ -106,7 +106,13 @@ async def test_the_end_keeps_what_streamed_unless_something_needs_fixing() -> No
         await app.mount(fenced)
         await fenced.append_text("```python\nprint(1)\n")
         await pilot.pause()
+        await fenced.append_text("print(2)\n")
+        await pilot.pause()
         before = list(fenced.children)
         await fenced.finish()
-        assert fenced.code_blocks() == ["print(1)"]
-        assert list(fenced.children) != before  # a fence is rendered again (it may have streamed in blank)
+        assert fenced.code_blocks() == ["print(1)\nprint(2)"]  # what a click copies: all of it, not the first chunk
+        assert list(fenced.children) == before  # kept, not rebuilt
+        fence = fenced.query_one(MarkdownFence)
+        await fence.recompose()  # as a theme change does (textual #6518: it showed the first chunk, or nothing)
+        await pilot.pause()
+        assert "print(2)" in fence.query_one(Label).content.plain
