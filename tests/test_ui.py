@@ -695,6 +695,40 @@ async def test_while_typing_a_busy_ui_thread_slows_the_frames_down_to_the_minimu
         await finished(pilot)
 
 
+async def test_a_flood_is_painted_a_frames_share_at_a_time_without_waiting_for_the_idle_rate(qwq_home, monkeypatch):
+    """A whole reply that arrived between two frames is spread over the next ones, one a tick (not a frame a
+    second while only watched), each with no more than its share of text; the turn then ends whole."""
+    monkeypatch.setattr("qwqchat.ui.streamer.REASONING_FRAME_CHARS", 200)
+    monkeypatch.setattr("qwqchat.ui.streamer.ANSWER_FRAME_CHARS", 60)
+    applied = []
+    add = AssistantTurn.add
+
+    async def recording_add(self, reasoning, answer, pieces):
+        applied.append((reasoning, answer))
+        await add(self, reasoning, answer, pieces)
+
+    monkeypatch.setattr(AssistantTurn, "add", recording_add)
+    gate = Gate(1, len(CHUNKS) - 1)
+    app = make_app(pace=gate)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await ready(pilot)
+        app.view.idle_frame_s = 3600.0  # only watched: without the shares, nothing until the end
+        await send(pilot, "q")
+        app.last_input = 0.0
+        await gate.wait_reached()
+        turn = app.view.last_turn()
+        gate.release()
+        await gate.wait_reached()  # all but the last chunk wait in the batch
+        await pilot.pause(0.2)
+        assert len(applied) == 1  # the first piece only: watched, and nothing ended
+        gate.release()
+        await finished(pilot)
+        assert len(applied) >= 6
+        assert all(len(r) <= 200 and len(a) <= 60 for r, a in applied)
+        assert "".join(a for _, a in applied).strip() == turn.answer.text.strip()
+        assert turn.answer.text.strip() and turn.message is not None and not turn.streaming
+
+
 async def test_watch_fps_sets_the_frame_rate_of_a_watched_reply(qwq_home, tmp_path):
     from qwqchat.errors import BadInput
 

@@ -308,7 +308,7 @@ class ConversationView(VerticalScroll):
         last_input = getattr(self.app, "last_input", 0.0)
         used = self._pumped_at < last_input and now - last_input <= INTERACTIVE_S  # the Enter that sent it: not use
         since, cpu = now - self._applied_at, time.thread_time()
-        if not stream.ended:
+        if not (stream.ended or stream.behind):
             if not used and since < self.idle_frame_s:
                 return  # nobody is typing or scrolling: a frame a second leaves the cores to the model
             if used and since < MIN_FRAME_S and cpu - self._cpu_at_apply > MAX_BUSY * since:
