@@ -120,6 +120,24 @@ def test_a_user_who_never_pauses_still_gets_thaws(pacer, monkeypatch):
     del kept
 
 
+def test_while_a_reply_streams_new_objects_wait_for_more_collections(pacer, monkeypatch):
+    """The model's threads share the cores with this one: while a reply streams, a collection of new objects waits
+    for ``STREAMING_PENDING`` middle-generation collections, not ``FEW_PENDING``."""
+    p, clock, last = pacer
+    monkeypatch.setattr(gc_pacer, "STREAMING_PENDING", 3)
+    p.streaming_now[0] = True
+    kept = [promote_some()]
+    assert p.tick() is None  # one is enough when not streaming (the fixture's FEW_PENDING)
+    assert GcPacer.pending() > 0  # (a full collection sets it to 0)
+    while GcPacer.pending() < 3:
+        kept.append([[] for _ in range(1000)])
+    assert p.tick() == "new" and GcPacer.pending() == 0
+    p.streaming_now[0] = False
+    kept.append(promote_some())
+    assert p.tick() == "new"
+    del kept
+
+
 def test_a_pacer_not_started_never_collects(monkeypatch):
     monkeypatch.setattr(gc_pacer, "FEW_PENDING", 1)
     p = GcPacer(lambda: 0.0)

@@ -53,4 +53,4 @@ class StatusLine(Static):
         text = Content(line)
         if error:
             text = Content.assemble(text, (error, "bold $error"))
-        self.update(text)
+        self.update(text, layout=False)  # one row the width of the screen: its text never changes its size
