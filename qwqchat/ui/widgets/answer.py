@@ -2,7 +2,7 @@
 
 Its math is shown readable while it streams: ``MathStream`` holds a line back
 until every expression in it is closed, then converts it (plain prose passes at
-once); the whole answer is rendered again when it ends.
+once); the whole answer is rendered again at its end only if its math then reads otherwise.
 
 Lists grow in place: Textual re-parses the document's last top-level block on
 every append and, for a list, removes and mounts the whole list again (four
