@@ -72,6 +72,38 @@ async def test_a_list_streamed_in_pieces_looks_as_if_rendered_whole(seed: int) -
         assert any(isinstance(w, GrowingList) for w in answer.query("*"))
 
 
+EVERY_BLOCK = (
+    "# Title\n\nA paragraph with a [link](https://example.com).\n\n"
+    "> a quote\n> on two lines\n\n"
+    "| a | b |\n|---|---|\n| 1 | 2 |\n| 3 | 4 |\n\n"
+    "```python\ndef f(x):\n    return x * 2\n```\n\n"
+    "---\n\n"
+    "1. one\n   ```\n   code in an item\n   ```\n2. two\n   - nested\n\n"
+    "    indented code\n\n"
+    "## Done\n"
+)
+
+
+async def test_every_kind_of_block_streamed_is_laid_out_as_textual_lays_it_out_whole() -> None:
+    """The answer and its lists are laid out for their width alone (``width_only``): no block may come out
+    another size than in Textual's own Markdown."""
+    app = Pair()
+    async with app.run_test(size=(90, 60)) as pilot:
+        answer, whole = app.query_one(Answer), app.query(Markdown).last()
+        for at in range(0, len(EVERY_BLOCK), 23):
+            await answer.append_text(EVERY_BLOCK[at : at + 23])
+            await pilot.pause()
+        await answer.finish()
+        await whole.update(EVERY_BLOCK)
+        await pilot.pause()
+        await pilot.pause()
+        # every widget the same size (a table's cells are Statics when they streamed in: Textual's own doing)
+        assert [w[-1] for w in shape(answer)] == [w[-1] for w in shape(whole)]
+        kinds = [type(b).__name__.replace("Growing", "Markdown") for b in answer.children]
+        assert [k if k != "Fence" else "MarkdownFence" for k in kinds] == [type(b).__name__ for b in whole.children]
+        assert answer.size.height == whole.size.height > 20
+
+
 async def test_a_growing_list_mounts_only_its_new_items() -> None:
     app = Pair()
     async with app.run_test() as pilot:
