@@ -131,7 +131,6 @@ class TurnStream:
             self._batch.result = result
 
 
-
 def _hold_back(batch: Batch, rest: Batch, reasoning_chars: int, answer_chars: int) -> bool:
     """Move what ``batch`` has past either limit into ``rest``, in order: the thinking's excess, all of the
     answer if the thinking was cut, the answer's excess, the result.  A cut falls after a line where one ends."""

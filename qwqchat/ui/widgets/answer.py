@@ -57,7 +57,7 @@ class GrowingList(_Mixin):
     _layout: tuple = ()
 
     def arrange(self, size: Size, optimal: bool = False) -> DockArrangeResult:
-        return super().arrange(width_only(size), optimal)  # type: ignore[misc]  # a list block's
+        return super().arrange(width_only(size), optimal)
 
     def compose(self):
         items = [b for b in self._blocks if isinstance(b, ListItems)]
