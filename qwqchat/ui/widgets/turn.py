@@ -66,9 +66,7 @@ class ReasoningFold(Collapsible):
         text = render_math(text, markdown=False)  # finished thinking: its math shown readable
         self.pane: Optional[ReasoningPane] = None if collapsed else ReasoningPane(text, final=final)
         self._pending_text = text if collapsed else ""
-        # "-folded" from the start: set at mount it restyled the whole turn (~8 ms a turn in a long chat's load)
-        folded = "-folded" if collapsed else ""
-        super().__init__(*([self.pane] if self.pane else []), title=title, collapsed=collapsed, classes=folded)
+        super().__init__(*([self.pane] if self.pane else []), title=title, collapsed=collapsed)
 
     _quiet = False  # the next scroll_visible is one Textual asks for after a fold the app made itself
 
@@ -94,11 +92,11 @@ class ReasoningFold(Collapsible):
         self._folded(event)
 
     def _folded(self, event: Collapsible.Toggled) -> None:
-        """Either way (Textual also sends one for the first value, at mount): mark the fold, build a pane."""
+        """Either way (Textual also sends one for the first value, at mount): mark the turn, build a pane.
+        (Textual marks the fold itself ``-collapsed``; each class changed restyles all that is inside.)"""
         if event.collapsible is not self:
             return
         collapsed = self.collapsed
-        self.set_class(collapsed, "-folded")
         if self.parent is not None:
             self.parent.set_class(collapsed, "-folded")  # the turn lays a folded line out above the answer
         if not collapsed and self.pane is None and self.is_mounted:
