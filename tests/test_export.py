@@ -40,7 +40,7 @@ def make(store: Store) -> int:
 def test_markdown_has_metadata_folded_reasoning_and_survives_nasty_text():
     store = Store()
     md = export.to_markdown(store.get(make(store)))
-    assert md.startswith("# Question with &lt;details in it\n")
+    assert md.startswith("# Question with &lt;details> in it\n")  # the title keeps the prompt's "<details>", escaped
     assert "**Model:** qwq-32b-q4_k_m" in md and "temperature 0.6" in md
     assert "<summary>Thought for 34 s · 2,345 tokens</summary>" in md
     # our <details> blocks stay balanced whatever the model wrote (tags inside fences are code)

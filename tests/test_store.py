@@ -50,6 +50,10 @@ def test_titles_are_short_and_clean():
     long = title_from_prompt("word " * 40)
     assert len(long) <= 60 and long.endswith("…")
     assert title_from_prompt("   ") == "New chat"
+    # Markdown's marks go, the prompt's own brackets, underscores and arithmetic stay
+    assert title_from_prompt("> **Why** is `x` [the docs](https://a.b) *slow*?") == "Why is x the docs slow?"
+    assert title_from_prompt("- [bold]hi[/] and my_var_name") == "[bold]hi[/] and my_var_name"
+    assert title_from_prompt("__init__ vs 2*3*4 and [3, 1, 2]") == "__init__ vs 2*3*4 and [3, 1, 2]"
 
 
 def test_full_text_search_over_titles_answers_and_reasoning():
