@@ -729,6 +729,18 @@ async def test_a_flood_is_painted_a_frames_share_at_a_time_without_waiting_for_t
         assert turn.answer.text.strip() and turn.message is not None and not turn.streaming
 
 
+async def test_a_notification_never_covers_the_prompt_box_in_a_small_terminal(qwq_home):
+    from textual.widgets._toast import Toast
+
+    app = make_app()
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:  # (tests hide them by default)
+        await ready(pilot)
+        app.notify("the server closed the stream before the end of the reply: try again", severity="error")
+        await wait_until(pilot, lambda: bool(app.screen.query(Toast)) and app.screen.query(Toast)[0].region.height)
+        toast = app.screen.query(Toast)[0].region
+        assert not toast.overlaps(app.prompt.region) and toast.y < app.screen.region.height // 2
+
+
 async def test_watch_fps_sets_the_frame_rate_of_a_watched_reply(qwq_home, tmp_path):
     from qwqchat.errors import BadInput
 
