@@ -729,6 +729,38 @@ async def test_a_flood_is_painted_a_frames_share_at_a_time_without_waiting_for_t
         assert turn.answer.text.strip() and turn.message is not None and not turn.streaming
 
 
+async def test_back_in_a_chat_whose_reply_streams_all_of_it_so_far_is_shown_and_the_rest_follows(qwq_home):
+    """Away to another chat and back while the reply streams: the reply shows what came before, while away,
+    and after (it showed only what came after the return)."""
+    store = Store()
+    other = store.create_conversation(model="m")
+    gate = Gate(ANSWER_AT + 5, len(CHUNKS) - 3)
+    app = make_app(store=store, pace=gate)
+    async with app.run_test(size=(150, 45)) as pilot:
+        await ready(pilot)
+        await send(pilot, "q")
+        chat = app.conversation.id
+        await gate.wait_reached()  # into the answer
+        await wait_until(pilot, lambda: app.view.last_turn().answer.text, what="the answer on screen")
+        await app.open_conversation(other)
+        gate.release()
+        await gate.wait_reached()  # more came while the other chat was shown
+        await wait_until(pilot, lambda: not app.stream.behind and app.stream.answer_pieces > 10, what="a frame")
+        await pilot.pause(0.1)
+        assert "answering" not in str(app.status.render())  # that chat's status line is not this reply's
+        await app.open_conversation(chat)
+        await pilot.pause(0.2)
+        turn = app.view.last_turn()
+        assert turn is app.view.streaming_turn and turn.streaming
+        assert turn.fold.text == "".join(app.stream.taken_reasoning)
+        assert turn.answer.text == "".join(app.stream.taken_answer)
+        assert turn.answer.text.startswith(store.get(chat).messages[-1].content[:20])
+        gate.release()
+        await finished(pilot)
+        reply = store.get(chat).messages[-1]
+        assert turn.answer.text == reply.content and turn.fold.text == reply.reasoning
+
+
 async def test_a_notification_never_covers_the_prompt_box_in_a_small_terminal(qwq_home):
     from textual.widgets._toast import Toast
 

@@ -14,7 +14,7 @@ frame keeps a key waiting.
 from __future__ import annotations
 
 import threading
-from typing import Optional
+from typing import List, Optional
 
 from ..chat import run_turn
 from ..engines.base import Engine
@@ -69,6 +69,9 @@ class TurnStream:
         self._lock = threading.Lock()
         self._batch = Batch()
         self.behind = False  # the last take left text for the next one
+        # all taken so far (UI thread): a reply shown again after a chat switch starts from it
+        self.taken_reasoning: List[str] = []
+        self.taken_answer: List[str] = []
         # counted by the UI as batches are applied
         self.first_piece_at: Optional[float] = None
         self.reasoning_pieces = 0
@@ -88,6 +91,8 @@ class TurnStream:
         with self._lock:
             batch, self._batch = self._batch, Batch()
             self.behind = _hold_back(batch, self._batch, REASONING_FRAME_CHARS, ANSWER_FRAME_CHARS)
+        self.taken_reasoning += batch.reasoning
+        self.taken_answer += batch.answer
         self.taken.set()
         return batch
 

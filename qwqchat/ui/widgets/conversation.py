@@ -119,8 +119,18 @@ class ConversationView(VerticalScroll):
         self.anchor()
         last = self.last_turn()
         if streaming_here and last is not None and last.message is not None and last.message.streaming:
-            await last.remove()  # its saved part: the stream goes on into a fresh reply
-            self.streaming_turn = await self.add_reply()
+            await last.remove()  # its saved part (up to a second old): the stream goes on into a fresh reply,
+            await self._resume_stream()  # which first shows all the stream has brought so far
+
+    async def _resume_stream(self) -> None:
+        stream = self.stream
+        assert stream is not None
+        turn = self.streaming_turn = await self.add_reply()
+        if not stream.think:
+            turn.answer_directly()
+        reasoning, answer = "".join(stream.taken_reasoning), "".join(stream.taken_answer)
+        if reasoning or answer:
+            await turn.add(reasoning, answer, stream.reasoning_pieces)
 
     def _removed_many(self) -> None:
         """Messages left the screen: the memory they held is reclaimed at the user's next pause (ui/gc_pacer.py)."""
@@ -339,6 +349,8 @@ class ConversationView(VerticalScroll):
             self._pump_timer = None
             timer.stop()  # last: stopping a timer cancels the callback it is running
             return
+        if turn is None:
+            return  # another chat is on screen: its status line is not this reply's
         elapsed = self.clock() - (stream.first_piece_at or self.clock())
         total = stream.reasoning_pieces + stream.answer_pieces
         rate = f" · {total / elapsed:.1f} tok/s" if elapsed > 0.2 else ""
