@@ -329,6 +329,22 @@ async def test_at_90_columns_the_status_line_keeps_activity_and_speed(qwq_home):
         assert "tok/s" in text and len(text) <= app.status.content_region.width, (text, app.status.content_region)
 
 
+async def test_at_80_columns_a_long_model_name_goes_short_before_the_speed_is_cut(qwq_home):
+    from qwqchat.engines.replay import ReplayEngine
+    from uihelpers import CHUNKS, TRACE_STATS
+
+    name = "Smollm2 135M 8k Lc100K Mix1 Ep2 Instruct Q4_1"
+    app = make_app(ReplayEngine(CHUNKS, name=name, stats=TRACE_STATS))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        await wait_until(pilot, lambda: app.query_one("#sidebar").size.width <= 24, what="the narrow sidebar")
+        await send(pilot, "q")
+        await finished(pilot)
+        text = status_text(app)
+        assert text.rstrip().endswith("tok/s") and "Smollm2 135M" in text and "…" in text, text
+        assert len(text) <= app.status.content_region.width
+
+
 async def test_switching_chats_does_not_show_the_last_chats_activity(qwq_home):
     from uihelpers import TRACE_STATS
 

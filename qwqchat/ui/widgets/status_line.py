@@ -34,8 +34,10 @@ class StatusLine(Static):
     def on_resize(self) -> None:
         self._render_line()
 
-    def _parts(self, keep_where: bool, keep_context: bool) -> List[str]:
-        parts = [shown(p) for p in (self.mode, self.model, self.where if keep_where else "") if p]
+    def _parts(self, keep_where: bool, keep_context: bool, model_chars: int = 10_000) -> List[str]:
+        model = shown(self.model)
+        model = model if len(model) <= model_chars else model[: max(1, model_chars - 1)] + "…"
+        parts = [p for p in (shown(self.mode), model, shown(self.where) if keep_where else "") if p]
         if self.context_size and keep_context:
             files = f" (📎 {self.attached:,})" if self.attached else ""
             parts.append(f"{self.context_used + self.attached:,} / {self.context_size:,} tokens{files}")
@@ -50,6 +52,9 @@ class StatusLine(Static):
             line = " · ".join(self._parts(*keep))
             if len(line) + len(error) <= width:
                 break
+        else:  # a long model name goes short before what it is doing is cut off
+            over = len(line) + len(error) - width
+            line = " · ".join(self._parts(False, False, max(8, len(shown(self.model)) - over)))
         text = Content(line)
         if error:
             text = Content.assemble(text, (error, "bold $error"))
