@@ -9,7 +9,7 @@ MAX_TITLE = 60
 
 # Markdown's own marks go (headings, quotes, list bullets, links, backticks, asterisks); the prompt's brackets and
 # underscores stay: "[bold]hi[/]" was "boldhi/", "__init__" was "init"
-_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_LINK = re.compile(r"!?\[([^\]]*)\]\((?:[^()]|\([^()]*\))*\)")  # a URL may hold one level of (...)
 _BLOCK_MARK = re.compile(r"^\s*(?:#{1,6}\s|>\s?|[-+*]\s+|\d+[.)]\s+)+")
 _MARKUP = re.compile(r"`+|\*\*|(?<!\w)\*(?=\S)|(?<=\S)\*(?!\w)")
 

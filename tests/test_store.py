@@ -54,6 +54,8 @@ def test_titles_are_short_and_clean():
     assert title_from_prompt("> **Why** is `x` [the docs](https://a.b) *slow*?") == "Why is x the docs slow?"
     assert title_from_prompt("- [bold]hi[/] and my_var_name") == "[bold]hi[/] and my_var_name"
     assert title_from_prompt("__init__ vs 2*3*4 and [3, 1, 2]") == "__init__ vs 2*3*4 and [3, 1, 2]"
+    assert title_from_prompt("[link](javascript:alert(1))") == "link"
+    assert title_from_prompt("see [docs](https://x.org/a(b)c) now") == "see docs now"
 
 
 def test_full_text_search_over_titles_answers_and_reasoning():
