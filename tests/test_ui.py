@@ -761,6 +761,33 @@ async def test_back_in_a_chat_whose_reply_streams_all_of_it_so_far_is_shown_and_
         assert turn.answer.text == reply.content and turn.fold.text == reply.reasoning
 
 
+async def test_page_up_and_down_in_the_prompt_scroll_the_chat_unless_the_prompt_itself_scrolls(qwq_home):
+    store = Store()
+    cid = store.create_conversation()
+    for i in range(4):
+        store.add_user_message(cid, f"question {i}")
+        store.finish_reply(store.start_reply(cid), "thinking", f"Answer {i}\n\n" + "word " * 300, "stop")
+    app = make_app(store=store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        await app.open_conversation(cid)
+        view = app.view
+        await wait_until(pilot, lambda: view.max_scroll_y > 20 and view.scroll_y == view.max_scroll_y)
+        assert app.focused is app.prompt
+        bottom = view.scroll_y
+        await pilot.press("pageup")
+        await wait_until(pilot, lambda: view.scroll_y < bottom, what="the chat to scroll up")
+        await pilot.press("pagedown")
+        await wait_until(pilot, lambda: view.scroll_y == bottom, what="back down")
+        app.prompt.text = "\n".join(f"line {i}" for i in range(40))  # taller than its box: Page Up is its own
+        await pilot.pause()
+        app.prompt.move_cursor(app.prompt.document.end)
+        await pilot.pause()
+        await pilot.press("pageup")
+        await pilot.pause()
+        assert view.scroll_y == bottom and app.prompt.cursor_location[0] < 39
+
+
 async def test_a_notification_never_covers_the_prompt_box_in_a_small_terminal(qwq_home):
     from textual.widgets._toast import Toast
 

@@ -75,6 +75,12 @@ class ChatScreen(ChatActions):
     async def on_prompt_box_submitted(self, message: PromptBox.Submitted) -> None:
         await self.send(message.text)
 
+    def on_prompt_box_paged_out(self, message: PromptBox.PagedOut) -> None:
+        if message.key == "pageup":
+            self.view.scroll_page_up()
+        else:
+            self.view.scroll_page_down()
+
     async def send(self, text: str) -> None:
         text = text.strip()
         if not text:

@@ -11,6 +11,7 @@ PROMPT_KEYS = [
     ("Enter", "Send the prompt"),
     ("Ctrl+J (or Shift+Enter)", "New line in the prompt (Shift+Enter where the terminal reports it)"),
     ("Up / Down", "Recall earlier prompts (in an empty prompt box)"),
+    ("Page Up / Page Down", "Scroll the chat, also while typing"),
     ("Click a code block", "Copy that code block"),
     ("Click “Thinking…/Thought for…”", "Fold or unfold that turn's reasoning"),
     ("Ctrl+P", "Command palette: every action, themes, and “Get a model…”"),

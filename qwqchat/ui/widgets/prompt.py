@@ -1,4 +1,5 @@
-"""The multi-line prompt: Enter sends, Ctrl+J inserts a newline, Up/Down walk earlier prompts.
+"""The multi-line prompt: Enter sends, Ctrl+J inserts a newline, Up/Down walk earlier prompts, Page Up/Down
+scroll the chat while the prompt fits its box.
 
 The prompts come from the store, so they outlive the app: this chat's first (newest
 first), then those of every chat, each prompt once.
@@ -20,6 +21,13 @@ class PromptBox(TextArea):
         def __init__(self, text: str) -> None:
             super().__init__()
             self.text = text
+
+    class PagedOut(Message):
+        """Page Up/Down while the prompt fits its box (nothing in it to page through): the chat's to scroll."""
+
+        def __init__(self, key: str) -> None:
+            super().__init__()
+            self.key = key
 
     def __init__(self, **kwargs) -> None:
         super().__init__(soft_wrap=True, show_line_numbers=False, tab_behavior="focus", **kwargs)
@@ -51,6 +59,11 @@ class PromptBox(TextArea):
                 self._recall -= 1
                 self._show_recalled()
                 return
+        if event.key in ("pageup", "pagedown") and self.virtual_size.height <= self.scrollable_content_region.height:
+            event.stop()
+            event.prevent_default()
+            self.post_message(self.PagedOut(event.key))
+            return
         if event.is_printable:
             self._recall = 0
         await super()._on_key(event)
