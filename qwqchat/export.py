@@ -80,6 +80,11 @@ def _escape_html(text: str) -> str:
     return _UNSAFE_LINK.sub(r"\1#unsafe-\2:", _TAG_START.sub("&lt;", text))
 
 
+def _literal(text: str) -> str:
+    """A title as the words it is, not Markdown: "__init__" must not come out as a bold "init"."""
+    return re.sub(r"([\\`*_\[\]~|])", r"\\\1", text)
+
+
 def _one_line(text: str) -> str:
     """A title or a name as one line: a newline in it must not start a heading of its own."""
     return " ".join(text.split())
@@ -101,7 +106,7 @@ def _date(ts: float) -> str:
 
 
 def to_markdown(conv: Conversation, reasoning: bool = True) -> str:
-    lines = [f"# {_neutralise_html(_one_line(conv.title))}", ""]
+    lines = [f"# {_literal(_neutralise_html(_one_line(conv.title)))}", ""]
     model = _speaker(conv.model)
     meta = [f"- **Model:** {model or 'unknown'}", f"- **Date:** {_date(conv.created)}"]
     if conv.settings:

@@ -56,6 +56,16 @@ def test_markdown_has_metadata_folded_reasoning_and_survives_nasty_text():
     assert "Stopped while thinking — no answer" in md
 
 
+def test_a_title_is_exported_as_its_words_not_as_markdown():
+    store = Store()
+    cid = store.create_conversation("__init__ and *args [bold]x[/] `y`")
+    md = export.to_markdown(store.get(cid))
+    tokens = MarkdownIt("commonmark").parse(md)
+    heading = tokens[1]  # heading_open, then its inline content
+    assert [c.type for c in heading.children] == ["text"]  # no emphasis, link or code span
+    assert heading.children[0].content == "__init__ and *args [bold]x[/] `y`"
+
+
 def test_markdown_without_reasoning():
     store = Store()
     md = export.to_markdown(store.get(make(store)), reasoning=False)
