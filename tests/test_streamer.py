@@ -67,3 +67,16 @@ def test_a_batch_within_the_limits_is_taken_whole(qwq_home, monkeypatch):
     batch = stream.take()
     assert "".join(batch.answer).strip() == ANSWER.strip() and batch.result is not None
     assert not stream.behind
+
+
+def test_once_stopped_what_is_left_is_taken_at_once(qwq_home, monkeypatch):
+    monkeypatch.setattr(streamer, "REASONING_FRAME_CHARS", 500)
+    monkeypatch.setattr(streamer, "ANSWER_FRAME_CHARS", 300)
+    stream = whole_turn(qwq_home)
+    first = stream.take()
+    assert stream.behind and first.result is None
+    stream.stop()  # Esc: the user waits for the reply to end, not for its frames
+    rest = stream.take()
+    assert not stream.behind and rest.result is not None
+    assert "".join(first.reasoning + rest.reasoning).strip() == THINKING.strip()
+    assert "".join(first.answer + rest.answer).strip() == ANSWER.strip()

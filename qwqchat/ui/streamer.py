@@ -87,10 +87,14 @@ class TurnStream:
 
     def take(self) -> Batch:
         """What arrived since the last call (UI thread), but no more than ``REASONING_FRAME_CHARS`` of the
-        thinking and ``ANSWER_FRAME_CHARS`` of the answer: the rest, and the turn's end, stay for the next call."""
+        thinking and ``ANSWER_FRAME_CHARS`` of the answer: the rest, and the turn's end, stay for the next call
+        (all of it once the turn is stopped)."""
         with self._lock:
             batch, self._batch = self._batch, Batch()
-            self.behind = _hold_back(batch, self._batch, REASONING_FRAME_CHARS, ANSWER_FRAME_CHARS)
+            # after Stop, what is left is shown at once: the user is waiting for the reply to end
+            self.behind = not self.cancel.is_set() and _hold_back(
+                batch, self._batch, REASONING_FRAME_CHARS, ANSWER_FRAME_CHARS
+            )
         self.taken_reasoning += batch.reasoning
         self.taken_answer += batch.answer
         self.taken.set()
