@@ -330,8 +330,9 @@ async def test_at_90_columns_the_status_line_keeps_activity_and_speed(qwq_home):
 
 
 async def test_at_80_columns_a_long_model_name_goes_short_before_the_speed_is_cut(qwq_home):
-    from qwqchat.engines.replay import ReplayEngine
     from uihelpers import CHUNKS, TRACE_STATS
+
+    from qwqchat.engines.replay import ReplayEngine
 
     name = "Smollm2 135M 8k Lc100K Mix1 Ep2 Instruct Q4_1"
     app = make_app(ReplayEngine(CHUNKS, name=name, stats=TRACE_STATS))
