@@ -782,7 +782,9 @@ async def test_page_up_and_down_in_the_prompt_scroll_the_chat_unless_the_prompt_
         app.prompt.text = "\n".join(f"line {i}" for i in range(40))  # taller than its box: Page Up is its own
         await pilot.pause()
         app.prompt.move_cursor(app.prompt.document.end)
+        await wait_until(pilot, lambda: app.prompt.size.height > 5, what="the prompt box to grow")
         await pilot.pause()
+        bottom = view.scroll_y  # (the taller prompt box left the chat less room)
         await pilot.press("pageup")
         await pilot.pause()
         assert view.scroll_y == bottom and app.prompt.cursor_location[0] < 39
