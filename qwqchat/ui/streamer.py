@@ -14,7 +14,7 @@ frame keeps a key waiting.
 from __future__ import annotations
 
 import threading
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 from ..chat import run_turn
 from ..engines.base import Engine
@@ -142,25 +142,25 @@ class TurnStream:
 
 def _hold_back(batch: Batch, rest: Batch, reasoning_chars: int, answer_chars: int) -> bool:
     """Move what ``batch`` has past either limit into ``rest``, in order: the thinking's excess, all of the
-    answer if the thinking was cut, the answer's excess, the result.  A cut falls after a line where one ends."""
-    thinking, answer = "".join(batch.reasoning), "".join(batch.answer)
-    if len(thinking) > reasoning_chars:
-        cut = _cut(thinking, reasoning_chars)
-        pieces = batch.reasoning_pieces * cut // len(thinking)
-        batch.reasoning, rest.reasoning = [thinking[:cut]], [thinking[cut:]]
-        batch.reasoning_pieces, rest.reasoning_pieces = pieces, batch.reasoning_pieces - pieces
+    answer if the thinking was cut, the answer's excess, the result."""
+    if split := _split(batch.reasoning, batch.reasoning_pieces, reasoning_chars):
+        batch.reasoning, rest.reasoning, batch.reasoning_pieces, rest.reasoning_pieces = split
         batch.answer, rest.answer = [], batch.answer
         batch.answer_pieces, rest.answer_pieces = 0, batch.answer_pieces
-    elif len(answer) > answer_chars:
-        cut = _cut(answer, answer_chars)
-        pieces = batch.answer_pieces * cut // len(answer)
-        batch.answer, rest.answer = [answer[:cut]], [answer[cut:]]
-        batch.answer_pieces, rest.answer_pieces = pieces, batch.answer_pieces - pieces
+    elif split := _split(batch.answer, batch.answer_pieces, answer_chars):
+        batch.answer, rest.answer, batch.answer_pieces, rest.answer_pieces = split
     else:
         return False
     batch.result, rest.result = None, batch.result
     return True
 
 
-def _cut(text: str, chars: int) -> int:
-    return text.rfind("\n", 0, chars) + 1 or chars
+def _split(parts: List[str], pieces: int, chars: int) -> Optional[Tuple[List[str], List[str], int, int]]:
+    """The text of ``parts`` cut at ``chars`` (after a line where one ends), with the pieces shared alike;
+    None when it fits."""
+    text = "".join(parts)
+    if len(text) <= chars:
+        return None
+    cut = text.rfind("\n", 0, chars) + 1 or chars
+    share = pieces * cut // len(text)
+    return [text[:cut]], [text[cut:]], share, pieces - share
