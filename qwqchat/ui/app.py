@@ -82,6 +82,8 @@ class QwqChatApp(App):
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.InputEvent):
             self.last_input = time.monotonic()
+            if self.chat.view.stream is not None:
+                self.chat.view.wake()  # a streaming reply paints 30 frames a second again
         await super().on_event(event)
 
     def get_default_screen(self) -> Screen:

@@ -14,7 +14,7 @@ frame keeps a key waiting.
 from __future__ import annotations
 
 import threading
-from typing import List, Optional, Tuple
+from typing import Callable, List, Optional, Tuple
 
 from ..chat import run_turn
 from ..engines.base import Engine
@@ -69,6 +69,8 @@ class TurnStream:
         self._lock = threading.Lock()
         self._batch = Batch()
         self.behind = False  # the last take left text for the next one
+        # called (from the worker's thread) when what it just added is to be shown at once: the first piece, the end
+        self.on_news: Callable[[], None] = lambda: None
         # all taken so far (UI thread): a reply shown again after a chat switch starts from it
         self.taken_reasoning: List[str] = []
         self.taken_answer: List[str] = []
@@ -116,6 +118,7 @@ class TurnStream:
                 think=self.think,
                 new_version=self.new_version,
             ):
+                first = not (reasoning or answer)
                 with self._lock:
                     b = self._batch
                     if isinstance(event, ReasoningDelta):
@@ -132,12 +135,15 @@ class TurnStream:
                         b.loop = event
                     elif isinstance(event, TurnDone):
                         result = event.result
+                if first and (reasoning or answer):
+                    self.on_news()
         except Exception as exc:  # the store or the engine broke: still end the turn on screen
             result = TurnResult("".join(reasoning), "".join(answer), "error", error=str(exc) or exc.__class__.__name__)
         if result is None:
             result = TurnResult("".join(reasoning), "".join(answer), "cancelled")
         with self._lock:
             self._batch.result = result
+        self.on_news()
 
 
 def _hold_back(batch: Batch, rest: Batch, reasoning_chars: int, answer_chars: int) -> bool:

@@ -55,6 +55,9 @@ class ConversationView(VerticalScroll):
             super().__init__()
             self.repeats = repeats
 
+    class Woken(Message):
+        """The worker has news that is shown at once (the first piece, the end): the pump ticks again."""
+
     class TurnEnded(Message):
         """The worker is done; ``turn`` is the reply it streamed into while that was on screen."""
 
@@ -77,6 +80,7 @@ class ConversationView(VerticalScroll):
         self.stream: Optional[TurnStream] = None  # until the screen has settled its end
         self.streaming_turn = None  # the AssistantTurn being streamed into, while it is on screen
         self._pump_timer: Optional[Timer] = None
+        self._alarm: Optional[Timer] = None  # ends the pump's doze (``_doze``)
         self._hidden: List[StoredMessage] = []
         self._loading = False
         self._keep: Optional[Tuple[Widget, int]] = None  # (child, its offset from the top) held while loading
@@ -302,6 +306,36 @@ class ConversationView(VerticalScroll):
         self.stream, self.streaming_turn = stream, turn
         self._applied_at, self._pumped_at = -math.inf, time.monotonic()  # the first piece is shown at once
         self._pump_timer = self.set_interval(self.frame_s, self._pump, name="pump")
+        stream.on_news = lambda: self.post_message(self.Woken())  # (from the worker's thread: post_message is safe)
+
+    def wake(self) -> None:
+        """Tick a frame again: a key or the mouse was used, or the worker has news."""
+        if self._alarm is not None:
+            self._alarm.stop()
+            self._alarm = None
+        if self._pump_timer is not None:
+            self._pump_timer.resume()
+
+    def on_conversation_view_woken(self, message: "ConversationView.Woken") -> None:
+        message.stop()
+        self.wake()
+
+    def _doze(self, seconds: float) -> None:
+        """Nobody uses the screen: no tick for ``seconds``, unless a key or the worker's news (``wake``) comes
+        first.  Ticking 30 times a second to find nothing to do woke the app as often, each time taking a core
+        from the model's threads."""
+        timer = self._pump_timer
+        if timer is None:
+            return
+        timer.pause()
+        if self._alarm is not None:
+            self._alarm.stop()
+        self._alarm = self.set_timer(max(seconds, self.frame_s), self._ring, name="pump-alarm")
+
+    def _ring(self) -> None:
+        self._alarm = None  # (it is the timer running this: not stopped, which would cancel this call)
+        if self._pump_timer is not None:
+            self._pump_timer.resume()
 
     def end_stream(self, stream: TurnStream) -> None:
         """The screen has settled ``stream``'s end: from now on "not streaming" holds."""
@@ -320,6 +354,7 @@ class ConversationView(VerticalScroll):
         since, cpu = now - self._applied_at, time.thread_time()
         if not (stream.ended or stream.behind):
             if not used and since < self.idle_frame_s:
+                self._doze(self.idle_frame_s - since)
                 return  # nobody is typing or scrolling: a frame a second leaves the cores to the model
             if used and since < MIN_FRAME_S and cpu - self._cpu_at_apply > MAX_BUSY * since:
                 return  # the last frames were heavy: let the stream and the keys have the time
@@ -330,6 +365,8 @@ class ConversationView(VerticalScroll):
             if turn is not None and now - self._ticked_at >= TICK_S:
                 self._ticked_at = now
                 turn.tick()
+            if not used:
+                self._doze(min(TICK_S, self.idle_frame_s))  # what comes meanwhile waits as for a frame
             return
         self._applied_at, self._cpu_at_apply = now, cpu
         if batch.dropped_turns:
@@ -347,6 +384,9 @@ class ConversationView(VerticalScroll):
         if batch.result is not None:
             self.post_message(self.TurnEnded(stream, turn, batch.result))
             self._pump_timer = None
+            if self._alarm is not None:
+                self._alarm.stop()
+                self._alarm = None
             timer.stop()  # last: stopping a timer cancels the callback it is running
             return
         if turn is None:
