@@ -645,6 +645,48 @@ async def test_a_watched_reply_paints_rarely_and_a_key_brings_frames_back(qwq_ho
         await finished(pilot)
 
 
+async def test_a_watched_reply_does_not_tick_the_pump_thirty_times_a_second(qwq_home, monkeypatch):
+    """Only watched, and nothing to show before the idle frame: the pump sleeps instead of waking 30 times a
+    second to find nothing to do (each wake took a core from the model); the worker's end still shows at once."""
+    from qwqchat.ui.widgets.conversation import ConversationView
+
+    ticks = []
+    pump = ConversationView._pump
+
+    async def counting_pump(self):
+        ticks.append(1)
+        await pump(self)
+
+    monkeypatch.setattr(ConversationView, "_pump", counting_pump)
+    gate = Gate(1, 31)
+    app = make_app(pace=gate)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await ready(pilot)
+        app.view.idle_frame_s = 3600.0
+        turn = await first_piece_then_thirty_held(pilot, app, gate)
+        ticks.clear()
+        await pilot.pause(1.0)  # thirty ticks, had the pump kept its frame rate
+        assert len(ticks) <= 3 and turn.reasoning_pieces == 1
+        gate.release()
+        await finished(pilot)  # the end woke it
+        assert not turn.streaming
+
+
+async def test_the_prompts_cursor_is_steady_while_a_reply_streams(qwq_home):
+    """Each blink repainted the prompt box twice a second while the model decoded; it blinks again after."""
+    gate = Gate(1)
+    app = make_app(pace=gate)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await ready(pilot)
+        assert app.prompt.cursor_blink
+        await send(pilot, "q")
+        await gate.wait_reached()
+        assert not app.prompt.cursor_blink
+        gate.release()
+        await finished(pilot)
+        assert app.prompt.cursor_blink
+
+
 async def first_piece_then_thirty_held(pilot, app, gate: Gate):
     """Send a prompt; once its first piece is on screen, let 30 more into the batch (``Gate(1, 31)``)."""
     await send(pilot, "q")

@@ -164,9 +164,7 @@ class ChatScreen(ChatActions):
             new_version=new_version,
         )
         self.status.show(activity="thinking…" if think else "answering…")
-        # the model starts once the prompt and the new turn are on screen: that layout no longer takes a core
-        # from its first tokens
-        self.call_after_refresh(app.run_worker, stream.run, thread=True, group="turn", exit_on_error=False)
+        app.run_worker(stream.run, thread=True, group="turn", exit_on_error=False)
         self.view.pump(stream, turn)
         # a steady cursor while the reply streams: each blink repainted the prompt box, twice a second
         self._blink, self.prompt.cursor_blink = self.prompt.cursor_blink, False
