@@ -672,6 +672,27 @@ async def test_a_watched_reply_does_not_tick_the_pump_thirty_times_a_second(qwq_
         assert not turn.streaming
 
 
+async def test_while_only_watched_costly_frames_come_less_often_but_at_least_every_watch_max_s(qwq_home, monkeypatch):
+    """Watched, a frame waits until the UI thread has been busy for at most ``WATCH_BUSY`` of the time since the
+    last one (a long answer's frames cost more and more), but no longer than ``WATCH_MAX_S``."""
+    conversation = "qwqchat.ui.widgets.conversation"
+    monkeypatch.setattr(f"{conversation}.WATCH_BUSY", 1e-9)  # as if every frame were far too costly
+    monkeypatch.setattr(f"{conversation}.WATCH_MAX_S", 2.0)
+    gate = Gate(1, 31)
+    app = make_app(pace=gate)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await ready(pilot)
+        app.view.idle_frame_s = 0.05  # the idle rate alone would paint them at once
+        turn = await first_piece_then_thirty_held(pilot, app, gate)
+        shown_at = asyncio.get_running_loop().time()
+        await pilot.pause(0.3)
+        assert turn.reasoning_pieces == 1  # the 30 pieces wait: over budget
+        await wait_until(pilot, lambda: turn.reasoning_pieces == 31, what="a frame at the longest wait")
+        assert asyncio.get_running_loop().time() - shown_at < 2.0 + 1.0
+        gate.release()
+        await finished(pilot)
+
+
 async def test_the_prompts_cursor_is_steady_while_a_reply_streams(qwq_home):
     """Each blink repainted the prompt box twice a second while the model decoded; it blinks again after."""
     gate = Gate(1)

@@ -28,7 +28,7 @@ from textual.widgets import Button, Static
 
 from ...store import Conversation, StoredMessage
 from ...types import TurnResult
-from ..streamer import FRAME_S, IDLE_FRAME_S, INTERACTIVE_S, MAX_BUSY, MIN_FRAME_S, TurnStream
+from ..streamer import FRAME_S, IDLE_FRAME_S, INTERACTIVE_S, MAX_BUSY, MIN_FRAME_S, WATCH_BUSY, WATCH_MAX_S, TurnStream
 
 WINDOW = 12  # messages mounted when a conversation opens
 EARLIER = 6  # messages mounted each time the user reaches the top
@@ -353,9 +353,12 @@ class ConversationView(VerticalScroll):
         used = self._pumped_at < last_input and now - last_input <= INTERACTIVE_S  # the Enter that sent it: not use
         since, cpu = now - self._applied_at, time.thread_time()
         if not (stream.ended or stream.behind):
-            if not used and since < self.idle_frame_s:
-                self._doze(self.idle_frame_s - since)
-                return  # nobody is typing or scrolling: a frame a second leaves the cores to the model
+            if not used:  # nobody is typing or scrolling: a frame a second (fewer when frames cost more) leaves the
+                # cores to the model
+                wait = max(self.idle_frame_s, min(WATCH_MAX_S, (cpu - self._cpu_at_apply) / WATCH_BUSY))
+                if since < wait:
+                    self._doze(wait - since)
+                    return
             if used and since < MIN_FRAME_S and cpu - self._cpu_at_apply > MAX_BUSY * since:
                 return  # the last frames were heavy: let the stream and the keys have the time
         batch = stream.take()
