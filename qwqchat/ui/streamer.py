@@ -77,7 +77,7 @@ class TurnStream:
         self._batch = Batch()
         self.behind = False  # the last take left text for the next one
         # called (from the worker's thread) when what it just added is to be shown at once: the first piece, the end
-        self.on_news: Callable[[], None] = lambda: None
+        self.on_news: Callable[[], object] = lambda: None
         # all taken so far (UI thread): a reply shown again after a chat switch starts from it
         self.taken_reasoning: List[str] = []
         self.taken_answer: List[str] = []
@@ -112,7 +112,8 @@ class TurnStream:
     def run(self) -> None:
         """The worker thread's body: drive the turn to its end, whatever happens."""
         result: Optional[TurnResult] = None
-        reasoning, answer = [], []
+        reasoning: List[str] = []
+        answer: List[str] = []
         try:
             for event in run_turn(
                 self.engine,
