@@ -2,6 +2,7 @@
 
 import asyncio
 import threading
+from contextlib import asynccontextmanager
 
 import pytest
 from textual.widgets import Input, ListView
@@ -658,12 +659,7 @@ async def test_a_watched_reply_does_not_tick_the_pump_thirty_times_a_second(qwq_
         await pump(self)
 
     monkeypatch.setattr(ConversationView, "_pump", counting_pump)
-    gate = Gate(1, 31)
-    app = make_app(pace=gate)
-    async with app.run_test(size=(140, 40)) as pilot:
-        await ready(pilot)
-        app.view.idle_frame_s = 3600.0
-        turn = await first_piece_then_thirty_held(pilot, app, gate)
+    async with thirty_held(3600.0) as (pilot, app, gate, turn):
         ticks.clear()
         await pilot.pause(1.0)  # thirty ticks, had the pump kept its frame rate
         assert len(ticks) <= 3 and turn.reasoning_pieces == 1
@@ -678,12 +674,7 @@ async def test_while_only_watched_costly_frames_come_less_often_but_at_least_eve
     conversation = "qwqchat.ui.widgets.conversation"
     monkeypatch.setattr(f"{conversation}.WATCH_BUSY", 1e-9)  # as if every frame were far too costly
     monkeypatch.setattr(f"{conversation}.WATCH_MAX_S", 2.0)
-    gate = Gate(1, 31)
-    app = make_app(pace=gate)
-    async with app.run_test(size=(140, 40)) as pilot:
-        await ready(pilot)
-        app.view.idle_frame_s = 0.05  # the idle rate alone would paint them at once
-        turn = await first_piece_then_thirty_held(pilot, app, gate)
+    async with thirty_held(0.05) as (pilot, app, gate, turn):  # (the idle rate alone would paint them at once)
         shown_at = asyncio.get_running_loop().time()
         await pilot.pause(0.3)
         assert turn.reasoning_pieces == 1  # the 30 pieces wait: over budget
@@ -720,15 +711,22 @@ async def first_piece_then_thirty_held(pilot, app, gate: Gate):
     return turn
 
 
-async def test_the_keys_that_send_a_prompt_do_not_hold_the_fast_frames(qwq_home, monkeypatch):
-    """Sending is not using the reply: it streams at the idle rate from its start, until the next key."""
-    monkeypatch.setattr("qwqchat.ui.widgets.conversation.INTERACTIVE_S", 3600.0)  # the Enter stays recent
+@asynccontextmanager
+async def thirty_held(idle_frame_s: float):
+    """An app whose reply has shown its first piece and holds 30 more in the batch (``first_piece_then_thirty_held``),
+    painting ``idle_frame_s`` apart while only watched: yields (pilot, app, gate, turn)."""
     gate = Gate(1, 31)
     app = make_app(pace=gate)
     async with app.run_test(size=(140, 40)) as pilot:
         await ready(pilot)
-        app.view.idle_frame_s = 3600.0
-        turn = await first_piece_then_thirty_held(pilot, app, gate)
+        app.view.idle_frame_s = idle_frame_s
+        yield pilot, app, gate, await first_piece_then_thirty_held(pilot, app, gate)
+
+
+async def test_the_keys_that_send_a_prompt_do_not_hold_the_fast_frames(qwq_home, monkeypatch):
+    """Sending is not using the reply: it streams at the idle rate from its start, until the next key."""
+    monkeypatch.setattr("qwqchat.ui.widgets.conversation.INTERACTIVE_S", 3600.0)  # the Enter stays recent
+    async with thirty_held(3600.0) as (pilot, app, gate, turn):
         await pilot.pause(0.3)
         assert turn.reasoning_pieces == 1
         await pilot.press("ctrl+b")
