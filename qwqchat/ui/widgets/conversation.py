@@ -310,11 +310,14 @@ class ConversationView(VerticalScroll):
 
     def wake(self) -> None:
         """Tick a frame again: a key or the mouse was used, or the worker has news."""
+        self._stop_alarm()
+        if self._pump_timer is not None:
+            self._pump_timer.resume()
+
+    def _stop_alarm(self) -> None:
         if self._alarm is not None:
             self._alarm.stop()
             self._alarm = None
-        if self._pump_timer is not None:
-            self._pump_timer.resume()
 
     def on_conversation_view_woken(self, message: "ConversationView.Woken") -> None:
         message.stop()
@@ -328,14 +331,12 @@ class ConversationView(VerticalScroll):
         if timer is None:
             return
         timer.pause()
-        if self._alarm is not None:
-            self._alarm.stop()
+        self._stop_alarm()
         self._alarm = self.set_timer(max(seconds, self.frame_s), self._ring, name="pump-alarm")
 
     def _ring(self) -> None:
         self._alarm = None  # (it is the timer running this: not stopped, which would cancel this call)
-        if self._pump_timer is not None:
-            self._pump_timer.resume()
+        self.wake()
 
     def end_stream(self, stream: TurnStream) -> None:
         """The screen has settled ``stream``'s end: from now on "not streaming" holds."""
@@ -387,9 +388,7 @@ class ConversationView(VerticalScroll):
         if batch.result is not None:
             self.post_message(self.TurnEnded(stream, turn, batch.result))
             self._pump_timer = None
-            if self._alarm is not None:
-                self._alarm.stop()
-                self._alarm = None
+            self._stop_alarm()
             timer.stop()  # last: stopping a timer cancels the callback it is running
             return
         if turn is None:
