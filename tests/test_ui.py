@@ -697,6 +697,11 @@ async def test_the_prompts_cursor_is_steady_while_a_reply_streams(qwq_home):
         gate.release()
         await finished(pilot)
         assert app.prompt.cursor_blink
+        lines = set()  # and it does blink: its line is drawn with the cursor, then without
+        for _ in range(16):
+            lines.add(tuple(app.prompt.render_line(0)))
+            await pilot.pause(0.1)
+        assert len(lines) >= 2
 
 
 async def first_piece_then_thirty_held(pilot, app, gate: Gate):

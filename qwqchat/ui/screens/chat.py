@@ -166,8 +166,7 @@ class ChatScreen(ChatActions):
         self.status.show(activity="thinking…" if think else "answering…")
         app.run_worker(stream.run, thread=True, group="turn", exit_on_error=False)
         self.view.pump(stream, turn)
-        # a steady cursor while the reply streams: each blink repainted the prompt box, twice a second
-        self._blink, self.prompt.cursor_blink = self.prompt.cursor_blink, False
+        self.prompt.steady(True)
         return turn
 
     def on_conversation_view_progress(self, message: ConversationView.Progress) -> None:
@@ -197,7 +196,7 @@ class ChatScreen(ChatActions):
             self.notify(result.error or "generation failed", severity="error", timeout=10)
         self.sidebar.refresh_list(select=self.conversation.id if self.conversation else None)
         self.view.end_stream(stream)
-        self.prompt.cursor_blink = self._blink
+        self.prompt.steady(False)
         after, self._after_turn = self._after_turn, None
         if after is not None:
             await after()  # before the count: a test waiting for the turn sees the follow-up's stream

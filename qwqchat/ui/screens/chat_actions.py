@@ -41,7 +41,6 @@ class ChatActions(Screen):
         self.think = True  # F6 turns it off: Quick, each message answered without thinking
         self.turns_finished = 0  # tests and benchmarks wait on it
         self._after_turn: Optional[Callable[[], Awaitable[None]]] = None  # runs once the stopped turn has ended
-        self._blink = True  # the prompt's cursor blinks again with this once the reply has ended
         self.view = ConversationView(id="conversation")  # made here: its stream is asked for before compose
 
     @property

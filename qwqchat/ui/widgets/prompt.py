@@ -33,6 +33,7 @@ class PromptBox(TextArea):
         super().__init__(soft_wrap=True, show_line_numbers=False, tab_behavior="focus", **kwargs)
         self.recall_list: List[str] = []  # the prompts Up walks, newest first (TextArea has its own "history")
         self._recall = 0  # 0: the box holds what is being typed; n: history[n - 1]
+        self._blinked = True  # whether the cursor blinked before it was held steady
 
     async def _on_key(self, event: events.Key) -> None:
         if event.key == "enter":
@@ -81,3 +82,14 @@ class PromptBox(TextArea):
     def remember(self, text: str) -> None:
         self.recall_list = [text, *(h for h in self.recall_list if h != text)]
         self._recall = 0
+
+    def steady(self, steady: bool) -> None:
+        """A cursor that holds still while a reply streams (each blink repainted the box twice a second), and
+        blinks again after, if it blinked before."""
+        if steady:
+            self._blinked, self.cursor_blink = self.cursor_blink, False
+            return
+        self.cursor_blink = self._blinked
+        # TextArea keys its cached lines on the cursor only while it blinks: the line drawn with the steady cursor
+        # would stand for the blink's hidden phase too, and the cursor never went out until a key
+        self.notify_style_update()
