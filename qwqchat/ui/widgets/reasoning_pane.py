@@ -28,6 +28,10 @@ from ...outline import TurningPoint, iter_turning_points
 from ...text import printable
 
 BLOCK_CHARS = 2000
+# Past BLOCK_CHARS a block waits this much longer for a line's end to be cut at: a block drawn below another starts
+# a new line, and a cut inside a paragraph showed as a line break in it.  Only a line longer than this is cut at
+# a word.
+SLACK = 1000
 MERGE = 8
 MARK = "bold $accent"  # a turning point's opening phrase
 HIT = "reverse"  # a find match
@@ -54,7 +58,8 @@ class ReasoningPane(Vertical):
         text = printable(self._initial)
         self._initial = ""
         if len(text) > BLOCK_CHARS * MERGE:
-            cut = text.rfind(" ", 0, len(text) - BLOCK_CHARS) + 1 or len(text) - BLOCK_CHARS
+            last = len(text) - BLOCK_CHARS  # the chapter ends at a line's end if one is near, else at a word
+            cut = text.rfind("\n", last - SLACK, last) + 1 or text.rfind(" ", 0, last) + 1 or last
             self._chapters = [text[:cut]]
             text = text[cut:]
         self._blocks = _split(text) or [""]
@@ -121,8 +126,12 @@ class ReasoningPane(Vertical):
         self._scan_from = max(self._scan_from, line if len(text) - line < 64 else len(text))
 
     def _content(self, index: int) -> Content:
-        """Segment ``index`` with its turning points and find matches styled."""
-        text = self._segments()[index]
+        """Segment ``index`` with its turning points and find matches styled (without the line end it was cut
+        after: the next block starts a line anyway)."""
+        segments = self._segments()
+        text = segments[index]
+        if index < len(segments) - 1 and text.endswith("\n"):
+            text = text[:-1]
         start = self._start(index)
         end = start + len(text)
         spans: List[Span] = []
@@ -179,7 +188,8 @@ class ReasoningPane(Vertical):
 
 
 def _extend(blocks: List[str], text: str) -> None:
-    """Append to the last block; past BLOCK_CHARS start a new one at a word boundary."""
+    """Append to the last block; past BLOCK_CHARS start a new one after a line's end, or past SLACK more at a
+    word boundary."""
     if not blocks:
         blocks.append("")
     while text:
@@ -188,8 +198,18 @@ def _extend(blocks: List[str], text: str) -> None:
             blocks[-1] += text[:room]
             text = text[room:]
             continue
+        if blocks[-1].endswith("\n"):
+            blocks.append("")
+            continue
+        slack = SLACK + room
+        if slack > 0:
+            line = text.find("\n", 0, slack)
+            take = line + 1 if line >= 0 else slack
+            blocks[-1] += text[:take]
+            text = text[take:]
+            continue
         cut = min((i for i in (text.find(" "), text.find("\n")) if i >= 0), default=-1)
-        if cut < 0 and len(blocks[-1]) < BLOCK_CHARS + 200:
+        if cut < 0 and len(blocks[-1]) < BLOCK_CHARS + SLACK + 200:
             blocks[-1] += text  # finish the word first
             return
         cut = cut + 1 if cut >= 0 else 0
