@@ -684,6 +684,21 @@ async def test_while_only_watched_costly_frames_come_less_often_but_at_least_eve
         await finished(pilot)
 
 
+async def test_a_reply_that_ends_while_another_chat_is_shown_leaves_that_chats_status_line(qwq_home):
+    """The end of a reply streaming in the background is not the shown chat's: its line kept "ready"."""
+    gate = Gate(1)
+    app = make_app(pace=gate)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await ready(pilot)
+        await send(pilot, "q")
+        await gate.wait_reached()
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: app.status.activity == "ready", what="the new chat's status")
+        gate.release()
+        await finished(pilot)
+        assert app.status.activity == "ready"
+
+
 async def test_the_prompts_cursor_is_steady_while_a_reply_streams(qwq_home):
     """Each blink repainted the prompt box twice a second while the model decoded; it blinks again after."""
     gate = Gate(1)

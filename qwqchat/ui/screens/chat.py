@@ -189,9 +189,10 @@ class ChatScreen(ChatActions):
             await turn.finish(result, self.conversation.messages[-1] if same_chat and self.conversation else None)
         s = result.stats
         rate = f" · {s.decode_tokens_per_s:.1f} tok/s" if s.decode_tokens_per_s else ""
-        self.status.show(
-            context_used=s.context_used or self.status.context_used, activity=f"{result.finish_reason}{rate}"
-        )
+        if same_chat:  # (another chat's end is not this one's: its line said "100 / 32,768 tokens · stop")
+            self.status.show(
+                context_used=s.context_used or self.status.context_used, activity=f"{result.finish_reason}{rate}"
+            )
         if result.finish_reason == "error":
             self.notify(result.error or "generation failed", severity="error", timeout=10)
         self.sidebar.refresh_list(select=self.conversation.id if self.conversation else None)
