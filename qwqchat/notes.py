@@ -79,7 +79,7 @@ def stats_line(s: Stats) -> str:
         parts.append(f"{s.dropped_turns} old turn(s) left out")
     if s.intervention:
         parts.append(INTERVENTIONS.get(s.intervention, s.intervention))
-    if s.loop_detected:
+    if s.loop_detected and s.intervention not in ("loop-stop", "loop-answer"):  # (those say so already)
         parts.append("thinking looped")
     return " · ".join(parts)
 

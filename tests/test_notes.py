@@ -63,3 +63,17 @@ def test_one_token_is_not_tokens():
     assert thought_summary(Stats(thinking_s=1.0, reasoning_tokens=1), "x") == "Thought for 1 s · 1 token"
     assert thought_summary(Stats(thinking_s=1.0, reasoning_tokens=2345), "x") == "Thought for 1 s · 2,345 tokens"
     assert thought_summary(None, "one") == "Thought · 1 word"
+
+
+@pytest.mark.parametrize(
+    "intervention, says",
+    [
+        (None, "thinking looped"),
+        ("loop-stop", "stopped: thinking looped"),
+        ("loop-answer", "thinking ended: it looped"),
+    ],
+)
+def test_a_loop_is_said_once_in_the_stats_line(intervention, says):
+    """A reply stopped because its thinking looped said so twice: "stopped: thinking looped · thinking looped"."""
+    line = stats_line(Stats(answer_tokens=3, loop_detected=True, intervention=intervention))
+    assert line.count("looped") == 1 and says in line
