@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 from textual.app import App
+from textual.geometry import Offset
+from textual.selection import Selection
 from textual.widgets import Label, Markdown
 from textual.widgets.markdown import MarkdownBlock, MarkdownFence
 
 from qwqchat.mathtext import MathStream
-from qwqchat.ui.widgets.answer import Answer, GrowingBulletList, GrowingList
+from qwqchat.ui.widgets.answer import Answer, GrowingBulletList, GrowingList, ListRow
 
 DOC = (
     "Intro paragraph.\n\n"
@@ -26,15 +29,33 @@ DOC = (
 
 
 def shape(markdown: Markdown) -> list:
-    """What is on screen, widget by widget: each block's type and text, each bullet's symbol, every size."""
-    out = []
-    for w in markdown.query("*"):
+    """What is on screen, widget by widget: each block's type and text, each bullet's symbol, every size.
+    A list item of one paragraph is one ``ListRow`` in the answer and a bullet beside a column holding the
+    paragraph in Textual's Markdown: both count as one row of that symbol, text and size."""
+    out: list = []
+
+    def walk(w) -> None:
+        if isinstance(w, ListRow):
+            out.append(("row", w.bullet, w._content.plain, w.size))
+            return
+        kids = list(w.children)
+        if type(w).__name__ == "Horizontal" and [type(k).__name__ for k in kids] == ["MarkdownBullet", "Vertical"]:
+            inner = list(kids[1].children)
+            if len(inner) == 1 and type(inner[0]).__name__ == "MarkdownParagraph" and not inner[0].children:
+                out.append(("row", str(kids[0].symbol), inner[0]._content.plain, w.size))
+                assert inner[0].size.width == w.size.width - kids[0].size.width  # the text's column
+                return
         if type(w).__name__ == "MarkdownBullet":
             out.append(("bullet", str(w.symbol), w.size))
         elif isinstance(w, MarkdownBlock) and not w.children:
             out.append((type(w).__name__, w._content.plain, w.size))
         else:
             out.append((type(w).__name__.replace("Growing", "Markdown"), w.size))  # laid out alike: rows, margins
+        for k in kids:
+            walk(k)
+
+    for child in markdown.children:
+        walk(child)
     return out
 
 
@@ -148,3 +169,67 @@ async def test_the_end_keeps_what_streamed_unless_something_needs_fixing() -> No
         await fence.recompose()  # as a theme change does (textual #6518: it showed the first chunk, or nothing)
         await pilot.pause()
         assert "print(2)" in fence.query_one(Label).content.plain
+
+
+LISTS = (
+    "Intro.\n\n"
+    + "".join(
+        f"{i}. Item **{i}** with [a link](https://example.com/{i}) and `code`, long enough to wrap twice "
+        f"in the narrow column of this test\n"
+        for i in range(1, 13)
+    )
+    + "\n- top a\n- top b\n  - nested one\n  - nested two\n- top c\n\n  continued paragraph of c\n- top d\n\n"
+    "3. starts at three\n4. four\n\nEnd.\n"
+)
+
+
+class One(App):
+    def __init__(self, widget) -> None:
+        super().__init__()
+        self.widget = widget
+
+    def compose(self):
+        yield self.widget
+
+
+async def screenshot(widget, theme: str) -> str:
+    app = One(widget)
+    async with app.run_test(size=(46, 90)) as pilot:
+        app.theme = theme
+        await pilot.pause()
+        await pilot.pause()
+        shot = app.export_screenshot()
+    return re.sub(r"terminal-\d+", "terminal", shot)  # the ids Textual draws at random
+
+
+@pytest.mark.parametrize("theme", ["textual-dark", "textual-light"])
+async def test_a_list_item_of_one_paragraph_is_one_widget_drawn_exactly_as_textual_draws_its_four(theme) -> None:
+    """``ListRow``: the bullet or number in Textual's colours, the text wrapped under itself, links and inline
+    styles kept; items of more than a paragraph stay Textual's rows."""
+    ours, textuals = await screenshot(Answer(LISTS), theme), await screenshot(Markdown(LISTS), theme)
+    assert ours == textuals
+    app = One(Answer(LISTS))
+    async with app.run_test(size=(46, 90)) as pilot:
+        await pilot.pause()
+        rows = list(app.query(ListRow))
+        assert [r.bullet for r in rows][:3] == ["  1. ", "  2. ", "  3. "] and rows[11].bullet == " 12. "
+        assert len(rows) == 12 + 4 + 2  # all but "top b" (a nested list under it) and "top c" (two paragraphs)
+        assert rows[0].size.height == 3  # wrapped
+
+
+async def test_a_link_in_a_list_row_opens_and_its_text_selects() -> None:
+    clicked: list = []
+
+    class Watch(One):
+        def on_markdown_link_clicked(self, event: Markdown.LinkClicked) -> None:
+            clicked.append(event.href)
+
+    app = Watch(Answer("- see [the docs](https://example.com/docs) here\n", open_links=False))
+    async with app.run_test(size=(60, 10)) as pilot:
+        await pilot.pause()
+        row = app.query_one(ListRow)
+        await pilot.click(row, offset=(len(row.bullet) + len("see ") + 2, 0))
+        await pilot.pause()
+        assert clicked == ["https://example.com/docs"]
+        assert row.get_selection(Selection(None, None)) == ("• see the docs here", "\n")
+        assert row.get_selection(Selection(Offset(4, 0), Offset(12, 0))) == ("the docs", "\n")

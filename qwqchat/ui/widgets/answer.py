@@ -8,16 +8,25 @@ Lists grow in place: Textual re-parses the document's last top-level block on
 every append and, for a list, removes and mounts the whole list again (four
 widgets per item), so a 17-item answer cost 112 ms of the UI's CPU in one
 frame, taken from the model's cores.  ``GrowingList`` keeps the items that can
-no longer change and mounts only the last one and the new ones.
+no longer change and mounts only the last one and the new ones, and an item of
+one paragraph (most are) is one ``ListRow``: a 300-token reply ending in a
+17-item list took the app 0.38 s of CPU, 0.26 s with them.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, List
 
+from rich.segment import Segment
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.geometry import Size
 from textual.layout import DockArrangeResult
+from textual.strip import Strip
+from textual.style import Style
+from textual.visual import RenderOptions, Visual
 from textual.widgets import Markdown
+from textual.widgets._markdown import MarkdownBullet, MarkdownParagraph  # (not exported; alike in Textual 6.4-8.2)
 from textual.widgets.markdown import MarkdownBlock, MarkdownFence
 
 from ...mathtext import MathStream, render_math
@@ -43,6 +52,58 @@ def width_only(size: Size) -> Size:
     return Size(size.width, 0)
 
 
+class Hanging(Visual):
+    """A list item's text with its bullet before the first line and the later lines indented under the text,
+    as Textual's row of a bullet beside a column lays it out."""
+
+    def __init__(self, bullet: str, bullet_style: Style, text: Content) -> None:
+        self.bullet, self.bullet_style, self.text = bullet, bullet_style, text
+        self.indent = Content(bullet).cell_length
+
+    def render_strips(self, width: int, height, style: Style, options: RenderOptions) -> list:
+        lines = self.text.render_strips(max(1, width - self.indent), height, style, options)
+        head = Strip([Segment(self.bullet, (style + self.bullet_style).rich_style)], self.indent)
+        pad = Strip.blank(self.indent, style.rich_style)
+        return [Strip.join([head if i == 0 else pad, line]) for i, line in enumerate(lines or [Strip([])])]
+
+    def get_optimal_width(self, rules, container_width: int) -> int:
+        return self.indent + self.text.get_optimal_width(rules, max(1, container_width - self.indent))
+
+    def get_height(self, rules, width: int) -> int:
+        return self.text.get_height(rules, max(1, width - self.indent))
+
+
+class ListRow(MarkdownParagraph):
+    """A list item that is one paragraph (most are), drawn as one widget instead of Textual's four (a row, the
+    bullet, a column, the paragraph): each widget mounted costs the UI 1-2 ms, and a list streams in an item
+    at a time while the model decodes on the same cores."""
+
+    COMPONENT_CLASSES = MarkdownParagraph.COMPONENT_CLASSES | {"list-row--bullet"}
+    DEFAULT_CSS = """
+    ListRow > .list-row--bullet {
+        color: $text-primary;
+    }
+    ListRow:light > .list-row--bullet {
+        color: $text-secondary;
+    }
+    """
+
+    def __init__(self, paragraph: MarkdownParagraph, bullet: str) -> None:
+        super().__init__(paragraph._markdown, paragraph._token, source_range=paragraph.source_range)
+        self.bullet = bullet
+        self._inline_token = paragraph._inline_token
+        self.set_content(paragraph._content)
+
+    def render(self) -> Hanging:
+        return Hanging(self.bullet, self.get_visual_style("list-row--bullet", partial=True), self._content)
+
+    def get_selection(self, selection):
+        """The selected text; with the bullet when the selection starts above the row (as Textual's bullet
+        widget gives its symbol then)."""
+        text = selection.extract(self._content.plain)
+        return (self.bullet + text if selection.start is None else text), "\n"
+
+
 class GrowingList(_Mixin):
     """For a list block: updated from its re-parsed self, it keeps the rows of the items before its last.
 
@@ -63,7 +124,21 @@ class GrowingList(_Mixin):
         items = [b for b in self._blocks if isinstance(b, ListItems)]
         self._item_lines = [b._token.map for b in items]
         self._layout = self._numbering(items)
-        yield from super().compose()  # the Textual list class's rows
+        yield from self._rows(items)
+        self._blocks.clear()
+
+    def _rows(self, items):
+        """The rows Textual's list classes compose (a bullet beside a column of the item's blocks, an ordered
+        list's numbers right-aligned to the widest), with an item of one paragraph as one ``ListRow``."""
+        for number, item in enumerate(items, self._layout[0] if self._layout else 1):
+            symbol = f"{number}. ".rjust(self._layout[1] + 3) if self._layout else item.bullet
+            blocks = item._blocks
+            if len(blocks) == 1 and type(blocks[0]) is MarkdownParagraph:
+                yield ListRow(blocks[0], symbol)
+                continue
+            bullet = MarkdownBullet()
+            bullet.symbol = symbol
+            yield Horizontal(bullet, Vertical(*blocks))
 
     def _numbering(self, items) -> tuple:
         """What every row's bullet depends on: an ordered list's first number and widest number."""
