@@ -32,6 +32,7 @@ from .messages import ModelFailed, ModelLoaded
 from .screens.chat import ChatScreen
 from .screens.chat_actions import STILL_ANSWERING
 from .streamer import TurnStream
+from .widgets.answer import warm_parser
 from .widgets.conversation import ConversationView
 from .widgets.prompt import PromptBox
 from .widgets.status_line import StatusLine
@@ -150,6 +151,7 @@ class QwqChatApp(App):
         self.theme_changed_signal.subscribe(self, self._remember_theme)
         self.gc_pacer.start()
         self.set_interval(CHECK_S, self.gc_pacer.tick, name="gc")
+        self.run_worker(warm_parser, thread=True, group="warm", exit_on_error=False)
         if self.engine is None and self.first_run:
             self.action_get_model()  # at once: the chat screen composes beneath it
 
