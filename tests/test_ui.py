@@ -15,6 +15,7 @@ from qwqchat.engines.replay import ReplayEngine, tokens_of
 from qwqchat.errors import ModelError
 from qwqchat.store import Store
 from qwqchat.ui.keys import KEYS, key_text
+from qwqchat.ui.screens.chat_actions import ANSWERING_ELSEWHERE, STILL_ANSWERING
 from qwqchat.ui.screens.dialogs import Ask, Confirm
 from qwqchat.ui.screens.help import HelpScreen
 from qwqchat.ui.screens.settings import SettingsScreen
@@ -697,6 +698,29 @@ async def test_a_reply_that_ends_while_another_chat_is_shown_leaves_that_chats_s
         gate.release()
         await finished(pilot)
         assert app.status.activity == "ready"
+
+
+async def test_esc_in_another_chat_leaves_the_streaming_reply_alone_and_says_where_it_is(qwq_home):
+    """Esc in a new chat stopped the other chat's reply unseen; a prompt there was refused with "press Esc"."""
+    gate = Gate(1)
+    app = make_app(pace=gate)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await ready(pilot)
+        await send(pilot, "q")
+        await gate.wait_reached()
+        streaming = app.stream
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: app.chat.conversation is None, what="the new chat")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: ANSWERING_ELSEWHERE in app.notified, what="where the reply is")
+        assert not streaming.cancel.is_set()
+        await pilot.press("x", "enter")
+        await pilot.pause()
+        assert app.notified.count(ANSWERING_ELSEWHERE) == 2 and STILL_ANSWERING not in app.notified
+        gate.release()
+        await finished(pilot)
+        reply = Store().get(streaming.conversation_id).messages[-1]
+        assert reply.finish_reason == "stop" and reply.content
 
 
 async def test_the_prompts_cursor_is_steady_while_a_reply_streams(qwq_home):

@@ -27,7 +27,7 @@ from ..widgets.conversation import ConversationView
 from ..widgets.prompt import PromptBox
 from ..widgets.sidebar import Sidebar
 from ..widgets.status_line import StatusLine
-from .chat_actions import EMPTY_HINT, STILL_ANSWERING, ChatActions
+from .chat_actions import ANSWERING_ELSEWHERE, EMPTY_HINT, ChatActions
 
 WIDE = 120  # columns from which the reasoning sits beside the answer
 
@@ -87,7 +87,7 @@ class ChatScreen(ChatActions):
             return
         app = self.host
         if self.stream is not None:
-            self.notify(STILL_ANSWERING, severity="warning")
+            self.notify(self._still_answering(), severity="warning")
             return
         if app.retry_server():  # it could not be reached: try again, the prompt stays in the box meanwhile
             self.notify("Connecting to the server again; press Enter once it is ready", timeout=5)
@@ -205,11 +205,14 @@ class ChatScreen(ChatActions):
 
     # -- actions (keys in ui/keys.py) ------------------------------------------------------
     def action_stop(self) -> None:
-        if self.stream is not None:
+        """Esc stops the shown chat's reply, not one streaming in another chat (it was stopped unseen)."""
+        if self.stream is None:
+            self._cancel_edit()
+        elif self._still_answering() is ANSWERING_ELSEWHERE:
+            self.notify(ANSWERING_ELSEWHERE, severity="warning")
+        else:
             self.stream.stop()
             self.status.show(activity="stopping…")
-        else:
-            self._cancel_edit()
 
     async def action_new_chat(self) -> None:
         await self.open_conversation(None)

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from ..app import QwqChatApp
 
 STILL_ANSWERING = "Still answering: press Esc to stop it first"
+ANSWERING_ELSEWHERE = "A reply is streaming in another chat: open that chat to stop it (Esc), or wait for its end"
 EMPTY_HINT = (
     "Ask anything. The model thinks before it answers: its reasoning streams beside the answer (above it "
     "in a narrow terminal) and folds to one line when the answer starts.\nF1 lists every key."
@@ -173,6 +174,11 @@ class ChatActions(Screen):
 
     def _busy_with(self, conversation_id: int) -> bool:
         return self.stream is not None and self.stream.conversation_id == conversation_id
+
+    def _still_answering(self) -> str:
+        """Why a prompt cannot go now: the reply is this chat's, or another's (one model, one reply at a time)."""
+        shown = self.conversation.id if self.conversation else None
+        return STILL_ANSWERING if self.stream is None or self.stream.conversation_id == shown else ANSWERING_ELSEWHERE
 
     async def open_conversation(self, conversation_id: Optional[int]) -> None:
         # first: keys typed while a long chat is mounted go to the prompt, not to the chat list (which kept
