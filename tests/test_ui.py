@@ -2,6 +2,7 @@
 
 import asyncio
 import threading
+import time
 from contextlib import asynccontextmanager
 
 import pytest
@@ -765,6 +766,47 @@ async def thirty_held(idle_frame_s: float):
         await ready(pilot)
         app.view.idle_frame_s = idle_frame_s
         yield pilot, app, gate, await first_piece_then_thirty_held(pilot, app, gate)
+
+
+async def test_building_the_chat_a_reply_streams_in_is_not_charged_to_the_watched_frames(qwq_home, monkeypatch):
+    """Back in a streaming chat, its frames came every ``WATCH_MAX_S``: the CPU of building the chat (a long one:
+    hundreds of ms) counted as painting against the watched frames' budget."""
+    from qwqchat.ui.widgets.conversation import ConversationView
+
+    conversation = "qwqchat.ui.widgets.conversation"
+    monkeypatch.setattr(f"{conversation}.WATCH_BUSY", 0.03)
+    monkeypatch.setattr(f"{conversation}.WATCH_MAX_S", 30.0)
+    show = ConversationView._show
+
+    async def long_chat(self, conv, empty_text):
+        await show(self, conv, empty_text)
+        spent = time.thread_time() + 0.6  # as a long chat's widgets take to build
+        while time.thread_time() < spent:
+            pass
+
+    monkeypatch.setattr(ConversationView, "_show", long_chat)
+    gate = Gate(1, 31, 40)
+    app = make_app(pace=gate)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await ready(pilot)
+        app.view.idle_frame_s = 3600.0
+        await send(pilot, "q")
+        await gate.wait_reached()
+        gate.release()  # the first piece
+        await wait_until(pilot, lambda: gate.stops == [31, 40], what="the replay to go on")
+        await gate.wait_reached()  # and 30 more
+        stream = app.stream
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: app.chat.conversation is None, what="the new chat")
+        await app.open_conversation(stream.conversation_id)
+        await wait_until(pilot, lambda: stream.reasoning_pieces == 31, what="the 30 pieces, taken")
+        app.view.idle_frame_s, app.last_input = 0.05, 0.0  # only watched from now on
+        gate.release()  # nine more pieces
+        await wait_until(pilot, lambda: gate.stops == [40], what="the replay to go on")
+        await gate.wait_reached()
+        await wait_until(pilot, lambda: stream.reasoning_pieces == 40, timeout=5.0, what="frames at the idle rate")
+        gate.release()
+        await finished(pilot)
 
 
 async def test_the_keys_that_send_a_prompt_do_not_hold_the_fast_frames(qwq_home, monkeypatch):

@@ -99,9 +99,12 @@ class ConversationView(VerticalScroll):
         pacer = getattr(self.app, "gc_pacer", None)
         if pacer is None or not any(isinstance(w, (AssistantTurn, UserMessage)) for w in self.children):
             await self._show(conv, empty_text)  # (the first chat shown at launch: nothing to free)
-            return
-        async with pacer.collecting():  # the closed chat is freed while this one is built
-            await self._show(conv, empty_text)
+        else:
+            async with pacer.collecting():  # the closed chat is freed while this one is built
+                await self._show(conv, empty_text)
+        # the frames' budget while only watched is for painting the reply: building a long chat it streams in
+        # (back from another) held its next frames up to WATCH_MAX_S apart
+        self._cpu_at_apply = time.thread_time()
 
     async def _show(self, conv: Optional[Conversation], empty_text: str) -> None:
         streaming_here = self.stream is not None and conv is not None and self.stream.conversation_id == conv.id
