@@ -170,6 +170,21 @@ def test_stop_closes_the_stream_at_once(server):
     assert time.monotonic() - started < 3
 
 
+def test_stop_before_the_server_answers_ends_at_once(server):
+    """A server that has not sent its headers held Stop until the process engine killed its child (3 s)."""
+    server.script = [("silent", 4)]
+    engine = engine_for(server)
+    cancel = threading.Event()
+    threading.Timer(0.3, cancel.set).start()
+    started = time.monotonic()
+    _, _, result = run(engine, cancel=cancel)
+    assert result.finish_reason == "cancelled" and result.error is None
+    assert time.monotonic() - started < 1.0
+    server.script = [chunk(reasoning_content="then "), chunk(content="after", finish="stop")]
+    _, answer, result = run(engine)  # the next turn is not held by the request left waiting
+    assert answer == "after" and result.finish_reason == "stop"
+
+
 def test_unreachable_servers_fail_with_one_line():
     with pytest.raises(QwqError, match="connection refused"):
         RemoteEngine(f"http://127.0.0.1:{free_port()}/v1", connect_timeout=2).load()

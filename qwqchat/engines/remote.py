@@ -221,8 +221,10 @@ class RemoteEngine:
         try:
             # One retry at most: a generation request must not be repeated for minutes on end.
             client = self._client.with_options(max_retries=1)
-            response = client.chat.completions.create(**self._request(messages, sampling))
-            for chunk in _chunks(response, cancel):
+            request = self._request(messages, sampling)
+            response = _sent(lambda: client.chat.completions.create(**request), cancel)
+            chunks = _chunks(response, cancel) if response is not None else iter([None])  # None: stopped already
+            for chunk in chunks:
                 if chunk is None:  # stopped: the reply so far is kept
                     finish = "cancelled"
                     break
@@ -291,6 +293,34 @@ def _is_client_error(exc: BaseException) -> bool:
     import openai
 
     return isinstance(exc, openai.OpenAIError)
+
+
+def _sent(create, cancel: threading.Event):
+    """``create()`` (the request, until the server's headers), in a helper thread so that Stop does not wait for a
+    server that has not answered yet: it held Stop for ``STOP_GRACE_S`` (3 s), then the engine's process was
+    killed.  None when stopped first; the response, if it comes later, is closed then."""
+    outcome: Deque[tuple] = deque()
+    done = threading.Event()
+
+    def send() -> None:
+        try:
+            response = create()
+        except BaseException as exc:
+            outcome.append(("error", exc))
+        else:
+            outcome.append(("response", response))
+            if cancel.is_set():
+                response.close()  # (the stream's reader closes it too if it took it: closing twice is harmless)
+        done.set()
+
+    threading.Thread(target=send, daemon=True, name="qwqchat-request").start()
+    while not done.wait(0.05):
+        if cancel.is_set():
+            return None
+    kind, item = outcome[0]
+    if kind == "error":
+        raise item
+    return item
 
 
 def _chunks(response, cancel: threading.Event):
