@@ -271,6 +271,7 @@ async def test_quick_goes_to_the_fast_engine_and_names_it(qwq_home):
     async with app.run_test(size=(140, 40)) as pilot:
         await ready(pilot)
         await pilot.press("f6")
+        assert str(app.status.render()).startswith("Quick · small-fast · ")  # it said the main model's name
         await send(pilot, "capital of France?")
         await finished(pilot)
         assert main.requests == [] and fast.thinks == [False]
@@ -280,6 +281,8 @@ async def test_quick_goes_to_the_fast_engine_and_names_it(qwq_home):
         await pilot.press("f7")
         await finished(pilot)
         assert main.thinks == [True] and len(fast.requests) == 1
+        await pilot.press("f6")
+        assert str(app.status.render()).startswith("Think · qwq-32b-q4_k_m · replay · ")
 
 
 async def test_the_palette_and_help_offer_both_keys(qwq_home):

@@ -252,8 +252,16 @@ class ChatScreen(ChatActions):
         await self._regenerate(think=True)
 
     def action_toggle_quick(self) -> None:
+        """Think or Quick; the status line names the model the next prompt goes to: Quick's own, if it has one."""
         self.think = not self.think
+        app = self.host
         self.status.show(mode="Think" if self.think else "Quick")
+        if app.engine is None or app.engine_error or not app.engine_ready:
+            return  # (the line says why there is no model, or that it loads)
+        if not self.think and app.fast_engine is not None:
+            self.status.show(model=app.fast_engine.name, where="")  # (where it runs is known once it has loaded)
+        else:
+            self.status.show(model=app.engine.name, where=app.engine.describe())
 
     async def action_answer_now(self) -> None:
         """While thinking: end it now.  After a reply stopped while thinking: answer from that thinking."""
