@@ -878,17 +878,18 @@ async def test_a_flood_is_painted_a_frames_share_at_a_time_without_waiting_for_t
 
 async def test_back_in_a_chat_whose_reply_streams_all_of_it_so_far_is_shown_and_the_rest_follows(qwq_home):
     """Away to another chat and back while the reply streams: the reply shows what came before, while away,
-    and after (it showed only what came after the return)."""
+    and after (it showed only what came after the return), and its clock goes on."""
     store = Store()
     other = store.create_conversation(model="m")
     gate = Gate(ANSWER_AT + 5, len(CHUNKS) - 3)
-    app = make_app(store=store, pace=gate)
+    app = make_app(store=store, pace=gate, clock=time.monotonic)  # a clock that runs
     async with app.run_test(size=(150, 45)) as pilot:
         await ready(pilot)
         await send(pilot, "q")
         chat = app.conversation.id
         await gate.wait_reached()  # into the answer
         await wait_until(pilot, lambda: app.view.last_turn().answer.text, what="the answer on screen")
+        started = app.view.last_turn().started
         await app.open_conversation(other)
         gate.release()
         await gate.wait_reached()  # more came while the other chat was shown
@@ -899,6 +900,7 @@ async def test_back_in_a_chat_whose_reply_streams_all_of_it_so_far_is_shown_and_
         await pilot.pause(0.2)
         turn = app.view.last_turn()
         assert turn is app.view.streaming_turn and turn.streaming
+        assert turn.started == started  # its clock ("Thinking… 12 s") went on; it started again from 0
         assert turn.fold.text == "".join(app.stream.taken_reasoning)
         assert turn.answer.text == "".join(app.stream.taken_answer)
         assert turn.answer.text.startswith(store.get(chat).messages[-1].content[:20])

@@ -78,7 +78,8 @@ class TurnStream:
         self.behind = False  # the last take left text for the next one
         # called (from the worker's thread) when what it just added is to be shown at once: the first piece, the end
         self.on_news: Callable[[], object] = lambda: None
-        # all taken so far (UI thread): a reply shown again after a chat switch starts from it
+        # all taken so far (UI thread): a reply shown again after a chat switch starts from it, and from its clock
+        self.started: Optional[float] = None
         self.taken_reasoning: List[str] = []
         self.taken_answer: List[str] = []
         # counted by the UI as batches are applied

@@ -133,6 +133,8 @@ class ConversationView(VerticalScroll):
         stream = self.stream
         assert stream is not None
         turn = self.streaming_turn = await self.add_reply()
+        if stream.started is not None:
+            turn.started = stream.started
         if not stream.think:
             turn.answer_directly()
         reasoning, answer = "".join(stream.taken_reasoning), "".join(stream.taken_answer)
@@ -307,6 +309,7 @@ class ConversationView(VerticalScroll):
     def pump(self, stream: TurnStream, turn) -> None:
         """Apply ``stream`` to ``turn`` once a frame until it ends."""
         self.stream, self.streaming_turn = stream, turn
+        stream.started = turn.started
         self._applied_at, self._pumped_at = -math.inf, time.monotonic()  # the first piece is shown at once
         self._pump_timer = self.set_interval(self.frame_s, self._pump, name="pump")
         stream.on_news = lambda: self.post_message(self.Woken())  # (from the worker's thread: post_message is safe)
