@@ -774,13 +774,13 @@ async def test_building_the_chat_a_reply_streams_in_is_not_charged_to_the_watche
     from qwqchat.ui.widgets.conversation import ConversationView
 
     conversation = "qwqchat.ui.widgets.conversation"
-    monkeypatch.setattr(f"{conversation}.WATCH_BUSY", 0.03)
-    monkeypatch.setattr(f"{conversation}.WATCH_MAX_S", 30.0)
+    monkeypatch.setattr(f"{conversation}.WATCH_BUSY", 0.1)
+    monkeypatch.setattr(f"{conversation}.WATCH_MAX_S", 60.0)
     show = ConversationView._show
 
     async def long_chat(self, conv, empty_text):
         await show(self, conv, empty_text)
-        spent = time.thread_time() + 0.6  # as a long chat's widgets take to build
+        spent = time.thread_time() + 1.5  # as a long chat's widgets take to build: charged, a 15-s wait
         while time.thread_time() < spent:
             pass
 
@@ -804,7 +804,7 @@ async def test_building_the_chat_a_reply_streams_in_is_not_charged_to_the_watche
         gate.release()  # nine more pieces
         await wait_until(pilot, lambda: gate.stops == [40], what="the replay to go on")
         await gate.wait_reached()
-        await wait_until(pilot, lambda: stream.reasoning_pieces == 40, timeout=5.0, what="frames at the idle rate")
+        await wait_until(pilot, lambda: stream.reasoning_pieces == 40, timeout=8.0, what="frames at the idle rate")
         gate.release()
         await finished(pilot)
 
@@ -874,6 +874,34 @@ async def test_a_flood_is_painted_a_frames_share_at_a_time_without_waiting_for_t
         assert all(len(r) <= 200 and len(a) <= 60 for r, a in applied)
         assert "".join(a for _, a in applied).strip() == turn.answer.text.strip()
         assert turn.answer.text.strip() and turn.message is not None and not turn.streaming
+
+
+async def test_a_short_chat_stays_at_the_top_of_the_view_while_it_streams_and_after_its_thinking_folds(qwq_home):
+    """Textual 8 scrolled an anchored view shorter than its content to a negative offset (textual #6652): a first
+    reply was drawn at the bottom under blank rows, and folding its thinking (Ctrl+G) left the view blank above."""
+    gate = Gate(ANSWER_AT - 2, len(CHUNKS) - 2)
+    app = make_app(pace=gate)
+    async with app.run_test(size=(150, 45)) as pilot:
+        await ready(pilot)
+        await send(pilot, "q")
+        await gate.wait_reached()
+        await pilot.pause(0.3)
+        view = app.view
+        prompt = view.query_one(UserMessage)
+        assert view.scroll_y == 0 and prompt.region.y == view.region.y + 1  # (below the turn's top margin)
+        await pilot.press("ctrl+g")
+        await pilot.pause(0.3)
+        assert app.view.last_turn().fold.collapsed
+        assert view.scroll_y == 0 and prompt.region.y == view.region.y + 1
+        gate.release()
+        await gate.wait_reached()
+        await pilot.press("ctrl+g")  # the thinking open again, and a shorter terminal: taller than the view,
+        await pilot.resize_terminal(150, 20)  # which follows the chat's end again
+        await pilot.pause(0.3)
+        assert view.virtual_size.height > view.size.height
+        assert view.scroll_y == view.max_scroll_y > 0
+        gate.release()
+        await finished(pilot)
 
 
 async def test_back_in_a_chat_whose_reply_streams_all_of_it_so_far_is_shown_and_the_rest_follows(qwq_home):

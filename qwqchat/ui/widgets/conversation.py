@@ -192,6 +192,7 @@ class ConversationView(VerticalScroll):
     def arrange(self, size: Size, optimal: bool = False) -> DockArrangeResult:
         """Lay out as usual; while earlier messages come in above, scroll by what they add (this same pass)."""
         result = self._arranged = super().arrange(size, optimal)
+        self._hold_anchor_while_short(result.spatial_map.total_region.bottom <= size.height)
         if self._keep is not None:
             widget, offset = self._keep
             for placement in result.placements:
@@ -202,6 +203,21 @@ class ConversationView(VerticalScroll):
                     self.vertical_scrollbar.set_reactive(ScrollBar.position, y)
                     break
         return result
+
+    _short = False  # the anchor waits because the chat is shorter than the view
+
+    def _hold_anchor_while_short(self, short: bool) -> None:
+        """Textual 8 scrolls an anchored view whose content is shorter than itself to a negative offset
+        (textual #6652): the chat was drawn at the bottom under blank rows while a first reply started, and
+        after its thinking folded.  While the chat is that short the anchor waits (there is nothing to follow);
+        it holds again as soon as the chat is taller than the view."""
+        if short and self._anchored and not self._anchor_released:
+            self._anchor_released = self._short = True
+        elif not short and self._short:
+            self._short = self._anchor_released = False
+        if short and self.scroll_y < 0:
+            self.set_reactive(Widget.scroll_y, 0)
+            self.set_reactive(Widget.scroll_target_y, 0)
 
     async def _next_frame(self) -> None:
         """Return once the screen has laid out and painted what was mounted (the loop runs meanwhile)."""
