@@ -32,12 +32,18 @@ from .messages import ModelFailed, ModelLoaded
 from .screens.chat import ChatScreen
 from .screens.chat_actions import STILL_ANSWERING
 from .streamer import TurnStream
-from .widgets.answer import warm_parser
 from .widgets.conversation import ConversationView
 from .widgets.prompt import PromptBox
 from .widgets.status_line import StatusLine
 
 GET_MODEL = "Get a model…"  # the palette's way back to the first-run screen
+
+
+def _warm_markdown() -> None:
+    """The answer's Markdown imported and its parser warmed, in a thread, before the first answer needs them."""
+    from .widgets.answer import warm_parser  # (not at launch: Markdown is imported on first use)
+
+    warm_parser()
 
 
 class QwqChatApp(App):
@@ -151,7 +157,6 @@ class QwqChatApp(App):
         self.theme_changed_signal.subscribe(self, self._remember_theme)
         self.gc_pacer.start()
         self.set_interval(CHECK_S, self.gc_pacer.tick, name="gc")
-        self.run_worker(warm_parser, thread=True, group="warm", exit_on_error=False)
         if self.engine is None and self.first_run:
             self.action_get_model()  # at once: the chat screen composes beneath it
 
@@ -244,6 +249,8 @@ class QwqChatApp(App):
     async def on_model_loaded(self, _: ModelLoaded) -> None:
         assert self.engine is not None
         self.engine_ready = True
+        # now, not at launch: the import and the parse hold the GIL (~80 ms) that painting the first frame needs
+        self.run_worker(_warm_markdown, thread=True, group="warm", exit_on_error=False)
         if self._loading_timer is not None:
             self._loading_timer.stop()
         self.status.show(
