@@ -9,6 +9,7 @@ never a thinking reply passed off as a Quick one.
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Any, Callable, Iterator, List, Optional
 
 from .config import Config, fast_settings
@@ -39,7 +40,22 @@ def fast_engine(cfg: Config, own_process: bool = False) -> Optional[Engine]:
         # the user's word: it answers directly (a local one's thinking is closed)
         return build_engine(fast_settings(cfg), own_process, answers_directly=True)
 
-    return LazyEngine(build, cfg.fast_profile)
+    return LazyEngine(build, _model_named(cfg))
+
+
+def _model_named(cfg: Config) -> str:
+    """What the fast profile's model is called before it loads (as its engine will name it: the file's stem, the
+    server's model or host); the profile's own name when its settings name no model (said on first use)."""
+    assert cfg.fast_profile
+    try:
+        fast = fast_settings(cfg)
+    except QwqError:
+        return cfg.fast_profile
+    if fast.endpoint:
+        from .engines.remote import host_of
+
+        return fast.remote_model or host_of(fast.endpoint)
+    return Path(fast.model or cfg.fast_profile).expanduser().stem
 
 
 class LazyEngine:
@@ -50,7 +66,7 @@ class LazyEngine:
 
     def __init__(self, build: Callable[[], Engine], name: str) -> None:
         self._build = build
-        self.name = name  # the profile's name until the model's own is known
+        self.name = name  # what the profile names, until the model's own name is known
         self.inner: Optional[Engine] = None
         self._lock = threading.Lock()
 

@@ -120,7 +120,8 @@ def test_fast_profile_is_read_on_first_use_and_kept(qwq_home, smol_model, monkey
     fast = config.fast_settings(cfg)
     assert fast.model == str(smol_model) and fast.ctx == 1024
     engine = quick.fast_engine(cfg)
-    assert engine is not None and engine.name == "fast" and engine.inner is None  # nothing built yet
+    assert engine is not None and engine.inner is None  # nothing built yet, and named by its model file
+    assert engine.name == smol_model.stem
     assert quick.fast_engine(config.Config()) is None
 
 
@@ -128,6 +129,7 @@ def test_a_fast_profile_without_a_model_is_one_line(qwq_home):
     write_config(qwq_home, 'model = "/main.gguf"\nfast_profile = "fast"\n[profiles.fast]\nctx = 1024\n')
     with pytest.raises(BadInput, match="the fast profile 'fast' names no model file or endpoint"):
         config.fast_settings(config.load())
+    assert quick.fast_engine(config.load()).name == "fast"  # the profile's own name until then
     engine = quick.fast_engine(config.load())
     result = result_of(engine.stream(QUESTION, Sampling(), think=False))
     assert result.finish_reason == "error" and "names no model file or endpoint" in result.error
@@ -283,6 +285,28 @@ async def test_quick_goes_to_the_fast_engine_and_names_it(qwq_home):
         assert main.thinks == [True] and len(fast.requests) == 1
         await pilot.press("f6")
         assert str(app.status.render()).startswith("Think · qwq-32b-q4_k_m · replay · ")
+
+
+async def test_the_status_line_names_the_fast_model_and_its_context_once_it_has_loaded(qwq_home):
+    """Quick on: the line named the main model (then the profile), and kept the main model's context after a
+    Quick reply from the fast one; back to Think, the main model's again."""
+
+    class Small(ReplayEngine):
+        context_size = 2048
+
+    fast = quick.LazyEngine(lambda: Small(CHUNKS, name="small-fast-q8"), "small-fast")
+    app = quick_app(fast=fast)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await ready(pilot)
+        await pilot.press("f6")
+        assert str(app.status.render()).startswith("Quick · small-fast · ready")  # (not loaded: no context yet)
+        await send(pilot, "capital of France?")
+        await finished(pilot)
+        line = str(app.status.render())
+        assert line.startswith("Quick · small-fast-q8 · replay · ") and " / 2,048 tokens" in line
+        await pilot.press("f6")
+        assert str(app.status.render()).startswith("Think · qwq-32b-q4_k_m · replay · ")
+        assert " / 32,768 tokens" in str(app.status.render())
 
 
 async def test_the_palette_and_help_offer_both_keys(qwq_home):

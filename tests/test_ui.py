@@ -724,6 +724,39 @@ async def test_esc_in_another_chat_leaves_the_streaming_reply_alone_and_says_whe
         assert reply.finish_reason == "stop" and reply.content
 
 
+async def test_regenerate_retry_and_answer_now_in_another_chat_leave_the_streaming_reply_alone(qwq_home):
+    """Ctrl+R in another chat started a reply there behind the streaming one, which then could not be stopped
+    (Esc in its chat said it streamed elsewhere) and held Ctrl+Q for a minute; F10 stopped it unseen."""
+    store = Store()
+    gate = Gate()
+    app = make_app(store=store, pace=gate)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await ready(pilot)
+        await send(pilot, "first chat")
+        await finished(pilot)
+        first = app.conversation.id
+        await pilot.press("ctrl+n")
+        gate.stops = [5]  # the second chat's reply is held
+        await send(pilot, "second chat")
+        await gate.wait_reached()
+        streaming = app.stream
+        await app.open_conversation(first)
+        before = [(m.id, m.chosen) for m in store.get(first).all_messages]
+        app.engine.can_end_thinking = True  # F9 as with the local engine
+        for key in ("ctrl+r", "f10", "f9"):  # (F7 regenerates as Ctrl+R does)
+            app.notified.clear()
+            await pilot.press(key)
+            await pilot.pause(0.1)
+            assert app.notified == [ANSWERING_ELSEWHERE], key
+            assert app.stream is streaming and not streaming.cancel.is_set(), key
+        assert [(m.id, m.chosen) for m in store.get(first).all_messages] == before  # no new version
+        await app.open_conversation(streaming.conversation_id)
+        await pilot.press("escape")  # in its own chat, Esc stops it
+        gate.release()
+        await finished(pilot)
+        assert store.get(streaming.conversation_id).messages[-1].finish_reason == "cancelled"
+
+
 async def test_the_prompts_cursor_is_steady_while_a_reply_streams(qwq_home):
     """Each blink repainted the prompt box twice a second while the model decoded; it blinks again after."""
     gate = Gate(1)

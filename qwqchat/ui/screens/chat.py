@@ -190,6 +190,7 @@ class ChatScreen(ChatActions):
         s = result.stats
         rate = f" · {s.decode_tokens_per_s:.1f} tok/s" if s.decode_tokens_per_s else ""
         if same_chat:  # (another chat's end is not this one's: its line said "100 / 32,768 tokens · stop")
+            self._show_engine()  # (a Quick turn has loaded the fast profile's model: its name and context now)
             self.status.show(
                 context_used=s.context_used or self.status.context_used, activity=f"{result.finish_reason}{rate}"
             )
@@ -208,8 +209,8 @@ class ChatScreen(ChatActions):
         """Esc stops the shown chat's reply, not one streaming in another chat (it was stopped unseen)."""
         if self.stream is None:
             self._cancel_edit()
-        elif self._still_answering() is ANSWERING_ELSEWHERE:
-            self.notify(ANSWERING_ELSEWHERE, severity="warning")
+        elif self._refused_elsewhere():
+            pass
         else:
             self.stream.stop()
             self.status.show(activity="stopping…")
@@ -226,6 +227,9 @@ class ChatScreen(ChatActions):
         ``sampling`` (default: the chat's), in the current mode or thinking or not as ``think`` says.
         Ctrl+R, F10 and F7 (Think about it) come here; False when it could not start."""
         if not self._idle_chat("regenerate") or self.conversation is None:
+            return False
+        if self.stream is not None:  # another chat's: one model, one reply at a time (it waited behind that one,
+            self.notify(ANSWERING_ELSEWHERE, severity="warning")  # which then could not be stopped)
             return False
         app = self.host
         messages = self.conversation.messages
@@ -254,20 +258,25 @@ class ChatScreen(ChatActions):
     def action_toggle_quick(self) -> None:
         """Think or Quick; the status line names the model the next prompt goes to: Quick's own, if it has one."""
         self.think = not self.think
-        app = self.host
         self.status.show(mode="Think" if self.think else "Quick")
+        self._show_engine()
+
+    def _show_engine(self) -> None:
+        """The model the next prompt goes to on the status line: Quick's own (once loaded: where it runs and
+        its context), or the main one."""
+        app = self.host
         if app.engine is None or app.engine_error or not app.engine_ready:
             return  # (the line says why there is no model, or that it loads)
-        if not self.think and app.fast_engine is not None:
-            self.status.show(model=app.fast_engine.name, where="")  # (where it runs is known once it has loaded)
-        else:
-            self.status.show(model=app.engine.name, where=app.engine.describe())
+        engine = app.fast_engine if not self.think and app.fast_engine is not None else app.engine
+        self.status.show(model=engine.name, where=engine.describe(), context_size=engine.context_size)
 
     async def action_answer_now(self) -> None:
         """While thinking: end it now.  After a reply stopped while thinking: answer from that thinking."""
         app = self.host
         if app.engine is None or not getattr(app.engine, "can_end_thinking", False):
             self.notify("Ending the thinking needs the local engine; a remote server cannot do it", severity="warning")
+            return
+        if self._refused_elsewhere():
             return
         if self.stream is not None:
             if self.stream.answer_pieces or not self.stream.think:  # a Quick turn has no thinking to end
@@ -293,7 +302,7 @@ class ChatScreen(ChatActions):
 
     async def action_retry_with_penalty(self) -> None:
         """Stop (if needed) and regenerate the last reply with a higher presence penalty."""
-        if self.conversation is None:
+        if self.conversation is None or self._refused_elsewhere():
             return
         if self.stream is not None:
             self._after_turn = self._retry_with_penalty  # on the stopped turn's TurnEnded

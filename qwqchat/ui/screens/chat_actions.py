@@ -175,6 +175,13 @@ class ChatActions(Screen):
     def _busy_with(self, conversation_id: int) -> bool:
         return self.stream is not None and self.stream.conversation_id == conversation_id
 
+    def _refused_elsewhere(self) -> bool:
+        """Stop, F9 and F10 act on the shown chat's reply; while another chat's streams, they say so and wait."""
+        if self._still_answering() is ANSWERING_ELSEWHERE:
+            self.notify(ANSWERING_ELSEWHERE, severity="warning")
+            return True
+        return False
+
     def _still_answering(self) -> str:
         """Why a prompt cannot go now: the reply is this chat's, or another's (one model, one reply at a time)."""
         shown = self.conversation.id if self.conversation else None
