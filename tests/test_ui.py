@@ -951,8 +951,9 @@ async def test_back_in_a_chat_whose_reply_streams_all_of_it_so_far_is_shown_and_
         chat = app.conversation.id
         await gate.wait_reached()  # into the answer
         await wait_until(pilot, lambda: app.view.last_turn().answer.text, what="the answer on screen")
-        started = app.view.last_turn().started
+        started, thought = app.view.last_turn().started, app.view.last_turn().fold.title
         await app.open_conversation(other)
+        await pilot.pause(1.2)
         gate.release()
         await gate.wait_reached()  # more came while the other chat was shown
         await wait_until(pilot, lambda: not app.stream.behind and app.stream.answer_pieces > 10, what="a frame")
@@ -963,6 +964,7 @@ async def test_back_in_a_chat_whose_reply_streams_all_of_it_so_far_is_shown_and_
         turn = app.view.last_turn()
         assert turn is app.view.streaming_turn and turn.streaming
         assert turn.started == started  # its clock ("Thinking… 12 s") went on; it started again from 0
+        assert turn.fold.title == thought  # "Thought for 0 s": it said 1 s, the time until the return
         assert turn.fold.text == "".join(app.stream.taken_reasoning)
         assert turn.answer.text == "".join(app.stream.taken_answer)
         assert turn.answer.text.startswith(store.get(chat).messages[-1].content[:20])

@@ -80,6 +80,7 @@ class TurnStream:
         self.on_news: Callable[[], object] = lambda: None
         # all taken so far (UI thread): a reply shown again after a chat switch starts from it, and from its clock
         self.started: Optional[float] = None
+        self.answered_at: Optional[float] = None
         self.taken_reasoning: List[str] = []
         self.taken_answer: List[str] = []
         # counted by the UI as batches are applied

@@ -135,6 +135,7 @@ class ConversationView(VerticalScroll):
         turn = self.streaming_turn = await self.add_reply()
         if stream.started is not None:
             turn.started = stream.started
+        turn.answered_at = stream.answered_at
         if not stream.think:
             turn.answer_directly()
         reasoning, answer = "".join(stream.taken_reasoning), "".join(stream.taken_answer)
@@ -403,6 +404,8 @@ class ConversationView(VerticalScroll):
             self.post_message(self.LoopWarned(batch.loop.repeats))
         if (batch.reasoning_pieces or batch.answer_pieces) and stream.first_piece_at is None:
             stream.first_piece_at = self.clock()
+        if batch.answer_pieces and stream.answered_at is None:
+            stream.answered_at = self.clock()
         stream.reasoning_pieces += batch.reasoning_pieces
         stream.answer_pieces += batch.answer_pieces
         if turn is not None and (batch.reasoning or batch.answer):

@@ -151,6 +151,7 @@ class AssistantTurn(Vertical, can_focus=True):
         self.keep_open = keep_open
         self.clock = clock
         self.started = clock()
+        self.answered_at: Optional[float] = None  # when the answer began (a reply shown again keeps it)
         self.streaming = streaming
         self.reasoning_pieces = 0
         reasoning = message.reasoning if message else ""
@@ -196,9 +197,12 @@ class AssistantTurn(Vertical, can_focus=True):
         if answer:
             if not self.answer.text and not self.fold.collapsed and not self.keep_open:
                 self.fold.fold_quietly(True)  # the answer started: fold the thinking to one line
+            if self.answered_at is None:
+                self.answered_at = self.clock()
             if self.fold.title.startswith("Thinking"):
+                thinking_s = self.answered_at - self.started
                 self.fold.title = thought_summary(
-                    Stats(thinking_s=self.clock() - self.started, reasoning_tokens=self.reasoning_pieces), "x"
+                    Stats(thinking_s=thinking_s, reasoning_tokens=self.reasoning_pieces), "x"
                 )
             await self.answer.append_text(answer)
         if not self.reasoning_pieces and not self.answer.text:
