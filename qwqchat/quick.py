@@ -49,13 +49,13 @@ def _model_named(cfg: Config) -> str:
     assert cfg.fast_profile
     try:
         fast = fast_settings(cfg)
-    except QwqError:
-        return cfg.fast_profile
-    if fast.endpoint:
-        from .engines.remote import host_of
+        if fast.endpoint:
+            from .engines.remote import RemoteEngine  # (named as it names itself; nothing is sent before load)
 
-        return fast.remote_model or host_of(fast.endpoint)
-    return Path(fast.model or cfg.fast_profile).expanduser().stem
+            return RemoteEngine(fast.endpoint, model=fast.remote_model).name
+    except QwqError:  # (no model, a malformed URL: said on first use)
+        return cfg.fast_profile
+    return Path(fast.model or cfg.fast_profile).expanduser().stem  # (as the local engines name theirs)
 
 
 class LazyEngine:

@@ -27,7 +27,7 @@ from ..widgets.conversation import ConversationView
 from ..widgets.prompt import PromptBox
 from ..widgets.sidebar import Sidebar
 from ..widgets.status_line import StatusLine
-from .chat_actions import ANSWERING_ELSEWHERE, EMPTY_HINT, ChatActions
+from .chat_actions import EMPTY_HINT, ChatActions
 
 WIDE = 120  # columns from which the reasoning sits beside the answer
 
@@ -209,9 +209,7 @@ class ChatScreen(ChatActions):
         """Esc stops the shown chat's reply, not one streaming in another chat (it was stopped unseen)."""
         if self.stream is None:
             self._cancel_edit()
-        elif self._refused_elsewhere():
-            pass
-        else:
+        elif not self._refused_elsewhere():
             self.stream.stop()
             self.status.show(activity="stopping…")
 
@@ -226,10 +224,8 @@ class ChatScreen(ChatActions):
         """A new version of the last reply, chosen beside the old one (paging brings that back), run with
         ``sampling`` (default: the chat's), in the current mode or thinking or not as ``think`` says.
         Ctrl+R, F10 and F7 (Think about it) come here; False when it could not start."""
-        if not self._idle_chat("regenerate") or self.conversation is None:
-            return False
-        if self.stream is not None:  # another chat's: one model, one reply at a time (it waited behind that one,
-            self.notify(ANSWERING_ELSEWHERE, severity="warning")  # which then could not be stopped)
+        # (another chat's reply: a new one waited behind it, which then could not be stopped)
+        if not self._idle_chat("regenerate") or self.conversation is None or self._refused_elsewhere():
             return False
         app = self.host
         messages = self.conversation.messages

@@ -151,7 +151,7 @@ class ChatActions(Screen):
         if self.conversation is None:
             self.notify(f"Nothing to {what} yet", severity="warning")
             return False
-        if self.stream is not None and self.stream.conversation_id == self.conversation.id:
+        if self._busy_with(self.conversation.id):
             self.notify(STILL_ANSWERING, severity="warning")
             return False
         return True
@@ -172,20 +172,24 @@ class ChatActions(Screen):
             self.host.store.choose(message.message_id, path=True)  # a search hit in another version: show it
         await self.open_conversation(message.conversation_id)
 
-    def _busy_with(self, conversation_id: int) -> bool:
+    def _busy_with(self, conversation_id: Optional[int]) -> bool:
         return self.stream is not None and self.stream.conversation_id == conversation_id
 
+    def _streams_elsewhere(self) -> bool:
+        """A reply streams in a chat other than the one shown (one model, one reply at a time)."""
+        return self.stream is not None and not self._busy_with(self.conversation.id if self.conversation else None)
+
     def _refused_elsewhere(self) -> bool:
-        """Stop, F9 and F10 act on the shown chat's reply; while another chat's streams, they say so and wait."""
-        if self._still_answering() is ANSWERING_ELSEWHERE:
+        """Stop, F9, F10 and regenerating act on the shown chat's reply; while another chat's streams, they say
+        so and wait."""
+        elsewhere = self._streams_elsewhere()
+        if elsewhere:
             self.notify(ANSWERING_ELSEWHERE, severity="warning")
-            return True
-        return False
+        return elsewhere
 
     def _still_answering(self) -> str:
-        """Why a prompt cannot go now: the reply is this chat's, or another's (one model, one reply at a time)."""
-        shown = self.conversation.id if self.conversation else None
-        return STILL_ANSWERING if self.stream is None or self.stream.conversation_id == shown else ANSWERING_ELSEWHERE
+        """Why a prompt cannot go now: the reply is this chat's, or another's."""
+        return ANSWERING_ELSEWHERE if self._streams_elsewhere() else STILL_ANSWERING
 
     async def open_conversation(self, conversation_id: Optional[int]) -> None:
         # first: keys typed while a long chat is mounted go to the prompt, not to the chat list (which kept
