@@ -832,8 +832,9 @@ async def test_building_the_chat_a_reply_streams_in_is_not_charged_to_the_watche
         await pilot.press("ctrl+n")
         await wait_until(pilot, lambda: app.chat.conversation is None, what="the new chat")
         await app.open_conversation(stream.conversation_id)
-        await wait_until(pilot, lambda: stream.reasoning_pieces == 31, what="the 30 pieces, taken")
-        app.view.idle_frame_s, app.last_input = 0.05, 0.0  # only watched from now on, at 20 frames a second
+        # only watched from now on, 20 frames a second (the 30 pieces may still wait: they are taken in the second
+        # of fast frames after Ctrl+N only if the machine is not too loaded)
+        app.view.idle_frame_s, app.last_input = 0.05, 0.0
         app.view.wake()  # (the pump dozed for the hour the test's first frame rate said)
         gate.release()  # nine more pieces
         await wait_until(pilot, lambda: gate.stops == [40], what="the replay to go on")
