@@ -803,43 +803,26 @@ async def thirty_held(idle_frame_s: float):
 
 async def test_building_the_chat_a_reply_streams_in_is_not_charged_to_the_watched_frames(qwq_home, monkeypatch):
     """Back in a streaming chat, its frames came every ``WATCH_MAX_S``: the CPU of building the chat (a long one:
-    hundreds of ms) counted as painting against the watched frames' budget."""
+    hundreds of ms) counted as painting against the watched frames' budget, which now starts after it."""
     from qwqchat.ui.widgets.conversation import ConversationView
 
-    conversation = "qwqchat.ui.widgets.conversation"
-    monkeypatch.setattr(f"{conversation}.WATCH_BUSY", 0.1)
-    monkeypatch.setattr(f"{conversation}.WATCH_MAX_S", 60.0)
     show = ConversationView._show
+    built: list = []
 
     async def long_chat(self, conv, empty_text):
         await show(self, conv, empty_text)
-        spent = time.thread_time() + 1.5  # as a long chat's widgets take to build: charged, a 15-s wait
+        spent = time.thread_time() + 0.3  # as a long chat's widgets take to build
         while time.thread_time() < spent:
             pass
+        built.append(time.thread_time())
 
     monkeypatch.setattr(ConversationView, "_show", long_chat)
-    gate = Gate(1, 31, 40)
-    app = make_app(pace=gate)
-    async with app.run_test(size=(140, 40)) as pilot:
-        await ready(pilot)
-        app.view.idle_frame_s = 3600.0
-        await send(pilot, "q")
-        await gate.wait_reached()
-        gate.release()  # the first piece
-        await wait_until(pilot, lambda: gate.stops == [31, 40], what="the replay to go on")
-        await gate.wait_reached()  # and 30 more
+    async with thirty_held(3600.0) as (pilot, app, gate, turn):
         stream = app.stream
         await pilot.press("ctrl+n")
         await wait_until(pilot, lambda: app.chat.conversation is None, what="the new chat")
         await app.open_conversation(stream.conversation_id)
-        # only watched from now on, 20 frames a second (the 30 pieces may still wait: they are taken in the second
-        # of fast frames after Ctrl+N only if the machine is not too loaded)
-        app.view.idle_frame_s, app.last_input = 0.05, 0.0
-        app.view.wake()  # (the pump dozed for the hour the test's first frame rate said)
-        gate.release()  # nine more pieces
-        await wait_until(pilot, lambda: gate.stops == [40], what="the replay to go on")
-        await gate.wait_reached()
-        await wait_until(pilot, lambda: stream.reasoning_pieces == 40, timeout=8.0, what="frames at the idle rate")
+        assert app.view._cpu_at_apply >= built[-1]  # the budget counts the UI's CPU from the chat built on
         gate.release()
         await finished(pilot)
 
