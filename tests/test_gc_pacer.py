@@ -126,6 +126,7 @@ def test_while_a_reply_streams_new_objects_wait_for_more_collections(pacer, monk
     p, clock, last = pacer
     monkeypatch.setattr(gc_pacer, "STREAMING_PENDING", 3)
     p.streaming_now[0] = True
+    assert p.tick() is None  # (the reply's start: what came before it is frozen)
     kept = [promote_some()]
     assert p.tick() is None  # one is enough when not streaming (the fixture's FEW_PENDING)
     assert GcPacer.pending() > 0  # (a full collection sets it to 0)
@@ -135,6 +136,29 @@ def test_while_a_reply_streams_new_objects_wait_for_more_collections(pacer, monk
     p.streaming_now[0] = False
     kept.append(promote_some())
     assert p.tick() == "new"
+    del kept
+
+
+def test_when_a_reply_starts_what_came_before_is_frozen_uncollected_and_thawed_later_at_a_pause(pacer):
+    """A reply's first collection walked every object made since the last one (the chat's widgets, the typing):
+    90-120 ms of the UI thread taken from the model's threads.  At the reply's start they are frozen instead, and
+    the garbage among them waits for a thaw at a pause, as after a collection."""
+    p, clock, last = pacer
+    strong = Node()
+    node = weakref.ref(strong)
+    kept = promote_some()
+    frozen = gc.get_freeze_count()
+    p.streaming_now[0] = True
+    assert p.tick() is None  # the start: no collection...
+    assert gc.get_freeze_count() > frozen and GcPacer.pending() == 0  # ...a freeze, from which the count starts
+    del strong  # (it was on screen before the reply: garbage now)
+    kept.append(promote_some())
+    assert p.tick() is None and node() is not None
+    p.streaming_now[0] = False
+    clock.now += IDLE_S
+    assert p.tick() != "thaw" and node() is not None  # a pause, but a thaw so soon is not due
+    clock.now += THAW_S
+    assert p.tick() == "thaw" and node() is None
     del kept
 
 
