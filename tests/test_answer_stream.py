@@ -13,7 +13,9 @@ from textual.widgets import Label, Markdown
 from textual.widgets.markdown import MarkdownBlock, MarkdownFence
 
 from qwqchat.mathtext import MathStream
-from qwqchat.ui.widgets.answer import Answer, GrowingBulletList, GrowingList, ListRow
+from qwqchat.ui.widgets import answer as answer_module
+from qwqchat.ui.widgets.answer import Answer, GrowingBulletList, GrowingList, GrowingOrderedList, ListRow
+from qwqchat.ui.widgets.conversation import ConversationView
 
 DOC = (
     "Intro paragraph.\n\n"
@@ -50,7 +52,8 @@ def shape(markdown: Markdown) -> list:
         elif isinstance(w, MarkdownBlock) and not w.children:
             out.append((type(w).__name__, w._content.plain, w.size))
         else:
-            out.append((type(w).__name__.replace("Growing", "Markdown"), w.size))  # laid out alike: rows, margins
+            name = "MarkdownFence" if isinstance(w, MarkdownFence) else type(w).__name__.replace("Growing", "Markdown")
+            out.append((name, w.size))  # laid out alike: rows, margins
         for k in kids:
             walk(k)
 
@@ -233,3 +236,104 @@ async def test_a_link_in_a_list_row_opens_and_its_text_selects() -> None:
         assert clicked == ["https://example.com/docs"]
         assert row.get_selection(Selection(None, None)) == ("• see the docs here", "\n")
         assert row.get_selection(Selection(Offset(4, 0), Offset(12, 0))) == ("the docs", "\n")
+
+
+class Chat(App):
+    def compose(self):
+        yield ConversationView()
+
+
+FRAMES = [  # (thinking, answer) applied per frame
+    ("Let me think about this. " * 40 + "\n", ""),
+    ("Then more thinking, on a new line.\n" * 3, ""),
+    ("", "The answer:\n\n"),
+    ("", "1. one\n2. two\n"),
+    ("", "3. three, a longer item that wraps onto a second row at this width " * 2 + "\n4. four\n"),
+    ("", "\nA paragraph after the list.\n\n# A header\n\n- a\n- b\n  - nested\n"),
+    ("", "\n> quoted\n\n```python\nx = 1\n"),
+    ("", "y = 2\nz = 3\n```\n"),  # a code block that grows
+]
+
+
+async def test_a_frame_that_grows_the_reply_is_laid_out_once(monkeypatch) -> None:
+    """Textual laid out each frame that grew the reply twice: the widgets that changed size asked for a second
+    pass (their virtual size), and so did new blocks, whose text was set before they were mounted; the second
+    pass found the same sizes.  It cost 9 of 30 ms of a long list's frame, taken from the model's threads."""
+    app = Chat()
+    async with app.run_test(size=(100, 60)) as pilot:
+        view = app.query_one(ConversationView)
+        turn = await view.add_reply()
+        await pilot.pause(0.1)
+        passes: list = []
+        refresh_layout = app.screen._refresh_layout
+
+        def counting(*args, **kwargs):
+            passes.append(1)
+            return refresh_layout(*args, **kwargs)
+
+        monkeypatch.setattr(app.screen, "_refresh_layout", counting)
+        counts = []
+        for reasoning, answer in FRAMES:
+            passes.clear()
+            await turn.add(reasoning, answer, 1)
+            for _ in range(4):
+                await pilot.pause(0.05)
+            counts.append(len(passes))
+        assert counts == [1] * len(FRAMES)
+        assert "A header" in turn.answer.source and turn.answer.size.height > 10
+
+
+TRICKY = (
+    "- a\n- b\n* c, another marker: another list\n* d\n"
+    + "\n1. one\n2) two, another delimiter\n3) three\n"
+    + "\n- item\n- item with a lazy\ncontinuation line\n- item\n\n  its second paragraph\n- last\n"
+    + "# a header right after a list\n"
+    + "- x\n- y\n---\n"
+    + "- p\n- q\n```\ncode after a list\n```\n"
+    + "".join(f"{i}. n{i}\n" for i in range(95, 103))  # 99 -> 100: the numbers widen
+    + "\n- deep\n  - deeper\n    - deepest\n  - back\n- out\n"
+    + "\nThe end.\n"
+)
+
+
+@pytest.mark.parametrize("seed", [4, 5, 6, 7])
+async def test_lists_that_change_as_they_stream_look_as_if_rendered_whole(seed: int) -> None:
+    """Each frame re-parses a list from its last item on: another marker, a header or a rule right after it,
+    numbers that widen, a lazy line, nesting; every step must look as Textual's Markdown renders it whole."""
+    rnd = random.Random(seed)
+    app = Pair()
+    async with app.run_test(size=(70, 80)) as pilot:
+        answer, whole = app.query_one(Answer), app.query(Markdown).last()
+        at, shown, math = 0, "", MathStream()  # (as above)
+        while at < len(TRICKY):
+            step = rnd.randint(1, 12)
+            await answer.append_text(TRICKY[at : at + step])
+            shown += math.feed(TRICKY[at : at + step])
+            at += step
+            await settled(pilot, answer, shown)
+            await whole.update(shown)
+            await pilot.pause()
+            assert shape(answer) == shape(whole), f"after {at} characters: {shown!r}"
+
+
+async def test_a_growing_list_parses_only_its_last_item_and_the_new_ones(monkeypatch) -> None:
+    """Textual parsed the whole list again on every append and built a widget for every item."""
+    app = Pair()
+    async with app.run_test() as pilot:
+        answer = app.query_one(Answer)
+        first = "".join(f"{i}. item {i}\n" for i in range(1, 41))
+        await answer.append_text(first)
+        await settled(pilot, answer, first)
+        built: list = []
+        init = answer_module.Paragraph.__init__
+
+        def counting(self, *args, **kwargs) -> None:
+            built.append(self)
+            init(self, *args, **kwargs)
+
+        monkeypatch.setattr(answer_module.Paragraph, "__init__", counting)
+        await answer.append_text("41. item 41\n42. item 42\n")
+        await settled(pilot, answer, first + "41. item 41\n42. item 42\n")
+        assert len(built) == 3  # items 40, 41 and 42
+        rows = app.query_one(GrowingOrderedList).children
+        assert [row.bullet.strip() for row in rows[-3:]] == ["40.", "41.", "42."] and len(rows) == 42

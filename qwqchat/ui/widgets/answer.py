@@ -10,16 +10,19 @@ widgets per item), so a 17-item answer cost 112 ms of the UI's CPU in one
 frame, taken from the model's cores.  ``GrowingList`` keeps the items that can
 no longer change and mounts only the last one and the new ones, and an item of
 one paragraph (most are) is one ``ListRow``: a 300-token reply ending in a
-17-item list took the app 0.38 s of CPU, 0.26 s with them.
+17-item list took the app 0.38 s of CPU, 0.26 s with them.  A list at the
+answer's end is parsed again from its last item on, not whole
+(``Answer._append_to_list``): Textual's parse of a 98-item list built a widget
+for each item, every frame.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, List
+from typing import TYPE_CHECKING, List, Optional
 
 from markdown_it import MarkdownIt
 from rich.segment import Segment
-from textual.containers import Horizontal, Vertical
+from textual.await_complete import AwaitComplete
 from textual.content import Content
 from textual.geometry import Size
 from textual.layout import DockArrangeResult
@@ -27,11 +30,12 @@ from textual.strip import Strip
 from textual.style import Style
 from textual.visual import RenderOptions, Visual
 from textual.widgets import Markdown
-from textual.widgets._markdown import MarkdownBullet, MarkdownParagraph  # (not exported; alike in Textual 6.4-8.2)
+from textual.widgets._markdown import MarkdownBullet, MarkdownHeader, MarkdownParagraph  # (not exported)
 from textual.widgets.markdown import MarkdownBlock, MarkdownFence
 
 from ...mathtext import MathStream, render_math
 from ...text import printable
+from .laid_out import LaidOut, LaidOutHorizontal, LaidOutVertical, laid_out, relaid
 
 # Textual's list blocks, through its public table of block classes (the classes themselves are private)
 BulletList = Markdown.BLOCKS["bullet_list_open"]
@@ -88,7 +92,7 @@ class Hanging(Visual):
         return self.text.get_height(rules, max(1, width - self.indent))
 
 
-class ListRow(MarkdownParagraph):
+class ListRow(LaidOut, MarkdownParagraph):
     """A list item that is one paragraph (most are), drawn as one widget instead of Textual's four (a row, the
     bullet, a column, the paragraph): each widget mounted costs the UI 1-2 ms, and a list streams in an item
     at a time while the model decodes on the same cores."""
@@ -119,7 +123,11 @@ class ListRow(MarkdownParagraph):
         return (self.bullet + text if selection.start is None else text), "\n"
 
 
-class GrowingList(_Mixin):
+Paragraph = laid_out(MarkdownParagraph)
+Bullet = laid_out(MarkdownBullet)
+
+
+class GrowingList(LaidOut, _Mixin):
     """For a list block: updated from its re-parsed self, it keeps the rows of the items before its last.
 
     While the source only grows, every item before the last one is closed: its lines are whole and the
@@ -137,10 +145,24 @@ class GrowingList(_Mixin):
 
     def compose(self):
         items = [b for b in self._blocks if isinstance(b, ListItems)]
-        self._item_lines = [b._token.map for b in items]
+        self._item_lines = self._lines(self, items)
         self._layout = self._numbering(items)
         yield from self._rows(items)
         self._blocks.clear()
+
+    @staticmethod
+    def _lines(block: MarkdownBlock, items: list) -> list:
+        """Each item's range of lines, counted from the list's first line."""
+        first = block._token.map[0] if block._token.map else 0
+        return [[b._token.map[0] - first, b._token.map[1] - first] for b in items]
+
+    @property
+    def last_item_line(self) -> Optional[int]:
+        """Where the last item starts, in lines from the list's first: streaming changes nothing above it.
+        None while there is no item before it to keep."""
+        if len(self._item_lines) < 2 or len(self.children) != len(self._item_lines):
+            return None
+        return self._item_lines[-1][0]
 
     def _rows(self, items):
         """The rows Textual's list classes compose (a bullet beside a column of the item's blocks, an ordered
@@ -148,12 +170,12 @@ class GrowingList(_Mixin):
         for number, item in enumerate(items, self._layout[0] if self._layout else 1):
             symbol = f"{number}. ".rjust(self._layout[1] + 3) if self._layout else item.bullet
             blocks = item._blocks
-            if len(blocks) == 1 and type(blocks[0]) is MarkdownParagraph:
+            if len(blocks) == 1 and type(blocks[0]) is Paragraph:
                 yield ListRow(blocks[0], symbol)
                 continue
-            bullet = MarkdownBullet()
+            bullet = Bullet()
             bullet.symbol = symbol
-            yield Horizontal(bullet, Vertical(*blocks))
+            yield LaidOutHorizontal(bullet, LaidOutVertical(*blocks))
 
     def _numbering(self, items) -> tuple:
         """What every row's bullet depends on: an ordered list's first number and widest number."""
@@ -168,25 +190,42 @@ class GrowingList(_Mixin):
     async def _update_from_block(self, block: MarkdownBlock) -> None:
         old = self._item_lines
         items = [b for b in block._blocks if isinstance(b, ListItems)]
-        lines = [b._token.map for b in items]
-        rows = list(self.children)
+        lines = self._lines(block, items)
         keep = len(old) - 1 if old else 0
         if (
             type(block) is not type(self)
             or keep < 1
-            or len(rows) != len(old)
+            or len(self.children) != len(old)
             or lines[:keep] != old[:keep]
             or len(items) <= keep
             or self._numbering(items) != self._layout
         ):
             await super()._update_from_block(block)
             return
-        self._item_lines, self._token = lines, block._token
-        tail = items[keep:]  # rows for these only: building a row for every item cost as much as the parse
+        self._token = block._token
+        await self._grow(block, items[keep:], lines)
+
+    async def extend(self, block: MarkdownBlock, offset: int) -> bool:
+        """Update from ``block``: this list parsed again from its last item on (``offset`` lines below its first
+        line).  False, with nothing done, where the whole list is to be parsed: its numbers need another width."""
+        items = [b for b in block._blocks if isinstance(b, ListItems)]
+        keep = len(self._item_lines) - 1
+        if type(block) is not type(self) or not items or keep < 1 or len(self.children) != keep + 1:
+            return False
+        lines = self._item_lines[:keep] + [[a + offset, b + offset] for a, b in self._lines(block, items)]
+        if self._layout and len(str(self._layout[0] + len(lines) - 1)) != self._layout[1]:
+            return False
+        await self._grow(block, items, lines)
+        return True
+
+    async def _grow(self, block: MarkdownBlock, tail: list, lines: list) -> None:
+        """Rows for ``tail`` (the last item again, then the new ones) in place of the last row: building a row
+        for every item cost as much as the parse.  ``lines``: every item's lines."""
+        self._item_lines = lines
         if self._layout:  # an ordered list: its numbers go on from the kept rows' (the source may say "1." each time)
-            tail[0].bullet = str(self._layout[0] + keep)  # type: ignore[attr-defined]  # a list item
+            tail[0].bullet = str(self._layout[0] + len(lines) - len(tail))
         block._blocks = tail
-        await rows[-1].remove()
+        await self.children[-1].remove()
         await self.mount_all(list(block.compose()))
 
 
@@ -198,11 +237,15 @@ class GrowingOrderedList(GrowingList, OrderedList):  # type: ignore[misc,valid-t
     pass
 
 
-class Fence(MarkdownFence):
+class Fence(LaidOut, MarkdownFence):
     """A code block that keeps what streamed into it.  Textual before 8.2.6 (textual #6518) updated only the
     shown label as a fence grew: its ``code`` stayed the first chunk's, so a click copied that, and a later
     recompose (a theme change) showed it.  The answer was rebuilt whole at its end to fix that: with 35 code
     blocks, 11 MB of the app's peak memory and its largest frame."""
+
+    def compose(self):
+        for widget in super().compose():
+            yield relaid(widget)  # the code's text: it grows as the code streams
 
     def _copy_context(self, block: MarkdownBlock) -> None:
         if isinstance(block, MarkdownFence):
@@ -210,11 +253,12 @@ class Fence(MarkdownFence):
         super()._copy_context(block)
 
 
-class Answer(Markdown):
+class Answer(LaidOut, Markdown):
     """Markdown that grows; a click on a code block copies that block."""
 
     BLOCKS = {
-        **Markdown.BLOCKS,
+        **{name: laid_out(block) for name, block in Markdown.BLOCKS.items()},
+        "paragraph_open": Paragraph,
         "bullet_list_open": GrowingBulletList,
         "ordered_list_open": GrowingOrderedList,
         "fence": Fence,
@@ -233,6 +277,49 @@ class Answer(Markdown):
     def text(self) -> str:
         """The answer as the model wrote it (LaTeX included); the screen shows its math as Unicode."""
         return "".join(self._parts)
+
+    def append(self, markdown: str) -> AwaitComplete:
+        return AwaitComplete(self._append(markdown))
+
+    async def _append(self, markdown: str) -> None:
+        async with self.lock:
+            if await self._append_to_list(markdown):
+                return
+        await super().append(markdown)
+
+    async def _append_to_list(self, markdown: str) -> bool:
+        """Where the answer ends in a list, parse it again from its last item on; False where it does not.
+        Textual parses the last block whole on every append and builds a widget for each of its items: the
+        frames of a 98-item list answer each spent 20 ms on it, from the model's cores."""
+        blocks = [b for b in self.children if isinstance(b, MarkdownBlock)]
+        last = blocks[-1] if blocks else None
+        if not isinstance(last, GrowingList) or last.source_range[0] != self._last_parsed_line:
+            return False
+        offset = last.last_item_line
+        if offset is None:
+            return False
+        source, at = self.source + markdown, self._last_parsed_line + offset
+        parser = MarkdownIt("gfm-like") if self._parser_factory is None else self._parser_factory()
+        tokens = parser.parse("".join(source.splitlines(keepends=True)[at:]))
+        new = list(self._parse_markdown(tokens))
+        if not new:
+            return False
+        for block in new:  # (counted from the list's last item: from the document's start, as Textual keeps them)
+            block.source_range = (block.source_range[0] + at, block.source_range[1] + at)
+        with self.app.batch_update():
+            if not await last.extend(new[0], offset):
+                return False
+            self._markdown = source
+            last.source_range = (last.source_range[0], new[0].source_range[1])
+            top = [t.map[0] for t in tokens if t.map is not None and t.level == 0][-1]
+            if top:  # the last block is a new one: later appends parse from there
+                self._last_parsed_line = at + top
+            if new[1:]:
+                await self.mount_all(new[1:])
+        if any(isinstance(b, MarkdownHeader) for b in new):
+            self._table_of_contents = None
+            self.post_message(Markdown.TableOfContentsUpdated(self, self.table_of_contents).set_sender(self))
+        return True
 
     async def append_text(self, text: str) -> None:
         text = printable(text)

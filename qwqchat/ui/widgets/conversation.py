@@ -29,6 +29,7 @@ from textual.widgets import Button, Static
 from ...store import Conversation, StoredMessage
 from ...types import TurnResult
 from ..streamer import FRAME_S, IDLE_FRAME_S, INTERACTIVE_S, MAX_BUSY, MIN_FRAME_S, WATCH_BUSY, WATCH_MAX_S, TurnStream
+from .laid_out import LaidOut
 
 WINDOW = 12  # messages mounted when a conversation opens
 EARLIER = 6  # messages mounted each time the user reaches the top
@@ -40,7 +41,7 @@ FRAME_WAIT_S = 1.0  # the longest a load waits for the frame that shows it
 TICK_S = 1.0  # while nothing arrives, the thinking's "Thinking… 12 s" moves on this often
 
 
-class ConversationView(VerticalScroll):
+class ConversationView(LaidOut, VerticalScroll):
     class Progress(Message):
         """The streaming turn's phase and rate, for the status line."""
 
@@ -204,6 +205,14 @@ class ConversationView(VerticalScroll):
                     self.vertical_scrollbar.set_reactive(ScrollBar.position, y)
                     break
         return result
+
+    def _size_updated(self, size, virtual_size, container_size, layout: bool = True) -> bool:
+        """As ``LaidOut``, with no second layout pass; Textual before 8 caps the anchor's scroll at the end of the
+        last pass's height, so the view follows the end here (Textual 8 has it there already)."""
+        resized = super()._size_updated(size, virtual_size, container_size, layout)
+        if self._anchored and not self._anchor_released and self.scroll_y < self.max_scroll_y:
+            self.scroll_target_y = self.scroll_y = self.max_scroll_y
+        return resized
 
     _short = False  # the anchor waits because the chat is shorter than the view
 

@@ -26,6 +26,7 @@ from textual.widgets import Static
 
 from ...outline import TurningPoint, iter_turning_points
 from ...text import printable
+from .laid_out import LaidOut
 
 BLOCK_CHARS = 2000
 # Past BLOCK_CHARS a block waits this much longer for a line's end to be cut at: a block drawn below another starts
@@ -38,11 +39,11 @@ HIT = "reverse"  # a find match
 CURRENT_HIT = "bold reverse $warning"  # the find match the bar points at
 
 
-class ReasoningBlock(Static):
+class ReasoningBlock(LaidOut, Static):
     pass
 
 
-class ReasoningPane(Vertical):
+class ReasoningPane(LaidOut, Vertical):
     def __init__(self, text: str = "", final: bool = False, **kwargs) -> None:
         super().__init__(**kwargs)
         self._chapters: List[str] = []

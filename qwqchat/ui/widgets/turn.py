@@ -18,6 +18,7 @@ from ...text import printable, shown
 from ...types import Stats, TurnResult
 from ..keys import key_for
 from .answer import Answer
+from .laid_out import LaidOut, LaidOutVertical, relaid
 from .reasoning_pane import ReasoningPane
 
 
@@ -57,8 +58,11 @@ class UserMessage(Static, can_focus=True):
                 yield Static(self.label, classes="prompt-versions")
 
 
-class ReasoningFold(Collapsible):
+class ReasoningFold(LaidOut, Collapsible):
     """The collapsible thinking; a folded pane is only built when first opened."""
+
+    class Contents(LaidOut, Collapsible.Contents):
+        pass
 
     def __init__(self, text: str, title: str, collapsed: bool, final: bool = False) -> None:
         self._raw: List[str] = [text]  # as the model wrote it: what "copy the thinking" copies
@@ -67,6 +71,7 @@ class ReasoningFold(Collapsible):
         self.pane: Optional[ReasoningPane] = None if collapsed else ReasoningPane(text, final=final)
         self._pending_text = text if collapsed else ""
         super().__init__(*([self.pane] if self.pane else []), title=title, collapsed=collapsed)
+        relaid(self._title)  # it changes while the thinking streams (the clock, the tokens)
 
     _quiet = False  # the next scroll_visible is one Textual asks for after a fold the app made itself
 
@@ -140,7 +145,7 @@ class ReasoningFold(Collapsible):
             self.pane.append(text)
 
 
-class AssistantTurn(Vertical, can_focus=True):
+class AssistantTurn(LaidOut, Vertical, can_focus=True):
     """A reply: streaming or finished. Focus it (click) to aim toggle/copy keys at it."""
 
     def __init__(self, message: Optional[StoredMessage] = None, keep_open: bool = False, clock=time.monotonic) -> None:
@@ -169,7 +174,7 @@ class AssistantTurn(Vertical, can_focus=True):
 
     def compose(self):
         yield self.fold
-        with Vertical(classes="answer-column"):
+        with LaidOutVertical(classes="answer-column"):
             yield self.warning
             yield self.answer
             yield self.note
