@@ -41,8 +41,11 @@ MIN_FRAME_S = 1.0
 # last one, but no longer than WATCH_MAX_S: a frame's cost grows with what is on screen (a 200-item list answer:
 # 100-200 ms a frame, reflowing every row), and at a frame a second an 800-token list answer took 10-20 % of a core
 # from the model's threads (2 threads on 2 cores: TUI/ask 0.82-0.97, median 0.90).  Cheap frames (the thinking, a
-# short answer: 10-80 ms) still come once a second; at 3 % a 40-line answer was redrawn only every 2-3 s.
-WATCH_BUSY = 0.08
+# short answer: 10-80 ms) still come once a second; at 3 % a 40-line answer was redrawn only every 2-3 s.  Once a
+# frame of a 98-item list answer cost 25-45 ms (a list parsed from its last item, one layout pass a frame), 8 % still
+# took 4 % of the model's speed on 800-token list answers (TUI/ask 0.95 against 0.99 with no frames at all); at 4 %
+# such frames come every 1-1.2 s.
+WATCH_BUSY = 0.04
 WATCH_MAX_S = 3.0
 # At most this much text is applied in one frame, so that no frame keeps a key waiting long: a fast server's
 # whole 2,000-token answer in one frame mounted 142 Markdown blocks (130 ms) and laid them out (190 ms); 25 KB of
