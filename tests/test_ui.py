@@ -16,7 +16,7 @@ from qwqchat.engines.replay import ReplayEngine, tokens_of
 from qwqchat.errors import ModelError
 from qwqchat.store import Store
 from qwqchat.ui.keys import KEYS, key_text
-from qwqchat.ui.screens.chat_actions import ANSWERING_ELSEWHERE, STILL_ANSWERING
+from qwqchat.ui.screens.chat_actions import ANSWERING_ELSEWHERE, ELSEWHERE, STILL_ANSWERING
 from qwqchat.ui.screens.dialogs import Ask, Confirm
 from qwqchat.ui.screens.help import HelpScreen
 from qwqchat.ui.screens.settings import SettingsScreen
@@ -687,7 +687,8 @@ async def test_while_only_watched_costly_frames_come_less_often_but_at_least_eve
 
 
 async def test_a_reply_that_ends_while_another_chat_is_shown_leaves_that_chats_status_line(qwq_home):
-    """The end of a reply streaming in the background is not the shown chat's: its line kept "ready"."""
+    """The end of a reply streaming in the background is not the shown chat's: its line said where the model
+    was busy (not "ready": prompts there are refused meanwhile), then "ready", not that reply's tokens."""
     gate = Gate(1)
     app = make_app(pace=gate)
     async with app.run_test(size=(140, 40)) as pilot:
@@ -695,7 +696,7 @@ async def test_a_reply_that_ends_while_another_chat_is_shown_leaves_that_chats_s
         await send(pilot, "q")
         await gate.wait_reached()
         await pilot.press("ctrl+n")
-        await wait_until(pilot, lambda: app.status.activity == "ready", what="the new chat's status")
+        await wait_until(pilot, lambda: app.status.activity == ELSEWHERE, what="the new chat's status")
         gate.release()
         await finished(pilot)
         assert app.status.activity == "ready"
@@ -942,7 +943,8 @@ async def test_back_in_a_chat_whose_reply_streams_all_of_it_so_far_is_shown_and_
         await gate.wait_reached()  # more came while the other chat was shown
         await wait_until(pilot, lambda: not app.stream.behind and app.stream.answer_pieces > 10, what="a frame")
         await pilot.pause(0.1)
-        assert "answering" not in str(app.status.render())  # that chat's status line is not this reply's
+        assert "tok/s" not in str(app.status.render())  # that chat's status line is not this reply's...
+        assert app.status.activity == ELSEWHERE  # ...but says where the model is busy
         await app.open_conversation(chat)
         await pilot.pause(0.2)
         turn = app.view.last_turn()

@@ -27,7 +27,7 @@ from ..widgets.conversation import ConversationView
 from ..widgets.prompt import PromptBox
 from ..widgets.sidebar import Sidebar
 from ..widgets.status_line import StatusLine
-from .chat_actions import EMPTY_HINT, ChatActions
+from .chat_actions import ELSEWHERE, EMPTY_HINT, ChatActions
 
 WIDE = 120  # columns from which the reasoning sits beside the answer
 
@@ -194,6 +194,8 @@ class ChatScreen(ChatActions):
             self.status.show(
                 context_used=s.context_used or self.status.context_used, activity=f"{result.finish_reason}{rate}"
             )
+        elif self.status.activity == ELSEWHERE:
+            self.status.show(activity="ready")
         if result.finish_reason == "error":
             self.notify(result.error or "generation failed", severity="error", timeout=10)
         self.sidebar.refresh_list(select=self.conversation.id if self.conversation else None)

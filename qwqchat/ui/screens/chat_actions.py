@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from ..app import QwqChatApp
 
 STILL_ANSWERING = "Still answering: press Esc to stop it first"
+ELSEWHERE = "answering in another chat"  # the status line while a reply streams into a chat not shown
 ANSWERING_ELSEWHERE = "A reply is streaming in another chat: open that chat to stop it (Esc), or wait for its end"
 EMPTY_HINT = (
     "Ask anything. The model thinks before it answers: its reasoning streams beside the answer (above it "
@@ -202,8 +203,8 @@ class ChatActions(Screen):
         used = next((m.stats.context_used for m in reversed(self.messages()) if m.stats and m.stats.context_used), 0)
         shown_id = self.conversation.id if self.conversation else None
         streaming_here = self.stream is not None and self.stream.conversation_id == shown_id
-        if not streaming_here and self.host.engine_ready:
-            self.status.show(activity="ready")  # not the last chat's "cancelled · 2.1 tok/s"
+        if not streaming_here and self.host.engine_ready:  # not the last chat's "cancelled · 2.1 tok/s"
+            self.status.show(activity=ELSEWHERE if self.stream is not None else "ready")
         self._warm()
         self.status.show(context_used=used)
         self.prompt.focus()
