@@ -1161,3 +1161,44 @@ async def test_a_long_reply_ends_with_its_end_in_view(qwq_home):
         app.chat.action_toggle_all_reasoning()  # Ctrl+G: unfolding every turn does not jump either
         await pilot.pause(0.3)
         assert view.scroll_y == view.max_scroll_y
+
+
+async def test_switching_back_and_forth_between_long_chats_never_loads_earlier_messages_into_a_chat_being_built(
+    qwq_home,
+):
+    """Switching between two chats longer than the window killed the app (NoMatches, exit 1) on the 5th switch in
+    a user's run: taking the long chat down scrolled the view up, which asked for earlier messages, and that load
+    ran while the next chat was being built, before its "earlier messages" button existed."""
+    store = Store()
+    chats = []
+    for name in ("a", "b"):
+        cid = store.create_conversation()
+        for i in range(10):
+            store.add_user_message(cid, f"{name} question {i}")
+            mid = store.start_reply(cid)
+            store.finish_reply(mid, "thinking " * 50, f"{name} answer {i}\n\n" + "para " * 120, "stop")
+        chats.append(cid)
+    app = make_app(store=store)
+    async with app.run_test(size=(150, 45)) as pilot:
+        await ready(pilot)
+        view = app.view
+        show = view._show
+
+        async def scrolled_while_built(conv, empty_text):  # the load that the scroll asked for, run mid-build
+            await view.remove_children()
+            view._hidden = conv.messages[:-12]
+            await view.load_earlier()
+            await show(conv, empty_text)
+
+        view._show = scrolled_while_built
+        await app.open_conversation(chats[0])
+        view._show = show
+        for n in range(1, 6):
+            await app.open_conversation(chats[n % 2])
+            await pilot.pause(0.2)
+        assert app.is_running and app.conversation.id == chats[1]
+        await wait_until(pilot, lambda: not view.loading_earlier)
+        shown = len(view.children)
+        assert view._hidden and shown >= 13
+        view.scroll_home(animate=False)  # and a scroll to the top still brings earlier messages in
+        await wait_until(pilot, lambda: len(view.children) > shown, what="earlier messages")

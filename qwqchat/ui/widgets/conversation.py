@@ -137,6 +137,8 @@ class ConversationView(LaidOut, VerticalScroll):
         if stream.started is not None:
             turn.started = stream.started
         turn.answered_at = stream.answered_at
+        if stream.loop_repeats:  # (its warning, and at its end "the thinking repeated itself")
+            turn.warn(stream.loop_repeats)
         if not stream.think:
             turn.answer_directly()
         reasoning, answer = "".join(stream.taken_reasoning), "".join(stream.taken_answer)
@@ -151,12 +153,14 @@ class ConversationView(LaidOut, VerticalScroll):
 
     async def load_earlier(self) -> None:
         """Mount up to ``EARLIER`` hidden messages above, ``STEP`` a frame, the text on screen kept in place."""
-        if not self._hidden or self._loading:
+        # (no button: the chat is being built, and a scroll while the last one was taken down asked for this)
+        buttons = self.query("#load-earlier").results(Button)
+        button = next(buttons, None)
+        if not self._hidden or self._loading or button is None:
             return
         self._loading = True
         try:
             batch, self._hidden = self._hidden[-EARLIER:], self._hidden[:-EARLIER]
-            button = self.query_one("#load-earlier", Button)
             while batch and button.is_attached:  # (another chat opened meanwhile: stop)
                 part, batch = batch[-STEP:], batch[:-STEP]
                 self._keep = self._reading_position()
@@ -408,6 +412,7 @@ class ConversationView(LaidOut, VerticalScroll):
         if batch.dropped_turns:
             self.notify(f"{batch.dropped_turns} oldest turn(s) left out to fit the context", timeout=5)
         if batch.loop is not None:
+            stream.loop_repeats = batch.loop.repeats
             if turn is not None:
                 turn.warn(batch.loop.repeats)
             self.post_message(self.LoopWarned(batch.loop.repeats))
