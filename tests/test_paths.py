@@ -375,6 +375,11 @@ async def test_loop_warning_stays_in_sight_and_drops_its_keys_when_the_turn_ends
         await wait_until(pilot, lambda: bar.display, what="the loop warning")
         assert "Esc stop" in str(bar.render())
         assert bar.region.bottom <= app.prompt.region.y  # just above the prompt, whatever the view scrolls to
+        looping_chat = app.conversation.id
+        await pilot.press("ctrl+n")  # in another chat its keys are refused: a new chat showed it
+        await wait_until(pilot, lambda: app.conversation is None and not bar.display, what="no warning elsewhere")
+        await app.open_conversation(looping_chat)
+        assert bar.display and "Esc stop" in str(bar.render())
         gate.release()
         await finished(pilot)
         assert not bar.display

@@ -44,9 +44,10 @@ MIN_FRAME_S = 1.0
 # short answer: 10-80 ms) still come once a second; at 3 % a 40-line answer was redrawn only every 2-3 s.  Once a
 # frame of a 98-item list answer cost 25-45 ms (a list parsed from its last item, one layout pass a frame), 8 % still
 # took 4 % of the model's speed on 800-token list answers (TUI/ask 0.95 against 0.99 with no frames at all); at 4 %
-# such frames come every 1-1.2 s.
+# such frames come every 1-1.2 s.  A 150-item list answer's late frames (15-30 new items each, ~110 ms) came every
+# 2.9 s in a user's run at a 3-s limit: too long to watch a list grow; 2 s now.
 WATCH_BUSY = 0.04
-WATCH_MAX_S = 3.0
+WATCH_MAX_S = 2.0
 # At most this much text is applied in one frame, so that no frame keeps a key waiting long: a fast server's
 # whole 2,000-token answer in one frame mounted 142 Markdown blocks (130 ms) and laid them out (190 ms); 25 KB of
 # thinking took 60 ms to wrap.  What is held back goes to the next frames, one a tick (``behind``), before any
@@ -84,6 +85,7 @@ class TurnStream:
         # all taken so far (UI thread): a reply shown again after a chat switch starts from it, and from its clock
         self.started: Optional[float] = None
         self.answered_at: Optional[float] = None
+        self.loop_repeats = 0  # the last loop warning's count (0: none)
         self.taken_reasoning: List[str] = []
         self.taken_answer: List[str] = []
         # counted by the UI as batches are applied

@@ -173,9 +173,21 @@ class ChatScreen(ChatActions):
         self.status.show(activity=message.activity)
 
     def on_conversation_view_loop_warned(self, message: ConversationView.LoopWarned) -> None:
+        self._show_loop()
+
+    async def open_conversation(self, conversation_id: Optional[int]) -> None:
+        await super().open_conversation(conversation_id)
+        self._show_loop()
+
+    def _show_loop(self) -> None:
+        """The loop bar, in the chat whose reply loops only: its keys act on that reply (in another chat they are
+        refused, and a new chat showed the other's warning)."""
+        stream = self.stream
+        repeats = stream.loop_repeats if stream is not None and not self._streams_elsewhere() else 0
         bar = self.query_one("#loop-bar", Static)
-        bar.update(f"⚠ The thinking is repeating itself ({message.repeats}×): {LOOP_KEYS}")
-        bar.display = True
+        if repeats:
+            bar.update(f"⚠ The thinking is repeating itself ({repeats}×): {LOOP_KEYS}")
+        bar.display = bool(repeats)
 
     async def on_conversation_view_turn_ended(self, message: ConversationView.TurnEnded) -> None:
         """Settle the turn on screen; the view's stream is cleared last, so "not streaming" means done."""
