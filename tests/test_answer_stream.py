@@ -77,23 +77,29 @@ class Pair(App):
         yield Markdown()
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-async def test_a_list_streamed_in_pieces_looks_as_if_rendered_whole(seed: int) -> None:
+async def stream_as_whole(doc: str, seed: int, longest: int, size=(80, 24)) -> None:
+    """Stream ``doc`` in random pieces of up to ``longest`` characters; after each, the answer must look as
+    Textual's Markdown renders the same text whole."""
     rnd = random.Random(seed)
     app = Pair()
-    async with app.run_test() as pilot:
+    async with app.run_test(size=size) as pilot:
         answer, whole = app.query_one(Answer), app.query(Markdown).last()
         at, shown, math = 0, "", MathStream()  # the answer holds back a line until its inline code closes
-        while at < len(DOC):
-            step = rnd.randint(1, 40)
-            await answer.append_text(DOC[at : at + step])
-            shown += math.feed(DOC[at : at + step])
+        while at < len(doc):
+            step = rnd.randint(1, longest)
+            await answer.append_text(doc[at : at + step])
+            shown += math.feed(doc[at : at + step])
             at += step
             await settled(pilot, answer, shown)
             await whole.update(shown)
             await pilot.pause()
-            assert shape(answer) == shape(whole), f"after {at} characters"
+            assert shape(answer) == shape(whole), f"after {at} characters: {shown!r}"
         assert any(isinstance(w, GrowingList) for w in answer.query("*"))
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+async def test_a_list_streamed_in_pieces_looks_as_if_rendered_whole(seed: int) -> None:
+    await stream_as_whole(DOC, seed, 40)
 
 
 EVERY_BLOCK = (
@@ -300,20 +306,7 @@ TRICKY = (
 async def test_lists_that_change_as_they_stream_look_as_if_rendered_whole(seed: int) -> None:
     """Each frame re-parses a list from its last item on: another marker, a header or a rule right after it,
     numbers that widen, a lazy line, nesting; every step must look as Textual's Markdown renders it whole."""
-    rnd = random.Random(seed)
-    app = Pair()
-    async with app.run_test(size=(70, 80)) as pilot:
-        answer, whole = app.query_one(Answer), app.query(Markdown).last()
-        at, shown, math = 0, "", MathStream()  # (as above)
-        while at < len(TRICKY):
-            step = rnd.randint(1, 12)
-            await answer.append_text(TRICKY[at : at + step])
-            shown += math.feed(TRICKY[at : at + step])
-            at += step
-            await settled(pilot, answer, shown)
-            await whole.update(shown)
-            await pilot.pause()
-            assert shape(answer) == shape(whole), f"after {at} characters: {shown!r}"
+    await stream_as_whole(TRICKY, seed, 12, size=(70, 80))
 
 
 async def test_a_growing_list_parses_only_its_last_item_and_the_new_ones(monkeypatch) -> None:
