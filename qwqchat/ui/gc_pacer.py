@@ -154,8 +154,8 @@ class GcPacer:
 
     def _collect_if_due(self) -> Optional[str]:
         now = self.clock()
-        streaming, started = self.streaming(), self.streaming() and not self._streaming
-        self._streaming = streaming
+        streaming = self.streaming()
+        started, self._streaming = streaming and not self._streaming, streaming
         if started:
             gc.freeze()
             self._unswept = True

@@ -154,8 +154,7 @@ class ConversationView(LaidOut, VerticalScroll):
     async def load_earlier(self) -> None:
         """Mount up to ``EARLIER`` hidden messages above, ``STEP`` a frame, the text on screen kept in place."""
         # (no button: the chat is being built, and a scroll while the last one was taken down asked for this)
-        buttons = self.query("#load-earlier").results(Button)
-        button = next(buttons, None)
+        button = next(self.query("#load-earlier").results(Button), None)
         if not self._hidden or self._loading or button is None:
             return
         self._loading = True
