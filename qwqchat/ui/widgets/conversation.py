@@ -84,6 +84,8 @@ class ConversationView(LaidOut, VerticalScroll):
         self._alarm: Optional[Timer] = None  # ends the pump's doze (``_doze``)
         self._hidden: List[StoredMessage] = []
         self._loading = False
+        self._built = 0  # how many chats this view has built: a load asked for under one is not run under the next
+        self._building = False
         self._keep: Optional[Tuple[Widget, int]] = None  # (child, its offset from the top) held while loading
         self._arranged: Optional[DockArrangeResult] = None
 
@@ -108,6 +110,14 @@ class ConversationView(LaidOut, VerticalScroll):
         self._cpu_at_apply = time.thread_time()
 
     async def _show(self, conv: Optional[Conversation], empty_text: str) -> None:
+        self._built += 1
+        self._building = True  # (taking the last chat down scrolls the view up: that asks for no earlier messages)
+        try:
+            await self._build(conv, empty_text)
+        finally:
+            self._building = False
+
+    async def _build(self, conv: Optional[Conversation], empty_text: str) -> None:
         streaming_here = self.stream is not None and conv is not None and self.stream.conversation_id == conv.id
         if not streaming_here:
             self.streaming_turn = None  # it keeps streaming into the store in the background
@@ -251,7 +261,12 @@ class ConversationView(LaidOut, VerticalScroll):
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
         if new_value < old_value and new_value < self.size.height and self._hidden and not self._loading:
-            self.call_later(self.load_earlier)  # near the top, scrolling up: the next messages come in
+            if not self._building:  # near the top, scrolling up: the next messages come in
+                self.call_later(self._load_earlier_in, self._built)
+
+    async def _load_earlier_in(self, built: int) -> None:
+        if built == self._built and not self._building:  # (the chat it was asked for is still the one shown)
+            await self.load_earlier()
 
     async def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "load-earlier":
