@@ -1,6 +1,9 @@
 """The engine in its own process (what the TUI runs, local or remote): same replies, and cancel, answer-now
 and failures still work across the pipe; text that arrives faster than it is sent is merged, never held."""
 
+import subprocess
+import sys
+import textwrap
 import threading
 
 import pytest
@@ -322,3 +325,27 @@ def running(pid: int) -> bool:
         return "zombie" not in Path(f"/proc/{pid}/status").read_text()
     except OSError:
         return False
+
+
+def test_an_engine_made_inside_the_running_app_starts_its_process():
+    """Choosing a model on the first-run screen killed the app (ValueError: bad value(s) in fds_to_keep): the
+    first engine made while Textual holds ``sys.stderr`` (its print capture's fileno is -1) started
+    multiprocessing's resource tracker with that fd.  In a fresh process, as a user's first run is."""
+    script = textwrap.dedent(
+        """
+        from textual.app import App
+        from qwqchat.engines.process import ProcessEngine
+
+        class Probe(App):
+            def on_mount(self):
+                try:
+                    engine = ProcessEngine.remote("http://127.0.0.1:9/v1")  # (made, not loaded: no server needed)
+                    self.exit(f"made {engine.name}")
+                except Exception as exc:
+                    self.exit(f"failed {type(exc).__name__}: {exc}")
+
+        print(Probe().run(headless=True))
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip().startswith("made "), (done.stdout, done.stderr[-2000:])

@@ -27,8 +27,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 import threading
 import time
+from contextlib import redirect_stderr
 from typing import Any, Callable, Dict, Iterator, List, Optional
 
 from ..errors import QwqError
@@ -43,6 +45,22 @@ COALESCE_S = 0.05
 # After Stop, how long the child may take to end its turn before it is killed and the turn ended here: a server
 # that never sends its headers holds the child's request (and so Stop, and quitting) for its whole timeout.
 STOP_GRACE_S = 3.0
+
+
+def start_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker (the events below need it) with the process's own stderr.
+
+    The tracker's child is handed ``sys.stderr.fileno()``: inside a running Textual app that is the app's print
+    capture, whose fileno is -1, and the spawn fails ("bad value(s) in fds_to_keep").  A model chosen on the
+    first-run screen is the first engine made after the app started: the app died with a traceback."""
+    from multiprocessing import resource_tracker
+
+    real = sys.__stderr__
+    if real is None or sys.stderr is real:
+        resource_tracker.ensure_running()
+        return
+    with redirect_stderr(real):  # (a moment: the tracker is started once per process)
+        resource_tracker.ensure_running()
 
 
 class ProcessEngine:
@@ -76,6 +94,7 @@ class ProcessEngine:
         self._kind = kind
         self._kwargs = kwargs
         self._ctx = multiprocessing.get_context("spawn")
+        start_resource_tracker()
         self._cancel = self._ctx.Event()
         self._end_thinking = self._ctx.Event()
         self._conn: Any = None
