@@ -28,7 +28,10 @@ def fake(monkeypatch, tmp_path, smol_model):
 
 
 def first_run_app():
-    return QwqChatApp(config.load(), Store(), None, "no model configured", save_theme=False, first_run=True)
+    cfg = config.load()
+    # a reply of bounded length: unbounded, the test model's "Hello" reply ran past the test's minute once in CI
+    cfg.sampling = cfg.sampling.merged(max_tokens=200, seed=1)
+    return QwqChatApp(cfg, Store(), None, "no model configured", save_theme=False, first_run=True)
 
 
 async def test_download_the_recommended_quant_then_chat(fake, qwq_home):
