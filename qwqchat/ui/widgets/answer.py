@@ -36,6 +36,7 @@ from textual.widgets.markdown import MarkdownBlock, MarkdownFence
 from ...mathtext import MathStream, render_math
 from ...text import printable
 from .laid_out import LaidOut, LaidOutHorizontal, LaidOutVertical, laid_out, relaid
+from .shared_styles import SharedComponentStyles, shared_styles
 
 # Textual's list blocks, through its public table of block classes (the classes themselves are private)
 BulletList = Markdown.BLOCKS["bullet_list_open"]
@@ -92,7 +93,7 @@ class Hanging(Visual):
         return self.text.get_height(rules, max(1, width - self.indent))
 
 
-class ListRow(LaidOut, MarkdownParagraph):
+class ListRow(SharedComponentStyles, LaidOut, MarkdownParagraph):
     """A list item that is one paragraph (most are), drawn as one widget instead of Textual's four (a row, the
     bullet, a column, the paragraph): each widget mounted costs the UI 1-2 ms, and a list streams in an item
     at a time while the model decodes on the same cores."""
@@ -123,7 +124,7 @@ class ListRow(LaidOut, MarkdownParagraph):
         return (self.bullet + text if selection.start is None else text), "\n"
 
 
-Paragraph = laid_out(MarkdownParagraph)
+Paragraph = shared_styles(laid_out(MarkdownParagraph))
 Bullet = laid_out(MarkdownBullet)
 
 
@@ -257,7 +258,7 @@ class Answer(LaidOut, Markdown):
     """Markdown that grows; a click on a code block copies that block."""
 
     BLOCKS = {
-        **{name: laid_out(block) for name, block in Markdown.BLOCKS.items()},
+        **{name: shared_styles(laid_out(block)) for name, block in Markdown.BLOCKS.items()},
         "paragraph_open": Paragraph,
         "bullet_list_open": GrowingBulletList,
         "ordered_list_open": GrowingOrderedList,
