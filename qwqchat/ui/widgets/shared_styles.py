@@ -32,7 +32,7 @@ class SharedComponentStyles(_Mixin):
         none when a sibling's styles are taken instead."""
         classes = super()._get_component_classes()
         parent = self._parent
-        if not classes or parent is None or self._has_order_style or self._has_odd_or_even:
+        if not classes or not isinstance(parent, DOMNode) or self._has_order_style or self._has_odd_or_even:
             return classes
         rules = self.app.stylesheet.rules_map  # a new map when the theme or the CSS changes
         pseudo = self._pseudo_classes_cache_key
