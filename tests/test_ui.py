@@ -622,6 +622,33 @@ async def test_scrolling_to_the_top_of_a_long_chat_loads_earlier_turns_in_place(
             assert view.scroll_y > 0
 
 
+async def test_one_page_up_near_the_top_of_a_long_chat_loads_one_batch_and_scrolls_one_page(qwq_home):
+    """One PageUp near the top ran through a whole 52-message chat in a user's run: its animation kept heading for
+    the old top after each load moved the text down, and every step there loaded the next messages."""
+    from qwqchat.ui.widgets.conversation import EARLIER
+
+    store = Store()
+    cid = store.create_conversation(model="m")
+    for i in range(40):
+        store.add_user_message(cid, f"Question {i}")
+        store.finish_reply(store.start_reply(cid), "thinking " * 20, f"Answer {i}\n\n" + "word " * 60, "stop")
+    app = make_app(store=store)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await ready(pilot)
+        await app.open_conversation(cid)
+        view = app.view
+        await wait_until(pilot, lambda: view.last_turn() is not None and view.last_turn().region.height > 0)
+        view.scroll_to(y=view.size.height // 2, animate=False)  # near the top, not yet asking for more
+        await pilot.pause(0.3)
+        shown = len(view.children)
+        view.focus()
+        await pilot.press("pageup")
+        await pilot.pause(1.5)  # (Textual's scroll animation, and any load it asks for)
+        await wait_until(pilot, lambda: not view.loading_earlier)
+        assert len(view.children) == shown + EARLIER  # one batch, as one PageUp asked
+        assert view.scroll_y > view.size.height // 2  # and the page above what was read, not the chat's top
+
+
 async def test_a_watched_reply_paints_rarely_and_a_key_brings_frames_back(qwq_home):
     """Nobody touching the keys: the first piece shows at once, then the pump waits out ``idle_frame_s`` (the model
     keeps the CPU); a key: frames again."""

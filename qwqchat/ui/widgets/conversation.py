@@ -17,6 +17,7 @@ import math
 import time
 from typing import List, Optional, Tuple
 
+from textual.actions import SkipAction
 from textual.containers import VerticalScroll
 from textual.geometry import Size
 from textual.layout import DockArrangeResult
@@ -257,6 +258,18 @@ class ConversationView(LaidOut, VerticalScroll):
             await asyncio.wait_for(done, FRAME_WAIT_S)
         except asyncio.TimeoutError:  # never hold the view's queue for good on a frame that did not come
             pass
+
+    def action_page_up(self) -> None:
+        """Not animated: an animation heads for where the top was when it started, and each load of earlier
+        messages above moves the text down, so one PageUp near the top loaded the whole chat."""
+        if not self.allow_vertical_scroll:
+            raise SkipAction()
+        self.scroll_page_up(animate=False)
+
+    def action_scroll_up(self) -> None:
+        if not self.allow_vertical_scroll:
+            raise SkipAction()
+        self.scroll_up(animate=False)  # (as PageUp)
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
