@@ -1,6 +1,8 @@
 """The first-run screen through Pilot: download the recommended model from a fake hub, cancel, resume, or
 point at a local file — and then chat with it."""
 
+import time
+
 import pytest
 from fake_hub import FakeHub
 from textual.widgets import Button, Input, Label, Select
@@ -121,3 +123,52 @@ async def test_escape_skips_to_the_chats_without_a_model(qwq_home):
         await pilot.press("escape")
         assert not isinstance(app.screen, FirstRunScreen)
         assert "no model configured" in str(app.status.render())
+
+
+async def test_quitting_during_a_download_stops_it(fake, qwq_home, tmp_path):
+    """Ctrl+Q during a download left the app running, off screen, until the whole file had arrived (and Ctrl+C
+    could not end it): the download's thread went on."""
+    fake.throttle = 0.05  # ~1.3 MB/s: the test model's 98 MB would take over a minute
+    app = first_run_app()
+
+    def partial_size() -> int:
+        return sum(p.stat().st_size for p in tmp_path.rglob("*.qwqchat-partial"))
+
+    async with app.run_test(size=(140, 45)) as pilot:
+        screen = app.screen
+        await pilot.click("#download")
+        await wait_until(pilot, lambda: partial_size() > 0, what="some bytes on disk")
+        cancel = screen.cancel
+    assert cancel is not None and cancel.is_set()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:  # the thread ends at its next chunk
+        before = partial_size()
+        time.sleep(1.0)
+        if partial_size() == before:
+            break
+    assert partial_size() == before, "the download went on after the app quit"
+
+
+async def test_a_resumed_download_reports_the_speed_of_what_it_fetches_not_what_was_on_disk(qwq_home):
+    """Resumed at 40 MB, the first reports said 279.5 MB/s and "0 s left": the bytes already on disk counted."""
+    from qwqchat.ui.screens import first_run
+
+    app = first_run_app()
+    async with app.run_test(size=(140, 45)) as pilot:
+        screen = app.screen
+        screen._resumed = None  # (as a download's start leaves it)
+        status = screen.query_one("#pull-status", Label)
+        screen.on_pull_progress(first_run.PullProgress("model.gguf", 40_000_000, 100_000_000))
+        assert "MB/s" not in str(status.render()) and "left" not in str(status.render())
+        screen._started -= 4  # four seconds later
+        screen.on_pull_progress(first_run.PullProgress("model.gguf", 45_200_000, 100_000_000))
+        assert "1.3 MB/s · 42 s left" in str(status.render())
+        await pilot.pause()
+
+
+async def test_an_empty_path_asks_for_one(qwq_home):
+    app = first_run_app()
+    async with app.run_test(size=(140, 45)) as pilot:
+        screen = app.screen
+        await pilot.click("#use-local")
+        assert "type the path of a .gguf file first" in str(screen.query_one("#first-run-error").render())

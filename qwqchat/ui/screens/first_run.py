@@ -61,6 +61,7 @@ class FirstRunScreen(Screen[Path]):
         self._last_post = 0.0
         self._started = 0.0
         self._have = 0  # bytes of the chosen file on disk, as the download reported them
+        self._resumed: Optional[int] = None  # the bytes on disk at this download's first report: not its speed
 
     def compose(self) -> ComposeResult:
         m, rec = self.machine, self.rec.option
@@ -94,12 +95,20 @@ class FirstRunScreen(Screen[Path]):
                 yield Input(placeholder="/path/to/model.gguf", id="local-path")
                 yield Button("Use this file", id="use-local")
             yield Label("", id="first-run-error")
-            yield Static("Esc: skip for now (browse and export old chats; F1 for keys)", classes="first-run-or")
+            yield Static(
+                "Esc: skip for now (browse and export old chats; F1 there lists the keys)", classes="first-run-or"
+            )
 
     def action_skip(self) -> None:
         if self.cancel is not None:
             self.cancel.set()
         self.dismiss(None)
+
+    def on_unmount(self) -> None:
+        """Quitting stops the download: its thread went on to the file's end, the app gone from the screen but
+        not ended, and Ctrl+C could not end it."""
+        if self.cancel is not None:
+            self.cancel.set()
 
     def on_mount(self) -> None:
         self.query_one("#download", Button).focus()
@@ -120,6 +129,9 @@ class FirstRunScreen(Screen[Path]):
         self.use_local(event.value)
 
     def use_local(self, value: str) -> None:
+        if not value.strip():
+            self._error("type the path of a .gguf file first")
+            return
         path = Path(value.strip()).expanduser()
         try:
             gguf_header.read(path)
@@ -136,6 +148,7 @@ class FirstRunScreen(Screen[Path]):
         self.cancel = threading.Event()
         self._started = time.monotonic()
         self._have = 0
+        self._resumed = None
         self.query_one("#download", Button).disabled = True
         self.query_one("#cancel", Button).disabled = False
         self.query_one("#pull-bar", ProgressBar).display = True
@@ -167,14 +180,18 @@ class FirstRunScreen(Screen[Path]):
             self._have = max(self._have, msg.done)
         bar = self.query_one("#pull-bar", ProgressBar)
         bar.update(total=msg.total, progress=msg.done)
-        elapsed = max(1e-6, time.monotonic() - self._started)
         if msg.name.startswith("verifying"):
             text = f"{msg.name}: {fit.gib(msg.done)} of {fit.gib(msg.total)}"
         else:
-            speed = msg.done / elapsed
+            if self._resumed is None:
+                self._resumed, self._started = msg.done, time.monotonic()
+            elapsed = time.monotonic() - self._started
+            speed = (msg.done - self._resumed) / elapsed if elapsed >= 1 else 0.0
             eta = (msg.total - msg.done) / speed if msg.total and speed > 0 else None
-            text = f"{msg.name}: {fit.gib(msg.done)} of {fit.gib(msg.total)} · {speed / 1e6:.1f} MB/s" + (
-                f" · {eta:,.0f} s left" if eta is not None else ""
+            text = (
+                f"{msg.name}: {fit.gib(msg.done)} of {fit.gib(msg.total)}"
+                + (f" · {speed / 1e6:.1f} MB/s" if speed > 0 else "")
+                + (f" · {eta:,.0f} s left" if eta is not None else "")
             )
         self.query_one("#pull-status", Label).update(Content(printable(text)))
 
@@ -187,6 +204,8 @@ class FirstRunScreen(Screen[Path]):
             bar = self.query_one("#pull-bar", ProgressBar)
             if self._have and bar.total:
                 bar.update(progress=self._have)  # a known fraction: the bar holds still
+                on_disk = f"{fit.gib(self._have)} of {fit.gib(int(bar.total))} on disk"  # (no speed: it stopped)
+                self.query_one("#pull-status", Label).update(Content(on_disk))
             else:
                 bar.display = False  # nothing arrived: no bar pulsing "--%" after the failure
                 self.query_one("#pull-status", Label).update("")
