@@ -593,20 +593,32 @@ async def test_up_recalls_prompts_after_a_restart_this_chats_first(qwq_home):
         assert app.prompt.text == ""
 
 
+def long_chat(exchanges: int, thinking: int, words: int) -> Store:
+    """A store holding one chat of ``exchanges`` finished question-and-answer pairs."""
+    store = Store()
+    cid = store.create_conversation(model="m")
+    for i in range(exchanges):
+        store.add_user_message(cid, f"Question {i}")
+        store.finish_reply(store.start_reply(cid), "thinking " * thinking, f"Answer {i}\n\n" + "word " * words, "stop")
+    return store
+
+
+async def opened_long_chat(pilot):
+    """The app's view once the store's one chat is open and its last turn drawn."""
+    app = pilot.app
+    await ready(pilot)
+    await app.open_conversation(app.store.list_conversations()[0].id)
+    view = app.view
+    await wait_until(pilot, lambda: view.last_turn() is not None and view.last_turn().region.height > 0)
+    return view
+
+
 async def test_scrolling_to_the_top_of_a_long_chat_loads_earlier_turns_in_place(qwq_home):
     from qwqchat.ui.widgets.conversation import WINDOW
 
-    store = Store()
-    cid = store.create_conversation(model="m")
-    for i in range(200):
-        store.add_user_message(cid, f"Question {i}")
-        store.finish_reply(store.start_reply(cid), "thinking " * 50, f"Answer {i}\n\n" + "word " * 80, "stop")
-    app = make_app(store=store)
+    app = make_app(store=long_chat(200, thinking=50, words=80))
     async with app.run_test(size=(140, 40)) as pilot:
-        await ready(pilot)
-        await app.open_conversation(cid)
-        view = app.view
-        await wait_until(pilot, lambda: view.last_turn() is not None and view.last_turn().region.height > 0)
+        view = await opened_long_chat(pilot)
         assert len(view.children) == WINDOW + 1  # the button, then the last messages only
         for _ in range(3):  # to the top, as a user does: earlier messages come in on the way
             before = len(view.children)
@@ -627,17 +639,9 @@ async def test_one_page_up_near_the_top_of_a_long_chat_loads_one_batch_and_scrol
     the old top after each load moved the text down, and every step there loaded the next messages."""
     from qwqchat.ui.widgets.conversation import EARLIER
 
-    store = Store()
-    cid = store.create_conversation(model="m")
-    for i in range(40):
-        store.add_user_message(cid, f"Question {i}")
-        store.finish_reply(store.start_reply(cid), "thinking " * 20, f"Answer {i}\n\n" + "word " * 60, "stop")
-    app = make_app(store=store)
+    app = make_app(store=long_chat(40, thinking=20, words=60))
     async with app.run_test(size=(140, 40)) as pilot:
-        await ready(pilot)
-        await app.open_conversation(cid)
-        view = app.view
-        await wait_until(pilot, lambda: view.last_turn() is not None and view.last_turn().region.height > 0)
+        view = await opened_long_chat(pilot)
         view.scroll_to(y=view.size.height // 2, animate=False)  # near the top, not yet asking for more
         await pilot.pause(0.3)
         shown = len(view.children)
