@@ -146,9 +146,8 @@ class FirstRunScreen(Screen[Path]):
         self.chosen = self.options[int(self.query_one("#quant", Select).value)]  # type: ignore[arg-type]
         quant = self.chosen.quant
         self.cancel = threading.Event()
-        self._started = time.monotonic()
         self._have = 0
-        self._resumed = None
+        self._resumed = None  # (the speed's clock starts at the first report)
         self.query_one("#download", Button).disabled = True
         self.query_one("#cancel", Button).disabled = False
         self.query_one("#pull-bar", ProgressBar).display = True
